@@ -1,0 +1,1 @@
+"""Bit-exact NumPy golden model of the DRE: the single definition of what it computes."""

@@ -1,0 +1,250 @@
+"""One configuration object for every generator parameter and runtime register default.
+
+The same :class:`Config` feeds the golden model, RTL generation, testbenches and reports, so a
+parameter set is validated once, in one place, with messages that name the offending field.
+Presets live beside this file as TOML (``configs/default.toml``, ``configs/small.toml``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+__all__ = ["Mode", "Config", "ConfigError", "preset_names", "load_config"]
+
+
+class ConfigError(ValueError):
+    """A parameter set is illegal; the message names the field and its value."""
+
+
+class Mode(enum.IntEnum):
+    """How the WTU turns signed scores into non-negative values (SPEC 3)."""
+
+    SHIFT = 0  # v = s - min(s)
+    CLAMP = 1  # v = max(s, 0), the paper's raw-score rule for non-negative scores
+
+
+# Legal ranges. Upper bounds keep every exact integer of the golden model inside int64:
+# the WTU total is checked separately (see Config._check_total).
+_RANGES = {
+    # generator parameters
+    "hash_bits": (1, 64),
+    "max_clusters": (1, 1 << 16),
+    "count_bits": (1, 32),
+    "score_bits": (2, 32),
+    "page_tokens": (1, 1 << 16),
+    "max_pages": (1, 1 << 20),
+    # microarchitecture parameters
+    "digit": (1, 64),
+    "hcu_lanes": (1, 1 << 16),
+    "wtu_lanes": (1, 1 << 16),
+    "max_buckets": (1, 1 << 10),
+    # runtime register defaults
+    "th_hd": (0, 65),
+    "ratio": (0, (1 << 16) - 1),
+    "buckets": (1, 1 << 10),
+    "mode": (0, 1),
+}
+
+# Fields a vector file must carry (SPEC 6) and those it may carry.
+VECTOR_SCALARS = (
+    "hash_bits", "max_clusters", "th_hd", "count_bits", "score_bits",
+    "ratio", "buckets", "mode", "page_tokens", "max_pages",
+)
+MICROARCH = ("digit", "hcu_lanes", "wtu_lanes", "max_buckets")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Every parameter of the DRE.
+
+    Parameters
+    ----------
+    hash_bits : int
+        Bits per key hash (``N_hp``), 1..64.
+    max_clusters : int
+        Capacity of the cluster table, shared by the HCU and WTU.
+    count_bits : int
+        Width of a cluster's saturating token count.
+    score_bits : int
+        Width of a signed cluster score.
+    page_tokens : int
+        Token slots per KV page (``P``).
+    max_pages : int
+        Pages in the KV pool.
+    digit : int
+        Hash bits each HCU similarity unit compares per cycle (1 = bit-serial).
+    hcu_lanes : int
+        HCU similarity units working in parallel.
+    wtu_lanes : int
+        Scores the WTU handles per cycle.
+    max_buckets : int
+        Largest runtime bucket count the WTU supports.
+    th_hd : int
+        Reset value of the Hamming threshold register: a token joins at distance ``< th_hd``.
+    ratio : int
+        Reset value of the WiCSum ratio register, unsigned Q0.16 (0.3 -> 19660).
+    buckets : int
+        Reset value of the bucket count register, 1..max_buckets.
+    mode : Mode
+        Reset value of the score mode register.
+    """
+
+    hash_bits: int = 32
+    max_clusters: int = 1024
+    count_bits: int = 16
+    score_bits: int = 16
+    page_tokens: int = 16
+    max_pages: int = 4096
+    digit: int = 16
+    hcu_lanes: int = 1
+    wtu_lanes: int = 16
+    max_buckets: int = 16
+    th_hd: int = 7
+    ratio: int = 19660
+    buckets: int = 16
+    mode: Mode = Mode.CLAMP
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name == "mode" and isinstance(value, str):
+                try:
+                    value = Mode[value.upper()]
+                except KeyError:
+                    raise ConfigError(f"mode must be 'shift' or 'clamp', not {value!r}") from None
+            lo, hi = _RANGES[field.name]
+            # bool is an int subclass, but True as a width is a mistake worth refusing
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{field.name} must be an integer, not {value!r}")
+            if not lo <= value <= hi:
+                raise ConfigError(f"{field.name} must be in {lo}..{hi}, not {value!r}")
+            if field.name == "mode":
+                value = Mode(value)
+            object.__setattr__(self, field.name, value)
+        self._check_relations()
+
+    def _check_relations(self):
+        if self.digit > self.hash_bits:
+            raise ConfigError(f"digit must be in 1..hash_bits={self.hash_bits}, "
+                              f"not {self.digit!r}")
+        if self.th_hd > self.hash_bits + 1:
+            raise ConfigError(f"th_hd must be in 0..hash_bits+1={self.hash_bits + 1}, "
+                              f"not {self.th_hd!r}")
+        if self.buckets > self.max_buckets:
+            raise ConfigError(f"buckets must be in 1..max_buckets={self.max_buckets}, "
+                              f"not {self.buckets!r}")
+        if self.hcu_lanes > self.max_clusters:
+            raise ConfigError(f"hcu_lanes must be in 1..max_clusters={self.max_clusters}, "
+                              f"not {self.hcu_lanes!r}")
+        if self.wtu_lanes > self.max_clusters:
+            raise ConfigError(f"wtu_lanes must be in 1..max_clusters={self.max_clusters}, "
+                              f"not {self.wtu_lanes!r}")
+        if self.max_pages * self.page_tokens > 1 << 31:
+            raise ConfigError(f"max_pages * page_tokens must be at most 2**31, not "
+                              f"{self.max_pages} * {self.page_tokens}")
+        if self.total_bits > 63:
+            raise ConfigError(
+                f"score_bits + count_bits + log2(max_clusters) must fit a 63-bit WiCSum total, "
+                f"not score_bits={self.score_bits}, count_bits={self.count_bits}, "
+                f"max_clusters={self.max_clusters} ({self.total_bits} bits)")
+
+    # Derived widths: the RTL sizes its datapath from these, the golden model checks against them.
+
+    @property
+    def count_max(self) -> int:
+        """Saturation value of a cluster count."""
+        return (1 << self.count_bits) - 1
+
+    @property
+    def score_min(self) -> int:
+        return -(1 << (self.score_bits - 1))
+
+    @property
+    def score_max(self) -> int:
+        return (1 << (self.score_bits - 1)) - 1
+
+    @property
+    def value_bits(self) -> int:
+        """Width of an unsigned WTU value ``v``: ``s - min(s)`` spans the whole signed range."""
+        return self.score_bits
+
+    @property
+    def total_bits(self) -> int:
+        """Width that holds the largest legal WiCSum total ``S``."""
+        largest = self.max_clusters * ((1 << self.value_bits) - 1) * self.count_max
+        return max(1, largest.bit_length())
+
+    @property
+    def slot_bits(self) -> int:
+        """Width of a KV slot address; its all-ones value is never a real slot."""
+        return (self.max_pages * self.page_tokens).bit_length()
+
+    @property
+    def no_slot(self) -> int:
+        """The all-ones slot address reported for a token that got no page."""
+        return (1 << self.slot_bits) - 1
+
+    def replace(self, **changes) -> "Config":
+        """A copy with ``changes`` applied and validated."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            name = sorted(unknown)[0]
+            raise ConfigError(f"unknown parameter {name!r}; known: {', '.join(self.names())}")
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: int(getattr(self, name)) for name in self.names()}
+
+    def to_toml(self) -> str:
+        lines = []
+        for name in self.names():
+            value = getattr(self, name)
+            lines.append(f'{name} = "{value.name.lower()}"' if name == "mode"
+                         else f"{name} = {value}")
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_mapping(cls, mapping, *, where: str = "configuration") -> "Config":
+        unknown = set(mapping) - set(cls.names())
+        if unknown:
+            name = sorted(unknown)[0]
+            raise ConfigError(f"{where}: unknown parameter {name!r}; "
+                              f"known: {', '.join(cls.names())}")
+        try:
+            return cls(**mapping)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+
+
+def preset_names() -> list[str]:
+    folder = resources.files(__package__) / "configs"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_config(name_or_path: str | Path | None = None) -> Config:
+    """Load a preset by name (``default``, ``small``) or a TOML file by path."""
+    if name_or_path is None:
+        name_or_path = "default"
+    path = Path(name_or_path)
+    if str(name_or_path) in preset_names():
+        text = (resources.files(__package__) / "configs" / f"{name_or_path}.toml").read_text()
+        where = f"preset {name_or_path!r}"
+    elif path.is_file():
+        text = path.read_text()
+        where = str(path)
+    else:
+        raise ConfigError(f"configuration must be a preset ({', '.join(preset_names())}) "
+                          f"or a TOML file, not {str(name_or_path)!r}")
+    try:
+        mapping = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{where}: not valid TOML: {error}") from None
+    return Config.from_mapping(mapping, where=where)

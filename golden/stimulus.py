@@ -1,0 +1,148 @@
+"""Inputs for vector files: seeded random vectors that reach the corner cases, and realistic
+vectors cut from a streaming trace. Every builder returns a checked :class:`Vectors`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import Config
+from .hcu import HcuModel
+from .trace import Trace, cluster_means, hash_keys, hyperplanes, int_scores
+from .vectors import Vectors, check_vectors
+
+__all__ = ["random_hashes", "random_vectors", "trace_vectors", "WTU_SHAPES"]
+
+
+def _vectors(unit: str, config: Config, arrays: dict) -> Vectors:
+    return check_vectors({"unit": np.array(unit), **config.as_dict(), **arrays},
+                         where=f"{unit} stimulus")
+
+
+def random_hashes(rng: np.random.Generator, config: Config, tokens: int,
+                  *, leaders: int | None = None, flips: int | None = None) -> np.ndarray:
+    """Hashes scattered around a few leaders, so joins, new clusters and ties all happen."""
+    bits = config.hash_bits
+    if leaders is None:
+        leaders = int(rng.integers(1, 2 * config.max_clusters + 2))
+    if flips is None:
+        flips = int(rng.integers(0, max(1, config.th_hd) + 2))
+    top = (1 << bits) - 1
+    centres = rng.integers(0, top, size=leaders, dtype=np.uint64, endpoint=True)
+    out = centres[rng.integers(0, leaders, size=tokens)]
+    for _ in range(flips):
+        out ^= np.uint64(1) << rng.integers(0, bits, size=tokens).astype(np.uint64)
+    return out
+
+
+# Row shapes the WTU must get right, each a function (rng, rows, columns, config) -> scores.
+WTU_SHAPES = {
+    "uniform": lambda rng, r, c, cfg: rng.integers(cfg.score_min, cfg.score_max,
+                                                   size=(r, c), endpoint=True),
+    "narrow": lambda rng, r, c, cfg: rng.integers(-3, 4, size=(r, c)),
+    "equal": lambda rng, r, c, cfg: np.full((r, c), rng.integers(cfg.score_min, cfg.score_max,
+                                                                  endpoint=True)),
+    "negative": lambda rng, r, c, cfg: rng.integers(cfg.score_min, 0, size=(r, c)),
+    "extreme": lambda rng, r, c, cfg: rng.choice([cfg.score_min, cfg.score_max], size=(r, c)),
+    "peaked": lambda rng, r, c, cfg: np.where(rng.random((r, c)) < 0.05, cfg.score_max,
+                                              rng.integers(0, 8, size=(r, c))),
+}
+
+
+def _random_counts(rng, columns, config):
+    kind = rng.integers(0, 4)
+    if kind == 0:
+        return rng.integers(0, config.count_max, size=columns, endpoint=True)
+    if kind == 1:
+        return np.full(columns, config.count_max)
+    if kind == 2:                                   # mostly zero counts
+        return np.where(rng.random(columns) < 0.7, 0, rng.integers(1, 4, size=columns))
+    return rng.integers(1, min(config.count_max, 64), size=columns, endpoint=True)
+
+
+def random_vectors(unit: str, config: Config, seed: int, *, tokens: int = 200,
+                   rows: int = 4, columns: int | None = None, frames: int = 4,
+                   queries: int = 3, shape: str | None = None) -> Vectors:
+    """A random vector file for ``unit``; ``seed`` makes it reproducible."""
+    rng = np.random.default_rng(seed)
+    if unit == "hcu":
+        return _vectors(unit, config, {"hashes": random_hashes(rng, config, tokens)})
+    if unit == "wtu":
+        if columns is None:
+            columns = int(rng.integers(1, config.max_clusters + 1))
+        shape = shape or rng.choice(sorted(WTU_SHAPES))
+        scores = WTU_SHAPES[shape](rng, rows, columns, config)
+        return _vectors(unit, config, {"scores": np.asarray(scores, dtype=np.int64),
+                                       "counts": _random_counts(rng, columns, config)})
+    if unit == "dre":
+        hashes = random_hashes(rng, config, tokens)
+        cuts = np.sort(rng.integers(0, tokens + 1, size=frames - 1))
+        frame_end = np.append(cuts, tokens)
+        query_after = np.sort(rng.integers(0, frames, size=queries))
+        query_rows = rng.integers(1, rows + 1, size=queries)
+        shape = shape or rng.choice(sorted(WTU_SHAPES))
+        scores = WTU_SHAPES[shape](rng, int(query_rows.sum()), config.max_clusters, config)
+        return _vectors(unit, config, {
+            "hashes": hashes, "frame_end": frame_end, "query_after": query_after,
+            "query_rows": query_rows, "scores": np.asarray(scores, dtype=np.int64)})
+    raise ValueError(f"unit must be one of hcu, wtu, dre, not {unit!r}")
+
+
+def _row_pick(available: int, rows: int) -> np.ndarray:
+    """``rows`` evenly spread row indices out of ``available``."""
+    rows = min(rows, available)
+    return np.linspace(0, available - 1, rows).round().astype(np.int64)
+
+
+def trace_vectors(unit: str, trace: Trace, config: Config, *, head: int = 0,
+                  rows: int = 16, hash_seed: int = 0) -> Vectors:
+    """Vectors of one KV head of ``trace``: its hashes, and the scores its queries give the
+    clusters the golden HCU finds.
+
+    Queries follow causality: the queries of frame ``f + 1`` score the clusters that exist
+    after frame ``f``; the text queries (if any) come after the last frame. ``rows`` query
+    tokens per frame are used, spread evenly over the frame. The ``wtu`` vector is the last
+    query of that sequence.
+    """
+    if not 0 <= head < trace.heads:
+        raise ValueError(f"head must be in 0..{trace.heads - 1}, not {head!r}")
+    if rows < 1:
+        raise ValueError(f"rows must be a positive integer, not {rows!r}")
+    planes = hyperplanes(trace.head_dim, config.hash_bits, hash_seed)
+    keys = trace.keys[:, :, head].reshape(-1, trace.head_dim)
+    hashes = hash_keys(keys, planes)
+    if unit == "hcu":
+        return _vectors(unit, config, {"hashes": hashes})
+    frame_end = np.arange(1, trace.frames + 1, dtype=np.int64) * trace.tokens
+    batches = [(f, trace.queries[f + 1, _row_pick(trace.tokens, rows), head])
+               for f in range(trace.frames - 1)]
+    if trace.text_queries.shape[0]:
+        batches.append((trace.frames - 1, trace.text_queries[:rows, head]))
+    if not batches:
+        raise ValueError("trace must have two frames or text queries to make queries from")
+    hcu = HcuModel(config)
+    cluster = np.empty(hashes.size, dtype=np.int64)
+    scores, query_after, query_rows = [], [], []
+    start = 0
+    for frame, end in enumerate(frame_end.tolist()):
+        cluster[start:end] = hcu.push(hashes[start:end])
+        start = end
+        for after, q in batches:
+            if after != frame:
+                continue
+            means = cluster_means(keys[:end], cluster[:end], hcu.n)
+            block = np.zeros((q.shape[0], config.max_clusters), dtype=np.int64)
+            block[:, :hcu.n] = int_scores(q, means, config.score_bits)
+            scores.append(block)
+            query_after.append(frame)
+            query_rows.append(q.shape[0])
+            last_counts = hcu.counts
+    if unit == "wtu":
+        n = last_counts.size
+        return _vectors(unit, config, {"scores": scores[-1][:, :n], "counts": last_counts})
+    if unit == "dre":
+        return _vectors(unit, config, {
+            "hashes": hashes, "frame_end": frame_end,
+            "query_after": np.array(query_after, dtype=np.int64),
+            "query_rows": np.array(query_rows, dtype=np.int64),
+            "scores": np.concatenate(scores)})
+    raise ValueError(f"unit must be one of hcu, wtu, dre, not {unit!r}")

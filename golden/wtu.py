@@ -1,0 +1,154 @@
+"""WTU golden model: bucketed WiCSum thresholding (SPEC 3), the exact sorted WiCSum of the
+paper on the same integers, and the cycle model of the two selection schedules (SPEC 5)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+
+import numpy as np
+
+from .config import Config, Mode
+
+__all__ = ["Schedule", "WtuResult", "run_wtu", "exact_wicsum", "values",
+           "WTU_ROW_OVERHEAD", "WTU_LATENCY"]
+
+# Cycles a row spends outside its passes over the scores (threshold multiply, bucket width
+# divide, exit decision), and the latency added once per batch. Provisional until the WTU RTL
+# (issue 4) pins them down; its testbench then asserts the model to the cycle.
+WTU_ROW_OVERHEAD = 2
+WTU_LATENCY = 1
+
+
+class Schedule(enum.Enum):
+    """Order in which the WTU finds the exit bucket; both give the same bits."""
+
+    SCAN = "scan"            # the paper's: one pass per bucket from the top, stop at the exit
+    HISTOGRAM = "histogram"  # one pass into B bucket sums, a prefix over them, one mask pass
+
+
+@dataclasses.dataclass
+class WtuResult:
+    """Outputs of one WTU batch (SPEC 6 ``wtu`` keys)."""
+
+    row_select: np.ndarray   # bool[R, C]
+    select: np.ndarray       # bool[C]: OR over the rows
+    exit_bucket: np.ndarray  # int64[R]
+    threshold: np.ndarray    # int64[R]: T = (S * ratio) >> 16
+    total: np.ndarray        # int64[R]: S = sum v * cnt
+    cycles: int
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {
+            "row_select": self.row_select,
+            "select": self.select,
+            "exit_bucket": self.exit_bucket,
+            "threshold": self.threshold,
+            "total": self.total,
+            "cycles": np.int64(self.cycles),
+        }
+
+
+def values(scores: np.ndarray, mode: Mode) -> np.ndarray:
+    """Non-negative values ``v`` of signed scores, per row (SPEC 3)."""
+    scores = np.asarray(scores, dtype=np.int64)
+    if Mode(mode) is Mode.SHIFT:
+        return scores - scores.min(axis=-1, keepdims=True)
+    return np.maximum(scores, 0)
+
+
+def _totals(scores, counts, config: Config):
+    v = values(scores, config.mode)
+    weighted = v * np.asarray(counts, dtype=np.int64)[None, :]
+    total = weighted.sum(axis=1)
+    # (S * ratio) >> 16 without forming S * ratio, which may need more than 64 bits:
+    # S = hi * 2**16 + lo, so S * ratio >> 16 = hi * ratio + (lo * ratio >> 16) exactly.
+    threshold = (total >> 16) * config.ratio + (((total & 0xFFFF) * config.ratio) >> 16)
+    return v, weighted, total, threshold
+
+
+def _check(scores, counts, config: Config):
+    scores = np.asarray(scores)
+    counts = np.asarray(counts)
+    if scores.ndim != 2 or scores.shape[0] < 1 or not 1 <= scores.shape[1] <= config.max_clusters:
+        raise ValueError(f"scores must be [rows >= 1, 1..max_clusters={config.max_clusters}], "
+                         f"not shape {scores.shape}")
+    if counts.shape != (scores.shape[1],):
+        raise ValueError(f"counts must have shape ({scores.shape[1]},), not {counts.shape}")
+
+
+def run_wtu(scores, counts, config: Config, *, schedule: Schedule = Schedule.SCAN,
+            early_exit: bool = True) -> WtuResult:
+    """Select clusters for one query batch of rows.
+
+    Parameters
+    ----------
+    scores : array of int, shape (R, C)
+        Signed ``score_bits`` scores, one row per query token.
+    counts : array of int, shape (C,)
+        Unsigned token counts of the ``C`` clusters.
+    config : Config
+        Widths and the ``ratio``, ``buckets``, ``mode`` in force.
+    schedule, early_exit
+        Only change ``cycles``: the selection is the same bits for every schedule.
+    """
+    _check(scores, counts, config)
+    buckets = config.buckets
+    v, weighted, total, threshold = _totals(scores, counts, config)
+    rows = v.shape[0]
+    lo, hi = v.min(axis=1), v.max(axis=1)
+    width = (hi - lo) // buckets + 1
+    bucket = (hi[:, None] - v) // width[:, None]          # 0 holds the largest values
+    sums = np.zeros((rows, buckets), dtype=np.int64)
+    np.add.at(sums, (np.repeat(np.arange(rows), v.shape[1]), bucket.ravel()), weighted.ravel())
+    prefix = np.cumsum(sums, axis=1)
+    passed = prefix > threshold[:, None]
+    exit_bucket = np.where(passed.any(axis=1), passed.argmax(axis=1), buckets - 1)
+    row_select = bucket <= exit_bucket[:, None]
+    cycles = wtu_cycles(exit_bucket, v.shape[1], config, schedule=schedule,
+                        early_exit=early_exit)
+    return WtuResult(row_select=row_select, select=row_select.any(axis=0),
+                     exit_bucket=exit_bucket.astype(np.int64), threshold=threshold,
+                     total=total, cycles=cycles)
+
+
+def exact_wicsum(scores, counts, config: Config) -> np.ndarray:
+    """The paper's exact rule on the same integers: per row, the fewest highest values (ties by
+    smaller index) whose weighted sum passes ``T``, or every cluster if none does.
+
+    Returns ``bool[R, C]``; it is always a subset of :func:`run_wtu`'s ``row_select``.
+    """
+    _check(scores, counts, config)
+    v, weighted, _, threshold = _totals(scores, counts, config)
+    order = np.argsort(-v, axis=1, kind="stable")
+    running = np.cumsum(np.take_along_axis(weighted, order, axis=1), axis=1)
+    passed = running > threshold[:, None]
+    last = np.where(passed.any(axis=1), passed.argmax(axis=1), v.shape[1] - 1)
+    keep = np.arange(v.shape[1])[None, :] <= last[:, None]
+    row_select = np.zeros_like(keep)
+    np.put_along_axis(row_select, order, keep, axis=1)
+    return row_select
+
+
+def wtu_cycles(exit_bucket: np.ndarray, columns: int, config: Config, *,
+               schedule: Schedule = Schedule.SCAN, early_exit: bool = True) -> int:
+    """Cycles for a batch whose rows exit at ``exit_bucket``, ``columns`` clusters each.
+
+    Every pass over a row moves ``wtu_lanes`` scores a cycle. A row costs its load pass (which
+    also finds min, max and the total), its selection passes, and one pass emitting its mask:
+    the scan schedule makes ``e + 1`` selection passes with early exit (``B`` without); the
+    histogram schedule makes one, then a ``B``-cycle prefix over the bucket sums.
+    """
+    exit_bucket = np.asarray(exit_bucket, dtype=np.int64)
+    rows = exit_bucket.size
+    if rows == 0:
+        return 0
+    per_pass = -(-columns // config.wtu_lanes)
+    buckets = config.buckets
+    if Schedule(schedule) is Schedule.SCAN:
+        selection = per_pass * ((exit_bucket + 1) if early_exit else np.full(rows, buckets))
+    else:
+        selection = np.full(rows, per_pass + buckets)
+    per_row = 2 * per_pass + selection + WTU_ROW_OVERHEAD
+    # The OR-ed final mask leaves after the last row, one pass of its own.
+    return int(per_row.sum()) + per_pass + WTU_LATENCY

@@ -1,0 +1,1 @@
+"""Amaranth RTL of the DRE units (HCU, WTU, retrieval controller)."""

@@ -1,0 +1,1 @@
+"""The `vrex` command line and the flows it drives."""

@@ -1,0 +1,203 @@
+"""The ``vrex`` command line: one entry point, one subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vrex.golden.config import Config, ConfigError, load_config, preset_names
+from vrex.golden.vectors import UNITS, VectorError
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """A bad command-line value; reported as ``vrex: error: ...`` with exit status 2."""
+
+
+def _config(args) -> Config:
+    config = load_config(args.config)
+    changes = {}
+    for item in args.set or ():
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set must be NAME=VALUE, not {item!r}")
+        if name == "mode" and value in ("shift", "clamp"):
+            changes[name] = value
+            continue
+        try:
+            changes[name] = int(value, 0)
+        except ValueError:
+            raise UsageError(f"--set {name} must be an integer, not {value!r}") from None
+    return config.replace(**changes)
+
+
+def _add_config_args(p):
+    p.add_argument("--config", default="default", metavar="NAME|FILE",
+                   help=f"preset ({', '.join(preset_names())}) or TOML file (default: default)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="override one parameter, e.g. --set th_hd=9 (repeatable)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Subcommands
+
+def cmd_golden_run(args):
+    from vrex.golden.vectors import load_vectors, run_golden, write_npz
+    vectors = load_vectors(args.input)
+    out = run_golden(vectors)
+    write_npz(args.output, out)
+    print(f"{vectors.unit}: wrote {args.output} ({int(out['cycles'])} cycles)")
+
+
+def cmd_vectors_random(args):
+    from vrex.golden.stimulus import random_vectors
+    from vrex.golden.vectors import write_npz
+    for name in ("tokens", "rows", "frames", "queries"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name} must be a positive integer, not {getattr(args, name)}")
+    vectors = random_vectors(args.unit, _config(args), args.seed, tokens=args.tokens,
+                             rows=args.rows, columns=args.columns, frames=args.frames,
+                             queries=args.queries)
+    write_npz(args.output, vectors.to_npz_dict())
+    print(f"{args.unit}: wrote {args.output}")
+
+
+def cmd_vectors_trace(args):
+    from vrex.golden.stimulus import trace_vectors
+    from vrex.golden.trace import generate_trace, load_trace
+    from vrex.golden.vectors import write_npz
+    trace = load_trace(args.trace) if args.trace else generate_trace()
+    vectors = trace_vectors(args.unit, trace, _config(args), head=args.head, rows=args.rows,
+                            hash_seed=args.hash_seed)
+    write_npz(args.output, vectors.to_npz_dict())
+    print(f"{args.unit}: wrote {args.output} from "
+          f"{args.trace or 'the default trace'}, head {args.head}")
+
+
+def cmd_trace_generate(args):
+    from vrex.golden.trace import TraceParams, generate_trace, save_trace
+    params = TraceParams(frames=args.frames, tokens=args.tokens, heads=args.heads,
+                         head_dim=args.head_dim, text_queries=args.text_queries,
+                         regions=args.regions, spatial=args.spatial, temporal=args.temporal,
+                         cut_prob=args.cut_prob, drift=args.drift, seed=args.seed)
+    trace = generate_trace(params)
+    save_trace(args.output, trace)
+    print(f"wrote {args.output}: keys {trace.keys.shape}")
+
+
+def cmd_compare(args):
+    from vrex.golden.vectors import compare_outputs, read_npz
+    a, b = read_npz(args.a), read_npz(args.b)
+    differ = compare_outputs(a, b)
+    if differ:
+        print(f"differ: {', '.join(differ)}")
+        return 1
+    print(f"equal: {', '.join(sorted(a))}")
+    return 0
+
+
+def cmd_config_show(args):
+    sys.stdout.write(_config(args).to_toml())
+
+
+def cmd_flow(args):
+    from vrex.scripts.flow import run_flow
+    run_flow(_config(args), Path(args.out), config_name=args.config)
+
+
+def cmd_bench_golden(args):
+    from vrex.scripts.bench import bench_golden
+    bench_golden(tokens=args.tokens, rows=args.rows, columns=args.columns)
+
+
+# ---------------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vrex", description="Generator, golden model and flows of the V-Rex DRE.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("flow", help="the main job: trace -> vectors -> golden model -> report")
+    _add_config_args(p)
+    p.add_argument("--out", default="build/flow", help="report directory (default: build/flow)")
+    p.set_defaults(func=cmd_flow)
+
+    golden = sub.add_parser("golden", help="the bit-exact golden model")
+    gsub = golden.add_subparsers(dest="golden_command", metavar="ACTION", required=True)
+    p = gsub.add_parser("run", help="evaluate a vector file (SPEC 6)")
+    p.add_argument("input", metavar="IN.npz")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    p.set_defaults(func=cmd_golden_run)
+
+    vectors = sub.add_parser("vectors", help="write vector files")
+    vsub = vectors.add_subparsers(dest="vectors_command", metavar="SOURCE", required=True)
+    p = vsub.add_parser("random", help="seeded random vectors that reach the corner cases")
+    p.add_argument("--unit", required=True, choices=UNITS)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tokens", type=int, default=200, help="hcu/dre: hashes (default 200)")
+    p.add_argument("--rows", type=int, default=4, help="wtu: rows; dre: most rows a query")
+    p.add_argument("--columns", type=int, help="wtu: clusters (default: random)")
+    p.add_argument("--frames", type=int, default=4, help="dre: frames (default 4)")
+    p.add_argument("--queries", type=int, default=3, help="dre: queries (default 3)")
+    _add_config_args(p)
+    p.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    p.set_defaults(func=cmd_vectors_random)
+    p = vsub.add_parser("trace", help="vectors of one head of a trace (default: generated)")
+    p.add_argument("trace", nargs="?", metavar="TRACE.npz")
+    p.add_argument("--unit", required=True, choices=UNITS)
+    p.add_argument("--head", type=int, default=0)
+    p.add_argument("--rows", type=int, default=16, help="query rows per frame (default 16)")
+    p.add_argument("--hash-seed", type=int, default=0, help="seed of the hyperplanes")
+    _add_config_args(p)
+    p.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    p.set_defaults(func=cmd_vectors_trace)
+
+    trace = sub.add_parser("trace", help="streaming KV traces")
+    tsub = trace.add_subparsers(dest="trace_command", metavar="ACTION", required=True)
+    p = tsub.add_parser("generate", help="write a synthetic streaming-video trace")
+    from vrex.golden.trace import TraceParams
+    defaults = TraceParams()
+    for name in ("frames", "tokens", "heads", "head_dim", "text_queries", "regions", "seed"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
+    for name in ("spatial", "temporal", "cut_prob", "drift"):
+        p.add_argument(f"--{name.replace('_', '-')}", type=float,
+                       default=getattr(defaults, name))
+    p.add_argument("-o", "--output", required=True, metavar="TRACE.npz")
+    p.set_defaults(func=cmd_trace_generate)
+
+    p = sub.add_parser("compare", help="compare two output files key by key")
+    p.add_argument("a", metavar="A.npz")
+    p.add_argument("b", metavar="B.npz")
+    p.set_defaults(func=cmd_compare)
+
+    config = sub.add_parser("config", help="configurations")
+    csub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    p = csub.add_parser("show", help="print a configuration as TOML")
+    _add_config_args(p)
+    p.set_defaults(func=cmd_config_show)
+
+    bench = sub.add_parser("bench", help="benchmarks that print their figures")
+    bsub = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
+    p = bsub.add_parser("golden", help="golden-model speed on large vectors")
+    p.add_argument("--tokens", type=int, default=100_000)
+    p.add_argument("--rows", type=int, default=64)
+    p.add_argument("--columns", type=int, default=1024)
+    p.set_defaults(func=cmd_bench_golden)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status = args.func(args)
+    except (UsageError, ConfigError, VectorError, ValueError) as error:
+        print(f"vrex: error: {error}", file=sys.stderr)
+        return 2
+    return int(status or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

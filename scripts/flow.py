@@ -1,0 +1,92 @@
+"""``vrex flow``: the main job. From the default trace it writes vector files for every unit,
+runs the golden model on them and writes a report directory (Markdown and JSON).
+
+Later stages (RTL generation, simulation, synthesis) join this flow as they land.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from vrex.golden.config import Config
+from vrex.golden.hcu import run_hcu
+from vrex.golden.stimulus import trace_vectors
+from vrex.golden.trace import generate_trace, save_trace
+from vrex.golden.vectors import UNITS, run_golden, write_npz
+
+__all__ = ["run_flow"]
+
+
+def _head_stats(trace, config: Config, head: int, vector_dir: Path) -> dict:
+    stats = {"head": head}
+    for unit in UNITS:
+        vectors = trace_vectors(unit, trace, config, head=head)
+        out = run_golden(vectors)
+        write_npz(vector_dir / f"{unit}_head{head}_in.npz", vectors.to_npz_dict())
+        write_npz(vector_dir / f"{unit}_head{head}_golden.npz", out)
+        stats[f"{unit}_cycles"] = int(out["cycles"])
+        if unit == "hcu":
+            stats["tokens"] = int(out["cluster"].size)
+            stats["clusters"] = int(out["counts"].size)
+            stats["tokens_per_cluster"] = round(float(out["counts"].mean()), 2)
+            stats["cluster_overflow"] = bool(out["cluster_overflow"])
+            plain = run_hcu(vectors.arrays["hashes"], config, early_exit=False)
+            stats["hcu_cycles_no_early_exit"] = plain.cycles
+        elif unit == "wtu":
+            stats["wtu_mean_exit_bucket"] = round(float(out["exit_bucket"].mean()), 2)
+        else:
+            frame_end, after = vectors.arrays["frame_end"], vectors.arrays["query_after"]
+            stored = frame_end[after]                       # tokens in the cache at each query
+            fetched = np.bincount(out["descriptors"][:, 0], weights=out["descriptors"][:, 2],
+                                  minlength=after.size)
+            stats["queries"] = int(after.size)
+            stats["retrieval_ratio"] = round(float((fetched / stored).mean()), 4)
+            stats["descriptors"] = int(out["descriptors"].shape[0])
+            stats["page_overflow"] = bool(out["page_overflow"])
+    return stats
+
+
+def run_flow(config: Config, out: Path, *, config_name: str = "default") -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    vector_dir = out / "vectors"
+    trace = generate_trace()
+    save_trace(out / "trace.npz", trace)
+    (out / "config.toml").write_text(config.to_toml())
+    heads = [_head_stats(trace, config, h, vector_dir) for h in range(trace.heads)]
+    report = {
+        "config": config_name,
+        "parameters": config.as_dict(),
+        "trace": {"frames": trace.frames, "tokens": trace.tokens, "heads": trace.heads,
+                  "head_dim": trace.head_dim, "text_queries": int(trace.text_queries.shape[0])},
+        "heads": heads,
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "report.md").write_text(_markdown(report))
+    print(_markdown(report))
+    print(f"report: {out / 'report.md'}")
+    return report
+
+
+def _markdown(report: dict) -> str:
+    t = report["trace"]
+    lines = [
+        f"# vrex flow: configuration `{report['config']}`",
+        "",
+        f"Trace: {t['frames']} frames x {t['tokens']} tokens x {t['heads']} heads x "
+        f"{t['head_dim']} dims, {t['text_queries']} text queries (golden model).",
+        "",
+        "| head | tokens | clusters | tokens/cluster | queries | retrieval ratio | descriptors "
+        "| HCU cycles | HCU cycles, no early exit | WTU cycles | DRE cycles | overflow |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for h in report["heads"]:
+        flags = [name for name in ("cluster_overflow", "page_overflow") if h[name]]
+        lines.append(
+            f"| {h['head']} | {h['tokens']} | {h['clusters']} | {h['tokens_per_cluster']} "
+            f"| {h['queries']} | {h['retrieval_ratio']:.1%} | {h['descriptors']} "
+            f"| {h['hcu_cycles']} | {h['hcu_cycles_no_early_exit']} | {h['wtu_cycles']} "
+            f"| {h['dre_cycles']} | {', '.join(flags) or 'none'} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Synthesis flows and area/timing reports for the DRE."""

@@ -1,0 +1,1 @@
+"""Stimulus and checkers that show the RTL and the golden model agree."""
