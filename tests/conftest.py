@@ -1,0 +1,29 @@
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+from vrex.golden.config import Config
+
+# Property tests: enough examples to find corner cases, quick enough for the default run.
+settings.register_profile("default", max_examples=60, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=1000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture
+def rng(request):
+    """A seeded generator; the seed is in the test id and printed on failure."""
+    seed = getattr(request, "param", 0)
+    return np.random.default_rng(seed)
+
+
+def small_config(**changes) -> Config:
+    base = dict(hash_bits=8, max_clusters=8, count_bits=4, score_bits=8, page_tokens=4,
+                max_pages=8, digit=2, hcu_lanes=1, wtu_lanes=1, max_buckets=8, th_hd=3,
+                ratio=19660, buckets=4, mode=1)
+    base.update(changes)
+    return Config(**base)
