@@ -154,6 +154,7 @@ def check_vectors(raw: dict, where: str = "vectors") -> Vectors:
     for key in MICROARCH:
         if key in raw:
             params[key] = _scalar_int(where, key, raw[key])
+    params = _micro_defaults(params)
     try:
         config = Config(**params)
     except ConfigError as error:
@@ -163,6 +164,20 @@ def check_vectors(raw: dict, where: str = "vectors") -> Vectors:
             raise VectorError(f"{where}: missing key {key!r}")
     arrays = _CHECKS[unit](where, config, raw)
     return Vectors(unit, config, arrays)
+
+
+def _micro_defaults(params: dict) -> dict:
+    """Fill missing microarchitecture keys with the defaults, fitted to the file's sizes
+    (a default 16-bit digit on 8-bit hashes becomes 8) so that a file need not carry them."""
+    base = Config()
+    out = dict(params)
+    if 1 <= out["hash_bits"] <= 64:
+        out.setdefault("digit", min(base.digit, out["hash_bits"]))
+    if out["max_clusters"] >= 1:
+        out.setdefault("hcu_lanes", min(base.hcu_lanes, out["max_clusters"]))
+        out.setdefault("wtu_lanes", min(base.wtu_lanes, out["max_clusters"]))
+    out.setdefault("max_buckets", max(base.max_buckets, out["buckets"]))
+    return out
 
 
 def _hashes(where, config, raw):

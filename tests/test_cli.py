@@ -1,0 +1,111 @@
+"""The `vrex` command line, run as a user would (a subprocess for the entry point itself)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from vrex.golden.vectors import read_npz
+from vrex.scripts.cli import build_parser, main
+
+
+def _subcommands(parser, prefix=()):
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            for name, sub in action.choices.items():
+                yield prefix + (name,)
+                yield from _subcommands(sub, prefix + (name,))
+
+
+@pytest.mark.parametrize("words", list(_subcommands(build_parser())), ids=" ".join)
+def test_help_on_every_subcommand(words, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([*words, "--help"])
+    assert info.value.code == 0
+    assert "usage: vrex" in capsys.readouterr().out
+
+
+def test_entry_point_is_installed():
+    out = subprocess.run(["vrex", "--help"], capture_output=True, text=True, check=True)
+    assert "golden" in out.stdout and "flow" in out.stdout
+
+
+@pytest.mark.parametrize("unit", ["hcu", "wtu", "dre"])
+def test_random_vectors_then_golden_run(tmp_path, unit, capsys):
+    vec, out = tmp_path / "in.npz", tmp_path / "out.npz"
+    assert main(["vectors", "random", "--unit", unit, "--seed", "3", "--config", "small",
+                 "-o", str(vec)]) == 0
+    assert main(["golden", "run", str(vec), "-o", str(out)]) == 0
+    assert str(read_npz(out)["unit"]) == unit
+    assert main(["compare", str(out), str(out)]) == 0
+    assert "equal:" in capsys.readouterr().out
+
+
+def test_compare_reports_differing_keys(tmp_path, capsys):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    np.savez(a, cycles=np.int64(3), cluster=np.arange(3))
+    np.savez(b, cycles=np.int64(4), cluster=np.arange(3))
+    assert main(["compare", str(a), str(b)]) == 1
+    assert "differ: cycles" in capsys.readouterr().out
+
+
+def test_trace_round_trip_through_cli(tmp_path):
+    trace = tmp_path / "t.npz"
+    assert main(["trace", "generate", "--frames", "3", "--tokens", "16", "--heads", "1",
+                 "--head-dim", "8", "-o", str(trace)]) == 0
+    vec = tmp_path / "d.npz"
+    assert main(["vectors", "trace", str(trace), "--unit", "dre", "--rows", "4",
+                 "--set", "max_clusters=64", "-o", str(vec)]) == 0
+    assert read_npz(vec)["scores"].shape[1] == 64
+
+
+def test_bad_vector_file_names_key_and_writes_nothing(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, unit=np.array("hcu"))
+    out = tmp_path / "out.npz"
+    assert main(["golden", "run", str(bad), "-o", str(out)]) == 2
+    assert "missing key 'hash_bits'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["config", "show", "--set", "th_hd"], "--set must be NAME=VALUE, not 'th_hd'"),
+    (["config", "show", "--set", "th_hd=x"], "--set th_hd must be an integer, not 'x'"),
+    (["config", "show", "--set", "digit=40"], "digit must be in 1..hash_bits=32, not 40"),
+    (["config", "show", "--set", "size=4"], "unknown parameter 'size'"),
+    (["config", "show", "--config", "huge"], "must be a preset"),
+    (["vectors", "random", "--unit", "hcu", "--tokens", "0", "-o", "x.npz"],
+     "--tokens must be a positive integer, not 0"),
+    (["trace", "generate", "--spatial", "2", "-o", "x.npz"], "spatial must be in 0..1, not 2.0"),
+])
+def test_bad_arguments(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_config_show_round_trips(tmp_path, capsys):
+    assert main(["config", "show", "--config", "small", "--set", "mode=shift"]) == 0
+    path = tmp_path / "c.toml"
+    path.write_text(capsys.readouterr().out)
+    assert main(["config", "show", "--config", str(path)]) == 0
+    assert 'mode = "shift"' in capsys.readouterr().out
+
+
+def test_flow_writes_a_report(tmp_path):
+    out = tmp_path / "flow"
+    assert main(["flow", "--config", "small", "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"] == "small" and len(report["heads"]) == 2
+    for head in report["heads"]:
+        assert 0 < head["retrieval_ratio"] <= 1
+        assert head["hcu_cycles"] <= head["hcu_cycles_no_early_exit"]
+    assert (out / "report.md").read_text().startswith("# vrex flow")
+    # The flow's golden outputs are reproducible from its own vector files.
+    assert main(["golden", "run", str(out / "vectors" / "dre_head0_in.npz"),
+                 "-o", str(tmp_path / "again.npz")]) == 0
+    assert main(["compare", str(tmp_path / "again.npz"),
+                 str(out / "vectors" / "dre_head0_golden.npz")]) == 0
