@@ -1,0 +1,269 @@
+"""The hash-bit cluster unit (HCU): leader clustering of hashes by Hamming distance.
+
+Function: SPEC 2 (golden model ``vrex.golden.hcu``). Schedule: SPEC 5, documented in
+docs/golden.md. A token is accepted, its hash is compared with the cluster table a group of
+``lanes`` clusters at a time by the similarity units, and its cluster id leaves on ``o_id``
+while the next token is accepted in the same cycle.
+"""
+
+from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
+
+from .params import check_int
+from .similarity import SimilarityUnit
+
+__all__ = ["HCU", "id_layout"]
+
+
+def id_layout(max_clusters: int) -> data.StructLayout:
+    """Payload of ``o_id``: the token's cluster and whether the token founded it."""
+    return data.StructLayout({"cluster": bits_for(max(max_clusters - 1, 1)), "new": 1})
+
+
+class HCU(wiring.Component):
+    """Hash-bit cluster unit.
+
+    Parameters
+    ----------
+    hash_bits : int
+        Bits per hash, 1..64.
+    digit : int
+        Bits each similarity unit compares per cycle, 1..hash_bits.
+    lanes : int
+        Similarity units comparing in parallel, 1..max_clusters.
+    max_clusters : int
+        Cluster table capacity.
+    count_bits : int
+        Width of the saturating token counts.
+    early_exit : bool
+        Stop comparisons at the bound (the design). ``False`` builds the baseline that always
+        compares every bit of every cluster; the clusters chosen are the same.
+
+    Members
+    -------
+    i_hash : In(stream.Signature(hash_bits))
+        Token hashes, in arrival order.
+    o_id : Out(stream.Signature(id_layout(max_clusters)))
+        One beat per token: its cluster id and whether it founded that cluster.
+    th_hd : In(range(hash_bits + 2))
+        Hamming threshold: a token joins a cluster at distance below it. Sampled per token.
+    clear : In(1)
+        Empty the table and clear ``cluster_overflow``; honoured while not ``busy``.
+    n_clusters : Out(range(max_clusters + 1))
+        Clusters in the table.
+    cluster_overflow : Out(1)
+        Sticky: a token was forced into the nearest cluster of a full table.
+    busy : Out(1)
+        A token is in flight.
+    rd_addr : In(range(max_clusters))
+        Table read-out address; ``rd_count`` and ``rd_hash`` follow one cycle later.
+    rd_count : Out(count_bits)
+    rd_hash : Out(hash_bits)
+    """
+
+    def __init__(self, *, hash_bits=32, digit=16, lanes=1, max_clusters=1024, count_bits=16,
+                 early_exit=True):
+        check_int(self, "hash_bits", hash_bits, 1, 64)
+        check_int(self, "digit", digit, 1, hash_bits)
+        check_int(self, "max_clusters", max_clusters, 1, 1 << 16)
+        check_int(self, "lanes", lanes, 1, max_clusters)
+        check_int(self, "count_bits", count_bits, 1, 32)
+        self._hash_bits = hash_bits
+        self._digit = digit
+        self._lanes = lanes
+        self._max_clusters = max_clusters
+        self._count_bits = count_bits
+        self._early_exit = bool(early_exit)
+        super().__init__({
+            "i_hash": In(stream.Signature(hash_bits)),
+            "o_id": Out(stream.Signature(id_layout(max_clusters))),
+            "th_hd": In(range(hash_bits + 2)),
+            "clear": In(1),
+            "n_clusters": Out(range(max_clusters + 1)),
+            "cluster_overflow": Out(1),
+            "busy": Out(1),
+            "rd_addr": In(range(max_clusters)),
+            "rd_count": Out(count_bits),
+            "rd_hash": Out(hash_bits),
+        })
+
+    hash_bits = property(lambda self: self._hash_bits)
+    digit = property(lambda self: self._digit)
+    lanes = property(lambda self: self._lanes)
+    max_clusters = property(lambda self: self._max_clusters)
+    count_bits = property(lambda self: self._count_bits)
+    early_exit = property(lambda self: self._early_exit)
+
+    def elaborate(self, platform):
+        m = Module()
+        hb, lanes, cap = self._hash_bits, self._lanes, self._max_clusters
+        rows = -(-cap // lanes)
+
+        # Cluster table: one row per group of `lanes` clusters, so a single read feeds every
+        # similarity unit; a new cluster writes only its own lane of the row.
+        m.submodules.hashes = hashes = Memory(shape=lanes * hb, depth=rows, init=[])
+        h_wr = hashes.write_port(granularity=hb)
+        # Transparent: the next token may read row 0 in the very cycle a cluster is founded.
+        h_rd = hashes.read_port(transparent_for=(h_wr,))
+        h_out = hashes.read_port()
+        m.submodules.counts = counts = Memory(shape=self._count_bits, depth=cap, init=[])
+        c_wr = counts.write_port()
+        c_rd = counts.read_port(transparent_for=(c_wr,))
+        c_out = counts.read_port()
+
+        units = []
+        for lane in range(lanes):
+            unit = SimilarityUnit(hb, self._digit, early_exit=self._early_exit)
+            m.submodules[f"lane{lane}"] = unit
+            units.append(unit)
+        steps = units[0].steps
+
+        x = Signal(hb)
+        th = Signal(range(hb + 2))
+        n = Signal(range(cap + 1))
+        step = Signal(range(steps))
+        base = Signal(range(cap + lanes))          # id of the group's first cluster
+        row = Signal(range(rows + 1))
+        bound = Signal(range(hb + 2))
+        found = Signal()
+        best = Signal(range(cap))
+        overflow = Signal()
+        new_row = Signal(range(rows + 1))          # where the next new cluster goes
+        new_lane = Signal(range(lanes))
+
+        m.d.comb += [
+            self.n_clusters.eq(n),
+            self.cluster_overflow.eq(overflow),
+            h_rd.en.eq(0),
+        ]
+        for lane, unit in enumerate(units):
+            m.d.comb += [
+                unit.x.eq(x),
+                unit.h.eq(h_rd.data.word_select(lane, hb)),
+                unit.step.eq(step),
+                unit.bound.eq(bound),
+                unit.enable.eq(base + lane < n),
+            ]
+
+        # The decision for the token in flight (valid in state EMIT).
+        full = n == cap
+        join = found & (bound < th)
+        decision = Signal(id_layout(cap))
+        m.d.comb += [
+            decision.cluster.eq(Mux(join | full, best, n)),
+            decision.new.eq(~join & ~full),
+        ]
+
+        def accept(n_after):
+            """Take the next hash; start its search against a table of ``n_after`` clusters."""
+            full_after = n_after == cap
+            bound0 = Mux(full_after, hb + 1, self.th_hd)
+            m.d.comb += [h_rd.addr.eq(0), h_rd.en.eq(1)]
+            m.d.sync += [
+                x.eq(self.i_hash.payload), th.eq(self.th_hd), bound.eq(bound0),
+                found.eq(0), step.eq(0), base.eq(0), row.eq(0),
+            ]
+            skip = n_after == 0
+            if self._early_exit:
+                skip |= bound0 == 0                # nothing can be below distance 0
+            with m.If(skip):
+                m.next = "EMIT"
+            with m.Else():
+                m.next = "COMPARE"
+
+        # Count updates run two cycles behind the ids: read, then write the incremented value.
+        inc1 = Signal(data.StructLayout({"valid": 1, "id": range(cap), "new": 1}))
+        inc2 = Signal.like(inc1)
+        m.d.sync += [inc1.valid.eq(0), inc2.eq(inc1)]
+        m.d.comb += c_rd.addr.eq(inc1.id)
+        count_max = (1 << self._count_bits) - 1
+        m.d.comb += [
+            c_wr.addr.eq(inc2.id),
+            c_wr.en.eq(inc2.valid),
+            c_wr.data.eq(Mux(inc2.new, 1,
+                             Mux(c_rd.data == count_max, count_max, c_rd.data + 1))),
+        ]
+
+        # The group's winner: the nearest unit below the bound, ties to the lower lane.
+        win_any, win_lane, win_dist = Const(0), Const(0, range(lanes)), Const(hb + 1)
+        for lane, unit in enumerate(units):
+            take = Signal(name=f"take{lane}")
+            m.d.comb += take.eq(unit.nearer & (~win_any | (unit.distance < win_dist)))
+            win_any = win_any | unit.nearer
+            win_lane = Mux(take, lane, win_lane)
+            win_dist = Mux(take, unit.distance, win_dist)
+        group_done = Const(1)
+        for unit in units:
+            group_done &= unit.done
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.i_hash.ready.eq(1)
+                with m.If(self.i_hash.valid):
+                    accept(n)
+                with m.Elif(self.clear):
+                    m.d.sync += [n.eq(0), overflow.eq(0), new_row.eq(0), new_lane.eq(0)]
+
+            with m.State("COMPARE"):
+                m.d.comb += self.busy.eq(1)
+                for unit in units:
+                    m.d.comb += unit.go.eq(1)
+                m.d.sync += step.eq(step + 1)
+                with m.If(group_done):
+                    m.d.sync += step.eq(0)
+                    with m.If(win_any):
+                        m.d.sync += [bound.eq(win_dist), found.eq(1), best.eq(base + win_lane)]
+                    last = base + lanes >= n
+                    stop = last
+                    if self._early_exit:
+                        stop |= win_any & (win_dist == 0)   # a zero distance ends the search
+                    with m.If(stop):
+                        m.next = "EMIT"
+                    with m.Else():
+                        m.d.comb += [h_rd.addr.eq(row + 1), h_rd.en.eq(1)]
+                        m.d.sync += [base.eq(base + lanes), row.eq(row + 1)]
+
+            with m.State("EMIT"):
+                m.d.comb += [
+                    self.busy.eq(1),
+                    self.o_id.valid.eq(1),
+                    self.o_id.payload.eq(decision),
+                    self.i_hash.ready.eq(self.o_id.ready),
+                ]
+                with m.If(self.o_id.ready):
+                    m.d.sync += [inc1.valid.eq(1), inc1.id.eq(decision.cluster),
+                                 inc1.new.eq(decision.new)]
+                    with m.If(decision.new):
+                        m.d.comb += [
+                            h_wr.addr.eq(new_row),
+                            h_wr.data.eq(x.replicate(lanes)),
+                            h_wr.en.eq(Const(1, lanes) << new_lane),
+                        ]
+                        m.d.sync += n.eq(n + 1)
+                        if lanes == 1:
+                            m.d.sync += new_row.eq(new_row + 1)
+                        else:
+                            with m.If(new_lane == lanes - 1):
+                                m.d.sync += [new_lane.eq(0), new_row.eq(new_row + 1)]
+                            with m.Else():
+                                m.d.sync += new_lane.eq(new_lane + 1)
+                    with m.If(~join & full):
+                        m.d.sync += overflow.eq(1)
+                    with m.If(self.i_hash.valid):
+                        accept(n + decision.new)
+                    with m.Else():
+                        m.next = "IDLE"
+
+        # Read-out of the table for the host: counts and leader hashes by cluster id.
+        out_lane = Signal(range(lanes))
+        m.d.sync += out_lane.eq(self.rd_addr % lanes)
+        m.d.comb += [
+            c_out.addr.eq(self.rd_addr),
+            h_out.addr.eq(self.rd_addr // lanes),
+            self.rd_count.eq(c_out.data),
+            self.rd_hash.eq(h_out.data.word_select(out_lane, hb)),
+        ]
+        return m

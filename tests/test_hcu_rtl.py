@@ -1,0 +1,156 @@
+"""HCU RTL in the Amaranth simulator against the golden model, and its similarity unit."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module, Signal
+from amaranth.sim import Simulator
+
+from vrex.golden.config import Config
+from vrex.golden.hcu import run_hcu
+from vrex.golden.stimulus import random_hashes
+from vrex.rtl.hcu import HCU
+from vrex.rtl.similarity import SimilarityUnit, popcount
+from vrex.testbench.amaranth_hcu import simulate_hcu
+
+
+def test_popcount():
+    value = Signal(13)
+    count = Signal(range(14))
+    m = Module()
+    m.d.comb += count.eq(popcount(value))
+
+    async def bench(ctx):
+        for v in [0, 1, 0x1FFF, 0b1010101010101, 4242]:
+            ctx.set(value, v)
+            assert ctx.get(count) == bin(v).count("1")
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+@pytest.mark.parametrize("early_exit", [True, False])
+@pytest.mark.parametrize("digit", [1, 3, 8])
+def test_similarity_unit_stops_at_the_bound(digit, early_exit):
+    hb = 8
+    dut = SimilarityUnit(hb, digit, early_exit=early_exit)
+    rng = np.random.default_rng(digit)
+
+    async def bench(ctx):
+        for _ in range(40):
+            x, h = (int(v) for v in rng.integers(0, 256, size=2))
+            bound = int(rng.integers(0, hb + 2))
+            ctx.set(dut.x, x)
+            ctx.set(dut.h, h)
+            ctx.set(dut.bound, bound)
+            ctx.set(dut.enable, 1)
+            ctx.set(dut.go, 1)
+            # Expected: stop after the step holding the bound-th differing bit (LSB first).
+            diff = x ^ h
+            want_steps = dut.steps
+            if early_exit and bin(diff).count("1") >= bound:
+                seen = 0
+                for bit in range(hb):
+                    if seen >= bound:
+                        break
+                    seen += (diff >> bit) & 1
+                    last_bit = bit
+                want_steps = 1 if bound == 0 else last_bit // digit + 1
+            for step in range(dut.steps):
+                ctx.set(dut.step, step)
+                if ctx.get(dut.done):
+                    break
+                await ctx.tick()
+            assert step + 1 == want_steps or (step == dut.steps - 1 and want_steps == dut.steps)
+            assert ctx.get(dut.nearer) == (bin(diff).count("1") < bound)
+            if ctx.get(dut.nearer):
+                assert ctx.get(dut.distance) == bin(diff).count("1")
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_bad_parameters_are_named():
+    with pytest.raises(ValueError, match="digit must be an integer in 1..8, not 9"):
+        HCU(hash_bits=8, digit=9)
+    with pytest.raises(ValueError, match="lanes must be an integer in 1..4, not 5"):
+        HCU(hash_bits=8, digit=8, max_clusters=4, lanes=5)
+    with pytest.raises(ValueError, match="hash_bits must be an integer in 1..64, not 0"):
+        HCU(hash_bits=0)
+
+
+CASES = [
+    # hash_bits, digit, lanes, max_clusters, th_hd
+    (8, 1, 1, 6, 3),        # bit-serial
+    (8, 8, 1, 6, 3),        # one digit: the whole hash a cycle
+    (8, 3, 2, 7, 4),        # short last digit, partly filled last group
+    (16, 4, 4, 8, 5),
+    (5, 2, 3, 3, 0),        # th_hd 0: nothing joins
+    (6, 2, 1, 4, 7),        # th_hd hash_bits + 1: everything joins
+    (32, 16, 1, 16, 7),     # the paper's lane, a small table
+    (64, 16, 2, 5, 20),     # 64-bit hashes
+]
+
+
+@pytest.mark.parametrize("early_exit", [True, False], ids=["early_exit", "no_early_exit"])
+@pytest.mark.parametrize("case", CASES, ids=[str(c) for c in CASES])
+def test_against_golden(case, early_exit):
+    hb, digit, lanes, cap, th = case
+    cfg = Config(hash_bits=hb, digit=digit, hcu_lanes=lanes, max_clusters=cap, th_hd=th,
+                 count_bits=3, wtu_lanes=1)
+    seed = sum(case)
+    hashes = random_hashes(np.random.default_rng(seed), cfg, 60)
+    want = run_hcu(hashes, cfg, early_exit=early_exit).as_dict()
+    got = simulate_hcu(hashes, cfg, early_exit=early_exit)
+    for key in want:
+        assert np.array_equal(got[key], want[key]), f"{key} differs (seed {seed})"
+    # A new-cluster flag on exactly the founding beats.
+    assert got["new"].sum() == want["counts"].size
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_back_pressure_changes_nothing_but_time(seed):
+    cfg = Config(hash_bits=12, digit=3, hcu_lanes=2, max_clusters=5, th_hd=4, count_bits=4,
+                 wtu_lanes=1)
+    hashes = random_hashes(np.random.default_rng(seed), cfg, 50)
+    want = run_hcu(hashes, cfg).as_dict()
+    got = simulate_hcu(hashes, cfg, idle=0.4, stall=0.5, seed=seed)
+    for key in ("cluster", "counts", "cluster_hash", "cluster_overflow"):
+        assert np.array_equal(got[key], want[key]), f"{key} differs (seed {seed})"
+    assert got["cycles"] >= want["cycles"]
+
+
+def test_clear_empties_the_table():
+    cfg = Config(hash_bits=8, digit=4, max_clusters=2, th_hd=1, count_bits=4, wtu_lanes=1)
+    dut = HCU(hash_bits=8, digit=4, max_clusters=2, count_bits=4)
+    seen = []
+
+    async def bench(ctx):
+        ctx.set(dut.th_hd, 1)
+        ctx.set(dut.o_id.ready, 1)
+        for batch in ([1, 2, 3], [3, 1]):
+            for h in batch:
+                ctx.set(dut.i_hash.valid, 1)
+                ctx.set(dut.i_hash.payload, h)
+                await ctx.tick().until(dut.i_hash.ready)
+                ctx.set(dut.i_hash.valid, 0)
+                payload, = await ctx.tick().sample(dut.o_id.payload).until(dut.o_id.valid)
+                seen.append(int(payload.cluster))
+            await ctx.tick().until(~dut.busy)
+            seen.append((ctx.get(dut.n_clusters), ctx.get(dut.cluster_overflow)))
+            ctx.set(dut.clear, 1)
+            await ctx.tick()
+            ctx.set(dut.clear, 0)
+            seen.append((ctx.get(dut.n_clusters), ctx.get(dut.cluster_overflow)))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    first = run_hcu([1, 2, 3], cfg)
+    again = run_hcu([3, 1], cfg)                     # after clear: as from reset
+    assert seen == [*first.cluster.tolist(), (2, 1), (0, 0), *again.cluster.tolist(),
+                    (2, 0), (0, 0)]
