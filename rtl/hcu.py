@@ -90,6 +90,13 @@ class HCU(wiring.Component):
             "rd_hash": Out(hash_bits),
         })
 
+    @classmethod
+    def from_config(cls, config, *, early_exit: bool = True) -> "HCU":
+        """The HCU of a :class:`vrex.golden.config.Config`."""
+        return cls(hash_bits=config.hash_bits, digit=config.digit, lanes=config.hcu_lanes,
+                   max_clusters=config.max_clusters, count_bits=config.count_bits,
+                   early_exit=early_exit)
+
     hash_bits = property(lambda self: self._hash_bits)
     digit = property(lambda self: self._digit)
     lanes = property(lambda self: self._lanes)

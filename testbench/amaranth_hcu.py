@@ -12,13 +12,7 @@ from amaranth.sim import Simulator
 from vrex.golden.config import Config
 from vrex.rtl.hcu import HCU
 
-__all__ = ["hcu_from_config", "simulate_hcu"]
-
-
-def hcu_from_config(config: Config, *, early_exit: bool = True) -> HCU:
-    return HCU(hash_bits=config.hash_bits, digit=config.digit, lanes=config.hcu_lanes,
-               max_clusters=config.max_clusters, count_bits=config.count_bits,
-               early_exit=early_exit)
+__all__ = ["simulate_hcu"]
 
 
 def simulate_hcu(hashes, config: Config, *, early_exit: bool = True, idle: float = 0.0,
@@ -26,7 +20,7 @@ def simulate_hcu(hashes, config: Config, *, early_exit: bool = True, idle: float
     """Push ``hashes`` through the HCU; ``idle``/``stall`` are the chances per cycle that the
     source holds back a beat or the sink refuses one. ``cycles`` is measured from the first
     input beat to the last output beat."""
-    dut = hcu_from_config(config, early_exit=early_exit)
+    dut = HCU.from_config(config, early_exit=early_exit)
     hashes = [int(h) for h in np.asarray(hashes, dtype=np.uint64)]
     rng = np.random.default_rng(seed)
     ids, news = [], []

