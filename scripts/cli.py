@@ -107,6 +107,28 @@ def cmd_flow(args):
     run_flow(_config(args), Path(args.out), config_name=args.config)
 
 
+def cmd_generate(args):
+    from vrex.scripts.generate import generate
+    description = generate(args.unit, _config(args), Path(args.output),
+                           early_exit=not args.no_early_exit)
+    print(f"{args.unit}: wrote {Path(args.output) / description['verilog']} and "
+          f"{description['toplevel']}.json ({len(description['ports'])} ports)")
+
+
+def cmd_sim_run(args):
+    from vrex.golden.vectors import load_vectors
+    from vrex.testbench.runner import simulate
+    vectors = load_vectors(args.input)
+    out = simulate(vectors, Path(args.output), sim=args.sim, idle=args.idle, stall=args.stall,
+                   seed=args.seed, waves=args.waves, build_root=Path(args.build))
+    print(f"{vectors.unit}: wrote {args.output} ({int(out['cycles'])} cycles, {args.sim})")
+
+
+def cmd_bench_hcu(args):
+    from vrex.scripts.bench import bench_hcu_early_exit
+    bench_hcu_early_exit()
+
+
 def cmd_bench_golden(args):
     from vrex.scripts.bench import bench_golden
     bench_golden(tokens=args.tokens, rows=args.rows, columns=args.columns)
@@ -167,6 +189,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="TRACE.npz")
     p.set_defaults(func=cmd_trace_generate)
 
+    from vrex.scripts.generate import UNITS as RTL_UNITS
+    p = sub.add_parser("generate", help="write a unit's Verilog and its parameter/port JSON")
+    p.add_argument("unit", choices=RTL_UNITS)
+    _add_config_args(p)
+    p.add_argument("--no-early-exit", action="store_true",
+                   help="build the baseline without early exit (benchmarks)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_generate)
+
+    sim = sub.add_parser("sim", help="the generated Verilog in a cocotb simulation")
+    ssub = sim.add_subparsers(dest="sim_command", metavar="ACTION", required=True)
+    p = ssub.add_parser("run", help="simulate a vector file; same outputs as golden run")
+    p.add_argument("input", metavar="IN.npz")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.npz")
+    p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus")
+    p.add_argument("--idle", type=float, default=0.0,
+                   help="chance per cycle that the source holds a beat back (default 0)")
+    p.add_argument("--stall", type=float, default=0.0,
+                   help="chance per cycle that the sink refuses a beat (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the idle/stall pattern")
+    p.add_argument("--waves", action="store_true", help="write a waveform (FST) to open")
+    p.add_argument("--build", default="build/sim", help="build directory (default build/sim)")
+    p.set_defaults(func=cmd_sim_run)
+
     p = sub.add_parser("compare", help="compare two output files key by key")
     p.add_argument("a", metavar="A.npz")
     p.add_argument("b", metavar="B.npz")
@@ -185,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, default=64)
     p.add_argument("--columns", type=int, default=1024)
     p.set_defaults(func=cmd_bench_golden)
+    p = bsub.add_parser("hcu", help="HCU comparison cycles with and without early exit")
+    p.set_defaults(func=cmd_bench_hcu)
     return parser
 
 
@@ -193,7 +241,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         status = args.func(args)
-    except (UsageError, ConfigError, VectorError, ValueError) as error:
+    except (UsageError, ConfigError, VectorError, ValueError, RuntimeError) as error:
         print(f"vrex: error: {error}", file=sys.stderr)
         return 2
     return int(status or 0)

@@ -62,7 +62,7 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
         if not 0.0 <= value < 1.0:
             raise SimError(f"{name} must be in 0..1 (exclusive), not {value!r}")
     key = config_key(vectors.unit, vectors.config, early_exit)
-    build_dir = (build_root / f"{vectors.unit}-{key}-{sim}").resolve()
+    build_dir = (build_root / f"{vectors.unit}-{key}-{sim}{'-waves' if waves else ''}").resolve()
     description = generate(vectors.unit, vectors.config, build_dir, early_exit=early_exit)
     toplevel = description["toplevel"]
     vin = build_dir / "vectors_in.npz"
@@ -97,6 +97,8 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
     if missing:
         raise SimError(f"testbench outputs lack {', '.join(missing)}")
     write_npz(out, outputs)
+    if waves:
+        print(f"waveform: {', '.join(str(p) for p in sorted(build_dir.glob('*.[fv][sc][td]')))}")
     return outputs
 
 
