@@ -46,3 +46,48 @@ def bench_golden(*, tokens: int = 100_000, rows: int = 64, columns: int = 1024) 
     print(f"  wtu {rows} rows x {columns} clusters, exact sorted: {seconds * 1e3:8.1f} ms")
     figures["wtu_exact_seconds"] = seconds
     return figures
+
+
+# Issue targets for the comparison-cycle reduction of early exit, by digit width.
+HCU_TARGETS = {16: 1.8, 4: 4.0}
+
+
+def bench_hcu_early_exit(*, digits=(1, 4, 8, 16, 32), lanes=(1, 4, 16)) -> list[dict]:
+    """Comparison cycles with early exit against the same HCU without it, on the default
+    trace (both heads), for several ``digit`` and ``lanes`` settings.
+
+    Cycles come from the golden cycle model, which the cocotb tests hold equal to the RTL's
+    measured cycles on every vector.
+    """
+    from vrex.golden.hcu import HcuModel
+    from vrex.golden.stimulus import trace_vectors
+    from vrex.golden.trace import generate_trace
+
+    trace = generate_trace()
+    base = Config()
+    streams = [trace_vectors("hcu", trace, base, head=h).arrays["hashes"]
+               for h in range(trace.heads)]
+    tokens = sum(s.size for s in streams)
+    rows = []
+    print(f"HCU comparison cycles per token, default trace ({trace.heads} heads x "
+          f"{tokens // trace.heads} tokens, th_hd {base.th_hd}, {base.max_clusters} clusters)")
+    print(f"{'digit':>5} {'lanes':>5} {'early exit':>11} {'without':>9} {'ratio':>6}  target")
+    for digit in digits:
+        for lane_count in lanes:
+            cfg = base.replace(digit=digit, hcu_lanes=lane_count)
+            fast = slow = 0
+            for hashes in streams:
+                with_ee, without = HcuModel(cfg), HcuModel(cfg, early_exit=False)
+                with_ee.push(hashes)
+                without.push(hashes)
+                fast += with_ee.compare_cycles
+                slow += without.compare_cycles
+            ratio = slow / fast
+            target = HCU_TARGETS.get(digit)
+            verdict = ("" if target is None else
+                       f"{target}x {'met' if ratio >= target else f'missed by {target - ratio:.2f}x'}")
+            print(f"{digit:>5} {lane_count:>5} {fast / tokens:>11.2f} {slow / tokens:>9.2f} "
+                  f"{ratio:>5.2f}x  {verdict}")
+            rows.append({"digit": digit, "lanes": lane_count, "cycles_ee": fast,
+                         "cycles_plain": slow, "ratio": ratio})
+    return rows
