@@ -237,11 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from vrex.testbench.runner import SimError
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         status = args.func(args)
-    except (UsageError, ConfigError, VectorError, ValueError, RuntimeError) as error:
+    except (UsageError, ConfigError, VectorError, ValueError, SimError) as error:
         print(f"vrex: error: {error}", file=sys.stderr)
         return 2
     return int(status or 0)

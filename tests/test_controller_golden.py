@@ -1,7 +1,5 @@
 """Cluster-paged layout and descriptors (SPEC 4)."""
 
-import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 

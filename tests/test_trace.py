@@ -6,7 +6,7 @@ import pytest
 from vrex.golden.config import Config
 from vrex.golden.hcu import run_hcu
 from vrex.golden.stimulus import trace_vectors
-from vrex.golden.trace import (Trace, TraceError, TraceParams, cluster_means, generate_trace,
+from vrex.golden.trace import (TraceError, TraceParams, cluster_means, generate_trace,
                                hash_keys, hyperplanes, int_scores, load_trace, save_trace)
 
 SMALL = TraceParams(frames=6, tokens=36, heads=2, head_dim=16, seed=4)
@@ -105,8 +105,10 @@ def test_trace_vectors_for_every_unit():
     hcu = trace_vectors("hcu", trace, cfg, head=1)
     assert hcu.arrays["hashes"].size == 6 * 36
     wtu = trace_vectors("wtu", trace, cfg, rows=5)
-    n = run_hcu(hcu.arrays["hashes"], cfg).counts.size
     assert wtu.arrays["scores"].shape[0] == 5
+    # The wtu vector scores the clusters that exist before the text queries: all of them.
+    assert wtu.arrays["scores"].shape[1] == wtu.arrays["counts"].size == \
+        run_hcu(trace_vectors("hcu", trace, cfg).arrays["hashes"], cfg).counts.size
     dre = trace_vectors("dre", trace, cfg, rows=5)
     # A query after each of frames 0..4 (the next frame's rows) and the text queries.
     assert dre.arrays["query_after"].tolist() == [0, 1, 2, 3, 4, 5]
