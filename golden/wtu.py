@@ -10,14 +10,7 @@ import numpy as np
 
 from .config import Config, Mode
 
-__all__ = ["Schedule", "WtuResult", "run_wtu", "exact_wicsum", "values",
-           "WTU_ROW_OVERHEAD", "WTU_LATENCY"]
-
-# Cycles a row spends outside its passes over the scores (threshold multiply, bucket width
-# divide, exit decision), and the latency added once per batch. Provisional until the WTU RTL
-# (issue 4) pins them down; its testbench then asserts the model to the cycle.
-WTU_ROW_OVERHEAD = 2
-WTU_LATENCY = 1
+__all__ = ["Schedule", "WtuResult", "run_wtu", "exact_wicsum", "values", "wtu_cycles"]
 
 
 class Schedule(enum.Enum):
@@ -132,23 +125,29 @@ def exact_wicsum(scores, counts, config: Config) -> np.ndarray:
 
 def wtu_cycles(exit_bucket: np.ndarray, columns: int, config: Config, *,
                schedule: Schedule = Schedule.SCAN, early_exit: bool = True) -> int:
-    """Cycles for a batch whose rows exit at ``exit_bucket``, ``columns`` clusters each.
+    """Cycles for a batch whose rows exit at ``exit_bucket``, ``columns`` clusters each, from
+    the first count beat in to the last final-mask beat out, streams never stalled.
 
-    Every pass over a row moves ``wtu_lanes`` scores a cycle. A row costs its load pass (which
-    also finds min, max and the total), its selection passes, and one pass emitting its mask:
-    the scan schedule makes ``e + 1`` selection passes with early exit (``B`` without); the
-    histogram schedule makes one, then a ``B``-cycle prefix over the bucket sums.
+    Every pass moves ``wtu_lanes`` scores a cycle, ``P = ceil(columns / wtu_lanes)`` beats
+    (``rtl/wtu.py``). The batch's counts take ``P`` cycles. A row takes its load pass (``P``,
+    finding min, max and the total) and one cycle to drain it, one for the total, ``score_bits
+    + 2`` for the bucket-width division, its selection passes of ``P + 1`` cycles each (one to
+    fetch ahead) and a mask pass of ``P + 1``. The scan schedule makes ``e + 1`` selection
+    passes with early exit and ``B`` without. The OR-ed final mask takes ``P + 1``.
+
+    The histogram schedule (one pass into ``B`` bucket sums, a ``B``-cycle prefix) is not built
+    yet; its figure here is the plan, not a measurement.
     """
     exit_bucket = np.asarray(exit_bucket, dtype=np.int64)
     rows = exit_bucket.size
     if rows == 0:
         return 0
-    per_pass = -(-columns // config.wtu_lanes)
+    beats = -(-columns // config.wtu_lanes)
     buckets = config.buckets
     if Schedule(schedule) is Schedule.SCAN:
-        selection = per_pass * ((exit_bucket + 1) if early_exit else np.full(rows, buckets))
+        passes = (exit_bucket + 1) if early_exit else np.full(rows, buckets)
+        selection = passes * (beats + 1)
     else:
-        selection = np.full(rows, per_pass + buckets)
-    per_row = 2 * per_pass + selection + WTU_ROW_OVERHEAD
-    # The OR-ed final mask leaves after the last row, one pass of its own.
-    return int(per_row.sum()) + per_pass + WTU_LATENCY
+        selection = np.full(rows, beats + 1 + buckets)
+    per_row = beats + 1 + 1 + (config.score_bits + 2) + selection + (beats + 1)
+    return beats + int(per_row.sum()) + beats + 1

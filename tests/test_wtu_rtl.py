@@ -1,0 +1,105 @@
+"""WTU RTL in the Amaranth simulator against the golden model."""
+
+import numpy as np
+import pytest
+
+from vrex.golden.config import Config, Mode
+from vrex.golden.stimulus import WTU_SHAPES
+from vrex.golden.wtu import run_wtu
+from vrex.rtl.wtu import WTU
+from vrex.testbench.amaranth_wtu import simulate_wtu, simulate_wtu_batches
+
+
+def _check(scores, counts, cfg, *, early_exit=True, **kw):
+    want = run_wtu(scores, counts, cfg, early_exit=early_exit).as_dict()
+    got = simulate_wtu(scores, counts, cfg, early_exit=early_exit, **kw)
+    differ = [k for k in want if not np.array_equal(got[k], want[k])]
+    return differ, got, want
+
+
+@pytest.mark.parametrize("early_exit", [True, False], ids=["early_exit", "all_passes"])
+@pytest.mark.parametrize("seed", range(10))
+def test_random_against_golden(seed, early_exit):
+    rng = np.random.default_rng(seed)
+    max_buckets = int(rng.integers(1, 20))
+    max_clusters = int(rng.integers(1, 40))
+    cfg = Config(score_bits=int(rng.integers(2, 17)), count_bits=int(rng.integers(1, 9)),
+                 max_clusters=max_clusters, wtu_lanes=int(rng.integers(1, min(8, max_clusters) + 1)),
+                 max_buckets=max_buckets, buckets=int(rng.integers(1, max_buckets + 1)),
+                 ratio=int(rng.choice([0, 1, 19660, 32768, 65535])), mode=int(rng.integers(0, 2)))
+    columns = int(rng.integers(1, max_clusters + 1))
+    shape = sorted(WTU_SHAPES)[seed % len(WTU_SHAPES)]
+    scores = WTU_SHAPES[shape](rng, int(rng.integers(1, 4)), columns, cfg)
+    counts = rng.integers(0, cfg.count_max, size=columns, endpoint=True)
+    counts[rng.random(columns) < 0.3] = 0
+    differ, _, _ = _check(np.asarray(scores), counts, cfg, early_exit=early_exit)
+    assert differ == [], f"seed {seed}, shape {shape}, {cfg}"
+
+
+@pytest.mark.parametrize("mode", [Mode.SHIFT, Mode.CLAMP])
+def test_extremes_do_not_overflow(mode):
+    # All scores at the negative limit but one at the top, every count at its maximum, every
+    # column used: the widest total these parameters allow.
+    cfg = Config(score_bits=12, count_bits=10, max_clusters=24, wtu_lanes=5, max_buckets=16,
+                 buckets=16, ratio=65535, mode=mode)
+    scores = np.full((2, 24), cfg.score_min)
+    scores[1, 7] = cfg.score_max
+    counts = np.full(24, cfg.count_max)
+    differ, got, _ = _check(scores, counts, cfg)
+    assert differ == []
+    if mode is Mode.SHIFT:
+        assert got["total"][1] == (cfg.score_max - cfg.score_min) * cfg.count_max
+
+
+@pytest.mark.parametrize("case", ["one_cluster", "buckets_one", "all_equal", "zero_counts"])
+def test_corner_cases(case):
+    cfg = Config(score_bits=8, count_bits=4, max_clusters=9, wtu_lanes=4, max_buckets=8,
+                 buckets=8)
+    rng = np.random.default_rng(1)
+    scores = rng.integers(-128, 128, size=(3, 9))
+    counts = rng.integers(0, 16, size=9)
+    if case == "one_cluster":
+        scores, counts = scores[:, :1], counts[:1]
+    elif case == "buckets_one":
+        cfg = cfg.replace(buckets=1)
+    elif case == "all_equal":
+        scores[:] = 17
+    else:
+        counts[:] = 0
+    assert _check(scores, counts, cfg)[0] == []
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_back_pressure_changes_nothing_but_time(seed):
+    rng = np.random.default_rng(seed)
+    cfg = Config(score_bits=10, count_bits=5, max_clusters=20, wtu_lanes=3, max_buckets=8,
+                 buckets=6)
+    scores = rng.integers(-300, 300, size=(3, 17))
+    counts = rng.integers(0, 32, size=17)
+    differ, got, want = _check(scores, counts, cfg, idle=0.4, stall=0.5, seed=seed)
+    assert differ == ["cycles"] and got["cycles"] > want["cycles"]
+
+
+@pytest.mark.parametrize("early_exit", [True, False], ids=["early_exit", "all_passes"])
+def test_batches_back_to_back(early_exit):
+    # Batches of different widths, one after the other: no mask leaks into the next batch.
+    cfg = Config(score_bits=8, count_bits=4, max_clusters=12, wtu_lanes=3, max_buckets=6,
+                 buckets=5, ratio=19660)
+    rng = np.random.default_rng(7)
+    batches = [(rng.integers(-128, 128, size=(rows, cols)), rng.integers(0, 16, size=cols))
+               for rows, cols in [(2, 12), (1, 4), (3, 7), (2, 12)]]
+    got = simulate_wtu_batches(batches, cfg, early_exit=early_exit, stall=0.2, seed=3)
+    for (scores, counts), out in zip(batches, got):
+        want = run_wtu(scores, counts, cfg, early_exit=early_exit).as_dict()
+        assert [k for k in want if not np.array_equal(out[k], want[k])] in ([], ["cycles"])
+    # Without stalls the cycles of each batch match the model too.
+    for (scores, counts), out in zip(batches, simulate_wtu_batches(batches, cfg,
+                                                                   early_exit=early_exit)):
+        assert out["cycles"] == run_wtu(scores, counts, cfg, early_exit=early_exit).cycles
+
+
+def test_bad_parameters_are_named():
+    with pytest.raises(ValueError, match="lanes must be an integer in 1..4, not 5"):
+        WTU(max_clusters=4, lanes=5)
+    with pytest.raises(ValueError, match="63-bit total"):
+        WTU(score_bits=32, count_bits=32)
