@@ -197,11 +197,18 @@ class HCU(wiring.Component):
         # The group's winner: the nearest unit below the bound, ties to the lower lane.
         win_any, win_lane, win_dist = Const(0), Const(0, range(lanes)), Const(hb + 1)
         for lane, unit in enumerate(units):
+            # One signal per step of the chain, so no step is copied into the next twice.
             take = Signal(name=f"take{lane}")
-            m.d.comb += take.eq(unit.nearer & (~win_any | (unit.distance < win_dist)))
-            win_any = win_any | unit.nearer
-            win_lane = Mux(take, lane, win_lane)
-            win_dist = Mux(take, unit.distance, win_dist)
+            step_any = Signal(name=f"win_any{lane}")
+            step_lane = Signal(range(lanes), name=f"win_lane{lane}")
+            step_dist = Signal(range(hb + 2), name=f"win_dist{lane}")
+            m.d.comb += [
+                take.eq(unit.nearer & (~win_any | (unit.distance < win_dist))),
+                step_any.eq(win_any | unit.nearer),
+                step_lane.eq(Mux(take, lane, win_lane)),
+                step_dist.eq(Mux(take, unit.distance, win_dist)),
+            ]
+            win_any, win_lane, win_dist = step_any, step_lane, step_dist
         group_done = Const(1)
         for unit in units:
             group_done &= unit.done

@@ -201,8 +201,15 @@ class WTU(wiring.Component):
             beat_p, beat_c = 0, 0
             for lane in range(lanes):
                 use = valid(lane)
-                beat_min = Mux(use & (s[lane] < beat_min), s[lane], beat_min)
-                beat_max = Mux(use & (s[lane] > beat_max), s[lane], beat_max)
+                # Each fold step is a signal: reused expressions would otherwise be copied
+                # into the netlist once per use, doubling with every lane.
+                step_min = Signal(signed(sb), name=f"beat_min{lane}")
+                step_max = Signal(signed(sb), name=f"beat_max{lane}")
+                m.d.comb += [
+                    step_min.eq(Mux(use & (s[lane] < beat_min), s[lane], beat_min)),
+                    step_max.eq(Mux(use & (s[lane] > beat_max), s[lane], beat_max)),
+                ]
+                beat_min, beat_max = step_min, step_max
                 beat_p = beat_p + Mux(use, Mux(self.mode, clamp(s[lane]), s[lane]) * counts[lane],
                                       0)
                 beat_c = beat_c + Mux(use, counts[lane], 0)

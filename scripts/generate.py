@@ -38,13 +38,16 @@ def icarus_time_zero(text: str) -> str:
                 f"  initial #0 {match.group(1)} = 1'h1;\n`endif")
     return _DUMMY.sub(kick, text)
 
-UNITS = ("hcu",)
+UNITS = ("hcu", "wtu")
 
 
 def build_unit(unit: str, config: Config, *, early_exit: bool = True) -> wiring.Component:
     if unit == "hcu":
         from vrex.rtl.hcu import HCU
         return HCU.from_config(config, early_exit=early_exit)
+    if unit == "wtu":
+        from vrex.rtl.wtu import WTU
+        return WTU.from_config(config, early_exit=early_exit)
     raise ValueError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}")
 
 

@@ -21,7 +21,7 @@ from .cocotb_common import Settings
 __all__ = ["SIMULATORS", "SimError", "simulate", "verilator_env"]
 
 SIMULATORS = ("icarus", "verilator")
-TESTBENCH = {"hcu": "vrex.testbench.cocotb_hcu"}
+TESTBENCH = {"hcu": "vrex.testbench.cocotb_hcu", "wtu": "vrex.testbench.cocotb_wtu"}
 
 
 class SimError(RuntimeError):

@@ -137,7 +137,7 @@ def test_sim_run_equals_golden_run(tmp_path, capsys):
 
 def test_sim_run_refuses_units_without_rtl(tmp_path, capsys):
     vec = tmp_path / "in.npz"
-    assert main(["vectors", "random", "--unit", "wtu", "--config", "small", "-o", str(vec)]) == 0
+    assert main(["vectors", "random", "--unit", "dre", "--config", "small", "-o", str(vec)]) == 0
     assert main(["sim", "run", str(vec), "-o", str(tmp_path / "o.npz")]) == 2
-    assert "unit 'wtu' has no RTL yet" in capsys.readouterr().err
+    assert "unit 'dre' has no RTL yet" in capsys.readouterr().err
     assert not (tmp_path / "o.npz").exists()
