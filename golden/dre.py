@@ -34,6 +34,8 @@ class DreResult:
     cluster_overflow: bool
     page_overflow: bool
     cycles: int
+    # Per query (None where no cluster existed yet): the WTU's view, for reports.
+    queries: list = dataclasses.field(default_factory=list)
 
     def as_dict(self, no_slot: int) -> dict[str, np.ndarray]:
         return {
@@ -60,6 +62,7 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config) 
     slot = np.empty(hashes.size, dtype=np.int64)
     select = np.zeros((query_after.size, config.max_clusters), dtype=bool)
     descriptors = []
+    queries = []
     wtu_cycles = 0
     row = 0
     query = 0
@@ -72,12 +75,14 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config) 
         while query < query_after.size and query_after[query] == frame:
             rows = scores[row:row + query_rows[query], :hcu.n]
             row += int(query_rows[query])
+            result = None
             if hcu.n:
                 result = run_wtu(rows, hcu.counts, config)
                 select[query, :hcu.n] = result.select
                 wtu_cycles += result.cycles
                 for page, tokens in layout.descriptors(result.select).tolist():
                     descriptors.append((query, page, tokens))
+            queries.append(result)
             query += 1
     cycles = hcu.cycles + wtu_cycles + DESCRIPTOR_CYCLES * len(descriptors)
     return DreResult(
@@ -88,4 +93,5 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config) 
         cluster_overflow=hcu.overflow,
         page_overflow=layout.overflow,
         cycles=cycles,
+        queries=queries,
     )

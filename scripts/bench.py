@@ -91,3 +91,46 @@ def bench_hcu_early_exit(*, digits=(1, 4, 8, 16, 32), lanes=(1, 4, 16)) -> list[
             rows.append({"digit": digit, "lanes": lane_count, "cycles_ee": fast,
                          "cycles_plain": slow, "ratio": ratio})
     return rows
+
+
+def bench_wtu_schedules(*, rows: int = 16) -> dict:
+    """Cycles per row of the WTU schedules on scores from the default trace (every query
+    batch of both heads), and the distribution of exit buckets that decides between them.
+
+    Scan cycles come from the golden cycle model, which the tests hold equal to the RTL; the
+    histogram figure is the model of the planned schedule.
+    """
+    from vrex.golden.dre import run_dre
+    from vrex.golden.stimulus import trace_vectors
+    from vrex.golden.trace import generate_trace
+    from vrex.golden.wtu import Schedule, wtu_cycles
+
+    trace = generate_trace()
+    config = Config()
+    exits, cycles = [], {"scan": 0, "scan, no early exit": 0, "histogram (planned)": 0}
+    total_rows = 0
+    for head in range(trace.heads):
+        a = trace_vectors("dre", trace, config, head=head, rows=rows).arrays
+        result = run_dre(a["hashes"], a["frame_end"], a["query_after"], a["query_rows"],
+                         a["scores"], config)
+        for query in result.queries:
+            if query is None:
+                continue
+            exits += query.exit_bucket.tolist()
+            total_rows += query.exit_bucket.size
+            columns = query.select.size
+            for label, kw in (("scan", {}), ("scan, no early exit", {"early_exit": False}),
+                              ("histogram (planned)", {"schedule": Schedule.HISTOGRAM})):
+                cycles[label] += wtu_cycles(query.exit_bucket, columns, config, **kw)
+    print(f"WTU on the default trace: {total_rows} rows, {config.wtu_lanes} lanes, "
+          f"{config.buckets} buckets, ratio {config.ratio / 65536:.3f}")
+    for label, value in cycles.items():
+        print(f"  {label:22s} {value / total_rows:8.1f} cycles per row")
+    histogram = np.bincount(exits, minlength=config.buckets)
+    print("  exit bucket:   " + " ".join(f"{b:>4d}" for b in range(config.buckets)))
+    print("  rows:          " + " ".join(f"{c:>4d}" for c in histogram))
+    passes = np.mean(exits) + 1
+    print(f"  selection passes per row: scan {passes:.2f}, without early exit "
+          f"{config.buckets} ({config.buckets / passes:.1f}x more)")
+    return {"cycles_per_row": {k: v / total_rows for k, v in cycles.items()},
+            "exit_histogram": histogram.tolist()}

@@ -129,6 +129,11 @@ def cmd_bench_hcu(args):
     bench_hcu_early_exit()
 
 
+def cmd_bench_wtu(args):
+    from vrex.scripts.bench import bench_wtu_schedules
+    bench_wtu_schedules()
+
+
 def cmd_bench_golden(args):
     from vrex.scripts.bench import bench_golden
     bench_golden(tokens=args.tokens, rows=args.rows, columns=args.columns)
@@ -233,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench_golden)
     p = bsub.add_parser("hcu", help="HCU comparison cycles with and without early exit")
     p.set_defaults(func=cmd_bench_hcu)
+    p = bsub.add_parser("wtu", help="WTU cycles per row by schedule, exit-bucket histogram")
+    p.set_defaults(func=cmd_bench_wtu)
     return parser
 
 
