@@ -135,8 +135,8 @@ def wtu_cycles(exit_bucket: np.ndarray, columns: int, config: Config, *,
     fetch ahead) and a mask pass of ``P + 1``. The scan schedule makes ``e + 1`` selection
     passes with early exit and ``B`` without. The OR-ed final mask takes ``P + 1``.
 
-    The histogram schedule (one pass into ``B`` bucket sums, a ``B``-cycle prefix) is not built
-    yet; its figure here is the plan, not a measurement.
+    The histogram schedule makes one selection pass (``P + 1``) that accumulates every
+    ``A(b)`` at once, whatever the exit bucket.
     """
     exit_bucket = np.asarray(exit_bucket, dtype=np.int64)
     rows = exit_bucket.size
@@ -148,6 +148,6 @@ def wtu_cycles(exit_bucket: np.ndarray, columns: int, config: Config, *,
         passes = (exit_bucket + 1) if early_exit else np.full(rows, buckets)
         selection = passes * (beats + 1)
     else:
-        selection = np.full(rows, beats + 1 + buckets)
+        selection = np.full(rows, beats + 1)
     per_row = beats + 1 + 1 + (config.score_bits + 2) + selection + (beats + 1)
     return beats + int(per_row.sum()) + beats + 1

@@ -10,7 +10,7 @@ A batch is: ``ceil(columns / lanes)`` count beats, then per row as many score be
 beat of the last row flagged ``last``.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -60,6 +60,10 @@ class WTU(wiring.Component):
     early_exit : bool
         Stop the bucket passes once the threshold is passed (the design); ``False`` builds the
         baseline that always makes ``buckets`` passes. The selection is the same.
+    schedule : str
+        ``"scan"``: one selection pass per bucket from the top (the paper's). ``"histogram"``:
+        one pass that accumulates every bucket's prefix sum ``A(b)`` at once (``max_buckets``
+        adder trees), then picks the first ``A(b) > T``; a fixed cost for more adders.
 
     Members
     -------
@@ -84,7 +88,7 @@ class WTU(wiring.Component):
     """
 
     def __init__(self, *, score_bits=16, count_bits=16, max_clusters=1024, lanes=16,
-                 max_buckets=16, early_exit=True):
+                 max_buckets=16, early_exit=True, schedule="scan"):
         check_int(self, "score_bits", score_bits, 2, 32)
         check_int(self, "count_bits", count_bits, 1, 32)
         check_int(self, "max_clusters", max_clusters, 1, 1 << 16)
@@ -101,6 +105,10 @@ class WTU(wiring.Component):
         self._lanes = lanes
         self._max_buckets = max_buckets
         self._early_exit = bool(early_exit)
+        if schedule not in ("scan", "histogram"):
+            self._MustUse__used = True
+            raise ValueError(f"schedule must be 'scan' or 'histogram', not {schedule!r}")
+        self._schedule = schedule
         self._total_bits = total
         super().__init__({
             "columns": In(range(max_clusters + 1)),
@@ -116,11 +124,12 @@ class WTU(wiring.Component):
         })
 
     @classmethod
-    def from_config(cls, config, *, early_exit: bool = True) -> "WTU":
+    def from_config(cls, config, *, early_exit: bool = True, schedule: str = "scan") -> "WTU":
         """The WTU of a :class:`vrex.golden.config.Config`."""
         return cls(score_bits=config.score_bits, count_bits=config.count_bits,
                    max_clusters=config.max_clusters, lanes=config.wtu_lanes,
-                   max_buckets=config.max_buckets, early_exit=early_exit)
+                   max_buckets=config.max_buckets, early_exit=early_exit,
+                   schedule=schedule)
 
     score_bits = property(lambda self: self._score_bits)
     count_bits = property(lambda self: self._count_bits)
@@ -128,6 +137,7 @@ class WTU(wiring.Component):
     lanes = property(lambda self: self._lanes)
     max_buckets = property(lambda self: self._max_buckets)
     early_exit = property(lambda self: self._early_exit)
+    schedule = property(lambda self: self._schedule)
 
     def elaborate(self, platform):
         m = Module()
@@ -169,6 +179,8 @@ class WTU(wiring.Component):
         first_row = Signal()
         last_row = Signal()
         row_sent = Signal()
+        accs = [Signal(signed(tb + 2), name=f"acc{b}") for b in range(self._max_buckets)] \
+            if self._schedule == "histogram" else []
         threshold = Signal(tb)
         m.d.comb += threshold.eq((total * self.ratio) >> 16)
 
@@ -283,7 +295,7 @@ class WTU(wiring.Component):
                         width.eq(quot + 1), edge.eq(hi - quot - 1),
                         bucket.eq(0), exited.eq(0), k.eq(0),
                     ]
-                    m.next = "SCAN"
+                    m.next = "SCAN" if self._schedule == "scan" else "HIST"
                 with m.Else():
                     trial = Signal(sb + 2)
                     m.d.comb += trial.eq((rem << 1) | span[sb])
@@ -295,33 +307,81 @@ class WTU(wiring.Component):
                         div_step.eq(div_step + 1),
                     ]
 
-            with m.State("SCAN"):                 # one pass per bucket: A(b) = sum over v > edge
-                m.d.comb += [self.busy.eq(1), s_rd.addr.eq(k), c_rd.addr.eq(k)]
-                m.d.sync += [stage.eq(k != beats), stage_k.eq(k)]
-                add = 0
-                for lane, s in enumerate(scores(s_rd.data)):
-                    v = value(s)
-                    add = add + Mux(valid(lane) & (v > edge), v * counts[lane], 0)
-                running = Signal(signed(tb + 2))
-                m.d.comb += running.eq(Mux(stage_k == 0, 0, acc) + add)
-                with m.If(stage):
-                    m.d.sync += acc.eq(running)
-                with m.If(k != beats):
-                    m.d.sync += k.eq(k + 1)
-                with m.Else():
-                    passed = running > threshold
-                    with m.If(passed & ~exited):
-                        m.d.sync += [exited.eq(1), exit_bucket.eq(bucket), exit_edge.eq(edge)]
-                    stop = bucket == self.buckets - 1
-                    if self._early_exit:
-                        stop |= passed
-                    with m.If(stop):
-                        with m.If(~exited & ~passed):     # nothing passed: the last bucket
-                            m.d.sync += [exit_bucket.eq(bucket), exit_edge.eq(edge)]
-                        m.d.sync += [k.eq(0), row_sent.eq(0)]
-                        m.next = "MASK"
+            if self._schedule == "scan":
+                # One pass per bucket: A(b) = sum over the lanes with v > edge.
+                with m.State("SCAN"):
+                    m.d.comb += [self.busy.eq(1), s_rd.addr.eq(k), c_rd.addr.eq(k)]
+                    m.d.sync += [stage.eq(k != beats), stage_k.eq(k)]
+                    add = 0
+                    for lane, s in enumerate(scores(s_rd.data)):
+                        v = value(s)
+                        add = add + Mux(valid(lane) & (v > edge), v * counts[lane], 0)
+                    running = Signal(signed(tb + 2))
+                    m.d.comb += running.eq(Mux(stage_k == 0, 0, acc) + add)
+                    with m.If(stage):
+                        m.d.sync += acc.eq(running)
+                    with m.If(k != beats):
+                        m.d.sync += k.eq(k + 1)
                     with m.Else():
-                        m.d.sync += [bucket.eq(bucket + 1), edge.eq(edge - width), k.eq(0)]
+                        passed = running > threshold
+                        with m.If(passed & ~exited):
+                            m.d.sync += [exited.eq(1), exit_bucket.eq(bucket), exit_edge.eq(edge)]
+                        stop = bucket == self.buckets - 1
+                        if self._early_exit:
+                            stop |= passed
+                        with m.If(stop):
+                            with m.If(~exited & ~passed):     # nothing passed: the last bucket
+                                m.d.sync += [exit_bucket.eq(bucket), exit_edge.eq(edge)]
+                            m.d.sync += [k.eq(0), row_sent.eq(0)]
+                            m.next = "MASK"
+                        with m.Else():
+                            m.d.sync += [bucket.eq(bucket + 1), edge.eq(edge - width), k.eq(0)]
+
+            if self._schedule == "histogram":
+                with m.State("HIST"):                 # every A(b) in one pass
+                    m.d.comb += [self.busy.eq(1), s_rd.addr.eq(k), c_rd.addr.eq(k)]
+                    m.d.sync += [stage.eq(k != beats), stage_k.eq(k)]
+                    nb = self._max_buckets
+                    edges = []
+                    for b in range(nb):
+                        e = Signal(signed(edge_bits), name=f"edge{b}")
+                        m.d.comb += e.eq(hi - (b + 1) * width)
+                        edges.append(e)
+                    weighted = []
+                    for lane, s in enumerate(scores(s_rd.data)):
+                        v = Signal(signed(sb + 1), name=f"hv{lane}")
+                        p = Signal(signed(sb + cb + 2), name=f"hp{lane}")
+                        m.d.comb += [v.eq(value(s)), p.eq(Mux(valid(lane), v * counts[lane], 0))]
+                        weighted.append((v, p))
+                    passed_any = Const(0)
+                    chosen = Const(0, range(nb))
+                    for b in range(nb):
+                        add = 0
+                        for v, p in weighted:
+                            add = add + Mux(v > edges[b], p, 0)
+                        running = Signal(signed(tb + 2), name=f"hist_running{b}")
+                        m.d.comb += running.eq(Mux(stage_k == 0, 0, accs[b]) + add)
+                        with m.If(stage):
+                            m.d.sync += accs[b].eq(running)
+                        hit = Signal(name=f"hist_hit{b}")
+                        step_any = Signal(name=f"hist_any{b}")
+                        step_chosen = Signal(range(nb), name=f"hist_chosen{b}")
+                        m.d.comb += [
+                            hit.eq((running > threshold) & (b < self.buckets) & ~passed_any),
+                            step_any.eq(passed_any | hit),
+                            step_chosen.eq(Mux(hit, b, chosen)),
+                        ]
+                        passed_any, chosen = step_any, step_chosen
+                    with m.If(k != beats):
+                        m.d.sync += k.eq(k + 1)
+                    with m.Else():
+                        e = Mux(passed_any, chosen, self.buckets - 1)
+                        exit_sel = Signal(range(nb))
+                        m.d.comb += exit_sel.eq(e)
+                        m.d.sync += [exit_bucket.eq(exit_sel),
+                                     exit_edge.eq(Array(edges)[exit_sel]),
+                                     k.eq(0), row_sent.eq(0)]
+                        m.next = "MASK"
 
             with m.State("MASK"):
                 m.d.comb += [self.busy.eq(1), self.o_row.valid.eq(~row_sent),

@@ -59,7 +59,8 @@ def port_map(component: wiring.Component) -> list[dict]:
         name = "__".join(str(p) for p in path)
         ports.append({"name": name,
                       "direction": "input" if member.flow == wiring.In else "output",
-                      "width": Shape.cast(member.shape).width, "path": ".".join(str(p) for p in path)})
+                      "width": Shape.cast(member.shape).width,
+                      "path": ".".join(str(p) for p in path)})
     return ports
 
 

@@ -5,26 +5,30 @@ import pytest
 
 from vrex.golden.config import Config, Mode
 from vrex.golden.stimulus import WTU_SHAPES
-from vrex.golden.wtu import run_wtu
+from vrex.golden.wtu import Schedule, run_wtu
 from vrex.rtl.wtu import WTU
 from vrex.testbench.amaranth_wtu import simulate_wtu, simulate_wtu_batches
 
 
-def _check(scores, counts, cfg, *, early_exit=True, **kw):
-    want = run_wtu(scores, counts, cfg, early_exit=early_exit).as_dict()
-    got = simulate_wtu(scores, counts, cfg, early_exit=early_exit, **kw)
+def _check(scores, counts, cfg, *, early_exit=True, schedule="scan", **kw):
+    want = run_wtu(scores, counts, cfg, early_exit=early_exit,
+                   schedule=Schedule(schedule)).as_dict()
+    got = simulate_wtu(scores, counts, cfg, early_exit=early_exit, schedule=schedule, **kw)
     differ = [k for k in want if not np.array_equal(got[k], want[k])]
     return differ, got, want
 
 
-@pytest.mark.parametrize("early_exit", [True, False], ids=["early_exit", "all_passes"])
+@pytest.mark.parametrize("schedule, early_exit", [("scan", True), ("scan", False),
+                                                  ("histogram", True)],
+                         ids=["scan", "scan_all_passes", "histogram"])
 @pytest.mark.parametrize("seed", range(10))
-def test_random_against_golden(seed, early_exit):
+def test_random_against_golden(seed, schedule, early_exit):
     rng = np.random.default_rng(seed)
     max_buckets = int(rng.integers(1, 20))
     max_clusters = int(rng.integers(1, 40))
     cfg = Config(score_bits=int(rng.integers(2, 17)), count_bits=int(rng.integers(1, 9)),
-                 max_clusters=max_clusters, wtu_lanes=int(rng.integers(1, min(8, max_clusters) + 1)),
+                 max_clusters=max_clusters,
+                 wtu_lanes=int(rng.integers(1, min(8, max_clusters) + 1)),
                  max_buckets=max_buckets, buckets=int(rng.integers(1, max_buckets + 1)),
                  ratio=int(rng.choice([0, 1, 19660, 32768, 65535])), mode=int(rng.integers(0, 2)))
     columns = int(rng.integers(1, max_clusters + 1))
@@ -32,12 +36,14 @@ def test_random_against_golden(seed, early_exit):
     scores = WTU_SHAPES[shape](rng, int(rng.integers(1, 4)), columns, cfg)
     counts = rng.integers(0, cfg.count_max, size=columns, endpoint=True)
     counts[rng.random(columns) < 0.3] = 0
-    differ, _, _ = _check(np.asarray(scores), counts, cfg, early_exit=early_exit)
+    differ, _, _ = _check(np.asarray(scores), counts, cfg, early_exit=early_exit,
+                          schedule=schedule)
     assert differ == [], f"seed {seed}, shape {shape}, {cfg}"
 
 
+@pytest.mark.parametrize("schedule", ["scan", "histogram"])
 @pytest.mark.parametrize("mode", [Mode.SHIFT, Mode.CLAMP])
-def test_extremes_do_not_overflow(mode):
+def test_extremes_do_not_overflow(mode, schedule):
     # All scores at the negative limit but one at the top, every count at its maximum, every
     # column used: the widest total these parameters allow.
     cfg = Config(score_bits=12, count_bits=10, max_clusters=24, wtu_lanes=5, max_buckets=16,
@@ -45,14 +51,15 @@ def test_extremes_do_not_overflow(mode):
     scores = np.full((2, 24), cfg.score_min)
     scores[1, 7] = cfg.score_max
     counts = np.full(24, cfg.count_max)
-    differ, got, _ = _check(scores, counts, cfg)
+    differ, got, _ = _check(scores, counts, cfg, schedule=schedule)
     assert differ == []
     if mode is Mode.SHIFT:
         assert got["total"][1] == (cfg.score_max - cfg.score_min) * cfg.count_max
 
 
+@pytest.mark.parametrize("schedule", ["scan", "histogram"])
 @pytest.mark.parametrize("case", ["one_cluster", "buckets_one", "all_equal", "zero_counts"])
-def test_corner_cases(case):
+def test_corner_cases(case, schedule):
     cfg = Config(score_bits=8, count_bits=4, max_clusters=9, wtu_lanes=4, max_buckets=8,
                  buckets=8)
     rng = np.random.default_rng(1)
@@ -66,7 +73,7 @@ def test_corner_cases(case):
         scores[:] = 17
     else:
         counts[:] = 0
-    assert _check(scores, counts, cfg)[0] == []
+    assert _check(scores, counts, cfg, schedule=schedule)[0] == []
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -101,5 +108,7 @@ def test_batches_back_to_back(early_exit):
 def test_bad_parameters_are_named():
     with pytest.raises(ValueError, match="lanes must be an integer in 1..4, not 5"):
         WTU(max_clusters=4, lanes=5)
+    with pytest.raises(ValueError, match="schedule must be 'scan' or 'histogram', not 'sort'"):
+        WTU(schedule="sort")
     with pytest.raises(ValueError, match="63-bit total"):
         WTU(score_bits=32, count_bits=32)
