@@ -13,7 +13,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["Mode", "Config", "ConfigError", "preset_names", "load_config"]
+__all__ = ["Mode", "Schedule", "Config", "ConfigError", "preset_names", "load_config"]
 
 
 class ConfigError(ValueError):
@@ -26,6 +26,16 @@ class Mode(enum.IntEnum):
     SHIFT = 0  # v = s - min(s)
     CLAMP = 1  # v = max(s, 0), the paper's raw-score rule for non-negative scores
 
+
+class Schedule(enum.IntEnum):
+    """Order in which the WTU finds a row's exit bucket (SPEC 5); both give the same bits."""
+
+    SCAN = 0       # the paper's: one selection pass per bucket from the top, stop at the exit
+    HISTOGRAM = 1  # one pass that accumulates every bucket's prefix sum at once
+
+
+# Fields given by name as well as by number, in TOML and on the command line.
+_ENUMS = {"mode": Mode, "wtu_schedule": Schedule}
 
 # Legal ranges. Upper bounds keep every exact integer of the golden model inside int64:
 # the WTU total is checked separately (see Config._check_total).
@@ -42,6 +52,7 @@ _RANGES = {
     "hcu_lanes": (1, 1 << 16),
     "wtu_lanes": (1, 1 << 16),
     "max_buckets": (1, 1 << 10),
+    "wtu_schedule": (0, 1),
     # runtime register defaults
     "th_hd": (0, 65),
     "ratio": (0, (1 << 16) - 1),
@@ -54,7 +65,7 @@ VECTOR_SCALARS = (
     "hash_bits", "max_clusters", "th_hd", "count_bits", "score_bits",
     "ratio", "buckets", "mode", "page_tokens", "max_pages",
 )
-MICROARCH = ("digit", "hcu_lanes", "wtu_lanes", "max_buckets")
+MICROARCH = ("digit", "hcu_lanes", "wtu_lanes", "max_buckets", "wtu_schedule")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +94,8 @@ class Config:
         Scores the WTU handles per cycle.
     max_buckets : int
         Largest runtime bucket count the WTU supports.
+    wtu_schedule : Schedule
+        The WTU's selection schedule, ``scan`` (0) or ``histogram`` (1).
     th_hd : int
         Reset value of the Hamming threshold register: a token joins at distance ``< th_hd``.
     ratio : int
@@ -103,6 +116,7 @@ class Config:
     hcu_lanes: int = 1
     wtu_lanes: int = 16
     max_buckets: int = 16
+    wtu_schedule: Schedule = Schedule.SCAN
     th_hd: int = 7
     ratio: int = 19660
     buckets: int = 16
@@ -111,19 +125,21 @@ class Config:
     def __post_init__(self):
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if field.name == "mode" and isinstance(value, str):
+            kind = _ENUMS.get(field.name)
+            if kind is not None and isinstance(value, str):
                 try:
-                    value = Mode[value.upper()]
+                    value = kind[value.upper()]
                 except KeyError:
-                    raise ConfigError(f"mode must be 'shift' or 'clamp', not {value!r}") from None
+                    names = " or ".join(f"'{m.name.lower()}'" for m in kind)
+                    raise ConfigError(f"{field.name} must be {names}, not {value!r}") from None
             lo, hi = _RANGES[field.name]
             # bool is an int subclass, but True as a width is a mistake worth refusing
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"{field.name} must be an integer, not {value!r}")
             if not lo <= value <= hi:
                 raise ConfigError(f"{field.name} must be in {lo}..{hi}, not {value!r}")
-            if field.name == "mode":
-                value = Mode(value)
+            if kind is not None:
+                value = kind(value)
             object.__setattr__(self, field.name, value)
         self._check_relations()
 
@@ -207,7 +223,7 @@ class Config:
         lines = []
         for name in self.names():
             value = getattr(self, name)
-            lines.append(f'{name} = "{value.name.lower()}"' if name == "mode"
+            lines.append(f'{name} = "{value.name.lower()}"' if name in _ENUMS
                          else f"{name} = {value}")
         return "\n".join(lines) + "\n"
 

@@ -4,20 +4,12 @@ paper on the same integers, and the cycle model of the two selection schedules (
 from __future__ import annotations
 
 import dataclasses
-import enum
 
 import numpy as np
 
-from .config import Config, Mode
+from .config import Config, Mode, Schedule
 
 __all__ = ["Schedule", "WtuResult", "run_wtu", "exact_wicsum", "values", "wtu_cycles"]
-
-
-class Schedule(enum.Enum):
-    """Order in which the WTU finds the exit bucket; both give the same bits."""
-
-    SCAN = "scan"            # the paper's: one pass per bucket from the top, stop at the exit
-    HISTOGRAM = "histogram"  # one pass into B bucket sums, a prefix over them, one mask pass
 
 
 @dataclasses.dataclass
@@ -70,7 +62,7 @@ def _check(scores, counts, config: Config):
         raise ValueError(f"counts must have shape ({scores.shape[1]},), not {counts.shape}")
 
 
-def run_wtu(scores, counts, config: Config, *, schedule: Schedule = Schedule.SCAN,
+def run_wtu(scores, counts, config: Config, *, schedule: Schedule | None = None,
             early_exit: bool = True) -> WtuResult:
     """Select clusters for one query batch of rows.
 
@@ -83,7 +75,8 @@ def run_wtu(scores, counts, config: Config, *, schedule: Schedule = Schedule.SCA
     config : Config
         Widths and the ``ratio``, ``buckets``, ``mode`` in force.
     schedule, early_exit
-        Only change ``cycles``: the selection is the same bits for every schedule.
+        Only change ``cycles``: the selection is the same bits for every schedule. The schedule
+        defaults to the configuration's ``wtu_schedule``.
     """
     _check(scores, counts, config)
     buckets = config.buckets
@@ -124,7 +117,7 @@ def exact_wicsum(scores, counts, config: Config) -> np.ndarray:
 
 
 def wtu_cycles(exit_bucket: np.ndarray, columns: int, config: Config, *,
-               schedule: Schedule = Schedule.SCAN, early_exit: bool = True) -> int:
+               schedule: Schedule | None = None, early_exit: bool = True) -> int:
     """Cycles for a batch whose rows exit at ``exit_bucket``, ``columns`` clusters each, from
     the first count beat in to the last final-mask beat out, streams never stalled.
 
@@ -144,7 +137,8 @@ def wtu_cycles(exit_bucket: np.ndarray, columns: int, config: Config, *,
         return 0
     beats = -(-columns // config.wtu_lanes)
     buckets = config.buckets
-    if Schedule(schedule) is Schedule.SCAN:
+    schedule = config.wtu_schedule if schedule is None else Schedule(schedule)
+    if schedule is Schedule.SCAN:
         passes = (exit_bucket + 1) if early_exit else np.full(rows, buckets)
         selection = passes * (beats + 1)
     else:

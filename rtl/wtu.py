@@ -124,12 +124,12 @@ class WTU(wiring.Component):
         })
 
     @classmethod
-    def from_config(cls, config, *, early_exit: bool = True, schedule: str = "scan") -> "WTU":
+    def from_config(cls, config, *, early_exit: bool = True) -> "WTU":
         """The WTU of a :class:`vrex.golden.config.Config`."""
         return cls(score_bits=config.score_bits, count_bits=config.count_bits,
                    max_clusters=config.max_clusters, lanes=config.wtu_lanes,
                    max_buckets=config.max_buckets, early_exit=early_exit,
-                   schedule=schedule)
+                   schedule=config.wtu_schedule.name.lower())
 
     score_bits = property(lambda self: self._score_bits)
     count_bits = property(lambda self: self._count_bits)

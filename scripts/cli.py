@@ -23,13 +23,10 @@ def _config(args) -> Config:
         name, sep, value = item.partition("=")
         if not sep:
             raise UsageError(f"--set must be NAME=VALUE, not {item!r}")
-        if name == "mode" and value in ("shift", "clamp"):
-            changes[name] = value
-            continue
         try:
             changes[name] = int(value, 0)
         except ValueError:
-            raise UsageError(f"--set {name} must be an integer, not {value!r}") from None
+            changes[name] = value       # a name (mode=shift); Config refuses anything else
     return config.replace(**changes)
 
 

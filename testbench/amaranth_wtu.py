@@ -24,12 +24,11 @@ def simulate_wtu(scores, counts, config: Config, **kw) -> dict:
 
 
 def simulate_wtu_batches(batches, config: Config, *, early_exit: bool = True,
-                         schedule: str = "scan", idle: float = 0.0, stall: float = 0.0,
-                         seed: int = 0) -> list[dict]:
+                         idle: float = 0.0, stall: float = 0.0, seed: int = 0) -> list[dict]:
     """Push batches of ``(scores[R, C], counts[C])`` through one WTU, back to back;
     ``idle``/``stall`` are per-cycle chances that a source holds a beat back or a sink refuses
     one. ``cycles`` of a batch runs from its first count beat in to its last mask beat out."""
-    dut = WTU.from_config(config, early_exit=early_exit, schedule=schedule)
+    dut = WTU.from_config(config, early_exit=early_exit)
     batches = [(np.asarray(s, dtype=np.int64), np.asarray(c, dtype=np.int64))
                for s, c in batches]
     lanes = config.wtu_lanes

@@ -71,7 +71,9 @@ def test_bad_vector_file_names_key_and_writes_nothing(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["config", "show", "--set", "th_hd"], "--set must be NAME=VALUE, not 'th_hd'"),
-    (["config", "show", "--set", "th_hd=x"], "--set th_hd must be an integer, not 'x'"),
+    (["config", "show", "--set", "th_hd=x"], "th_hd must be an integer, not 'x'"),
+    (["config", "show", "--set", "wtu_schedule=sort"],
+     "wtu_schedule must be 'scan' or 'histogram', not 'sort'"),
     (["config", "show", "--set", "digit=40"], "digit must be in 1..hash_bits=32, not 40"),
     (["config", "show", "--set", "size=4"], "unknown parameter 'size'"),
     (["config", "show", "--config", "huge"], "must be a preset"),

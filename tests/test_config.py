@@ -30,6 +30,8 @@ def test_toml_round_trip(tmp_path):
     ("ratio", -1, "ratio must be in 0..65535, not -1"),
     ("mode", 2, "mode must be in 0..1, not 2"),
     ("mode", "median", "mode must be 'shift' or 'clamp', not 'median'"),
+    ("wtu_schedule", "sort", "wtu_schedule must be 'scan' or 'histogram', not 'sort'"),
+    ("wtu_schedule", 2, "wtu_schedule must be in 0..1, not 2"),
     ("digit", 33, "digit must be in 1..hash_bits=32, not 33"),
     ("th_hd", 34, "th_hd must be in 0..hash_bits+1=33, not 34"),
     ("buckets", 17, "buckets must be in 1..max_buckets=16, not 17"),

@@ -22,12 +22,13 @@ CASES = [
     (10, 6, 12, 5, 32, 32, 0, "extreme", 12),        # the most buckets, extreme scores
     (6, 3, 5, 2, 4, 4, 1, "equal", 1),               # one cluster, all-equal rows
 ]
+HISTOGRAM = [CASES[0], CASES[4]]
 
 
-def _vectors(case, seed):
+def _vectors(case, seed, schedule="scan"):
     sb, cb, cap, lanes, max_b, b, mode, shape, columns = case
     cfg = Config(score_bits=sb, count_bits=cb, max_clusters=cap, wtu_lanes=lanes,
-                 max_buckets=max_b, buckets=b, mode=mode)
+                 max_buckets=max_b, buckets=b, mode=mode, wtu_schedule=schedule)
     rng = np.random.default_rng(seed)
     scores = np.asarray(WTU_SHAPES[shape](rng, 3, columns, cfg), dtype=np.int64)
     counts = rng.integers(0, cfg.count_max, size=columns, endpoint=True)
@@ -47,6 +48,17 @@ def test_icarus_equals_golden(case, tmp_path):
     got = simulate(vectors, tmp_path / "out.npz", idle=0.3, stall=0.5, seed=seed,
                    build_root=tmp_path / "build")
     assert compare_outputs(got, want) == ["cycles"], f"seed {seed}"
+
+
+@needs_icarus
+@pytest.mark.parametrize("case", HISTOGRAM, ids=[f"{c[7]}-{c[:7]}" for c in HISTOGRAM])
+def test_histogram_schedule_equals_golden(case, tmp_path):
+    vectors = _vectors(case, 3, schedule="histogram")
+    want = run_golden(vectors)                      # the file says which schedule's cycles
+    got = simulate(vectors, tmp_path / "out.npz", build_root=tmp_path / "build")
+    assert compare_outputs(got, want) == []
+    scan = run_golden(_vectors(case, 3, schedule="scan"))
+    assert compare_outputs(want, scan) in ([], ["cycles"])   # same bits either way
 
 
 @needs_icarus

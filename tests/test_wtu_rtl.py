@@ -5,15 +5,15 @@ import pytest
 
 from vrex.golden.config import Config, Mode
 from vrex.golden.stimulus import WTU_SHAPES
-from vrex.golden.wtu import Schedule, run_wtu
+from vrex.golden.wtu import run_wtu
 from vrex.rtl.wtu import WTU
 from vrex.testbench.amaranth_wtu import simulate_wtu, simulate_wtu_batches
 
 
 def _check(scores, counts, cfg, *, early_exit=True, schedule="scan", **kw):
-    want = run_wtu(scores, counts, cfg, early_exit=early_exit,
-                   schedule=Schedule(schedule)).as_dict()
-    got = simulate_wtu(scores, counts, cfg, early_exit=early_exit, schedule=schedule, **kw)
+    cfg = cfg.replace(wtu_schedule=schedule)
+    want = run_wtu(scores, counts, cfg, early_exit=early_exit).as_dict()
+    got = simulate_wtu(scores, counts, cfg, early_exit=early_exit, **kw)
     differ = [k for k in want if not np.array_equal(got[k], want[k])]
     return differ, got, want
 
