@@ -12,6 +12,8 @@ from amaranth.sim import Simulator
 from vrex.golden.config import Config
 from vrex.rtl.hcu import HCU
 
+from .amaranth_streams import put, take
+
 __all__ = ["simulate_hcu"]
 
 
@@ -30,20 +32,11 @@ def simulate_hcu(hashes, config: Config, *, early_exit: bool = True, idle: float
     async def source(ctx):
         ctx.set(dut.th_hd, config.th_hd)
         for h in hashes:
-            while rng.random() < idle:
-                await ctx.tick()
-            ctx.set(dut.i_hash.valid, 1)
-            ctx.set(dut.i_hash.payload, h)
-            await ctx.tick().until(dut.i_hash.ready)
-            ctx.set(dut.i_hash.valid, 0)
+            await put(ctx, dut.i_hash, h, rng, idle)
 
     async def sink(ctx):
         for _ in hashes:
-            while rng.random() < stall:
-                await ctx.tick()
-            ctx.set(dut.o_id.ready, 1)
-            payload, = await ctx.tick().sample(dut.o_id.payload).until(dut.o_id.valid)
-            ctx.set(dut.o_id.ready, 0)
+            payload = await take(ctx, dut.o_id, rng, stall)
             ids.append(int(payload.cluster))
             news.append(int(payload.new))
         await ctx.tick().repeat(3)                  # let the count pipeline drain

