@@ -15,9 +15,9 @@ from .config import Config
 
 __all__ = ["HcuResult", "HcuModel", "run_hcu", "HCU_TOKEN_OVERHEAD", "HCU_LATENCY"]
 
-# Cycles the HCU spends on a token outside its comparisons (accept the hash, decide, update the
-# table and emit the id), and the pipeline latency added once per stream. Provisional until the
-# HCU RTL (issue 3) pins them down; the RTL testbench then asserts the model to the cycle.
+# Cycles the HCU spends on a token outside its comparisons: the id leaves one cycle after the
+# last comparison, and the next hash is taken in that same cycle (rtl/hcu.py). The first hash
+# of a stream adds one cycle. The cocotb and Amaranth tests hold the RTL to this model.
 HCU_TOKEN_OVERHEAD = 1
 HCU_LATENCY = 1
 
