@@ -16,10 +16,20 @@ from .controller import PagedLayout
 from .hcu import HcuModel
 from .wtu import run_wtu
 
-__all__ = ["DreResult", "run_dre", "DESCRIPTOR_CYCLES"]
+__all__ = ["DreResult", "QueryBatch", "run_dre", "DESCRIPTOR_CYCLES"]
 
 # Cycles per emitted descriptor. Provisional until the DRE RTL (issue 5) pins the sequencing.
 DESCRIPTOR_CYCLES = 1
+
+
+@dataclasses.dataclass
+class QueryBatch:
+    """One query as the WTU saw it: its rows over the ``n`` clusters of the moment, their
+    counts then, and the WTU's answer."""
+
+    scores: np.ndarray        # int64[rows, n]
+    counts: np.ndarray        # int64[n]
+    result: object            # vrex.golden.wtu.WtuResult
 
 
 @dataclasses.dataclass
@@ -34,7 +44,7 @@ class DreResult:
     cluster_overflow: bool
     page_overflow: bool
     cycles: int
-    # Per query (None where no cluster existed yet): the WTU's view, for reports.
+    # Per query (None where no cluster existed yet): a QueryBatch, for reports.
     queries: list = dataclasses.field(default_factory=list)
 
     def as_dict(self, no_slot: int) -> dict[str, np.ndarray]:
@@ -75,14 +85,16 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config) 
         while query < query_after.size and query_after[query] == frame:
             rows = scores[row:row + query_rows[query], :hcu.n]
             row += int(query_rows[query])
-            result = None
+            batch = None
             if hcu.n:
-                result = run_wtu(rows, hcu.counts, config)
+                counts = hcu.counts.copy()
+                result = run_wtu(rows, counts, config)
                 select[query, :hcu.n] = result.select
                 wtu_cycles += result.cycles
                 for page, tokens in layout.descriptors(result.select).tolist():
                     descriptors.append((query, page, tokens))
-            queries.append(result)
+                batch = QueryBatch(scores=rows, counts=counts, result=result)
+            queries.append(batch)
             query += 1
     cycles = hcu.cycles + wtu_cycles + DESCRIPTOR_CYCLES * len(descriptors)
     return DreResult(

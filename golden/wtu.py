@@ -9,7 +9,8 @@ import numpy as np
 
 from .config import Config, Mode, Schedule
 
-__all__ = ["Schedule", "WtuResult", "run_wtu", "exact_wicsum", "values", "wtu_cycles"]
+__all__ = ["Schedule", "WtuResult", "run_wtu", "exact_wicsum", "values", "wtu_cycles",
+           "exit_beats"]
 
 
 @dataclasses.dataclass
@@ -22,6 +23,9 @@ class WtuResult:
     threshold: np.ndarray    # int64[R]: T = (S * ratio) >> 16
     total: np.ndarray        # int64[R]: S = sum v * cnt
     cycles: int
+    # int64[R]: the beat (of wtu_lanes clusters) at which the exit bucket's running sum passes
+    # T, where the scan's early exit stops; not a SPEC 6 output, it only sets the cycles.
+    exit_beat: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int64))
 
     def as_dict(self) -> dict[str, np.ndarray]:
         return {
@@ -91,11 +95,25 @@ def run_wtu(scores, counts, config: Config, *, schedule: Schedule | None = None,
     passed = prefix > threshold[:, None]
     exit_bucket = np.where(passed.any(axis=1), passed.argmax(axis=1), buckets - 1)
     row_select = bucket <= exit_bucket[:, None]
-    cycles = wtu_cycles(exit_bucket, v.shape[1], config, schedule=schedule,
+    beat = exit_beats(np.where(row_select, weighted, 0), threshold, config.wtu_lanes)
+    cycles = wtu_cycles(exit_bucket, v.shape[1], config, exit_beat=beat, schedule=schedule,
                         early_exit=early_exit)
     return WtuResult(row_select=row_select, select=row_select.any(axis=0),
                      exit_bucket=exit_bucket.astype(np.int64), threshold=threshold,
-                     total=total, cycles=cycles)
+                     total=total, cycles=cycles, exit_beat=beat)
+
+
+def exit_beats(selected: np.ndarray, threshold: np.ndarray, lanes: int) -> np.ndarray:
+    """Per row, the first beat of ``lanes`` columns after which the running sum of
+    ``selected`` (the exit bucket's ``v * cnt``, 0 elsewhere) passes ``threshold``; the last
+    beat if it never does."""
+    rows, columns = selected.shape
+    beats = -(-columns // lanes)
+    padded = np.zeros((rows, beats * lanes), dtype=np.int64)
+    padded[:, :columns] = selected
+    running = np.cumsum(padded.reshape(rows, beats, lanes).sum(axis=2), axis=1)
+    passed = running > threshold[:, None]
+    return np.where(passed.any(axis=1), passed.argmax(axis=1), beats - 1).astype(np.int64)
 
 
 def exact_wicsum(scores, counts, config: Config) -> np.ndarray:
@@ -117,31 +135,36 @@ def exact_wicsum(scores, counts, config: Config) -> np.ndarray:
 
 
 def wtu_cycles(exit_bucket: np.ndarray, columns: int, config: Config, *,
-               schedule: Schedule | None = None, early_exit: bool = True) -> int:
-    """Cycles for a batch whose rows exit at ``exit_bucket``, ``columns`` clusters each, from
-    the first count beat in to the last final-mask beat out, streams never stalled.
+               exit_beat: np.ndarray | None = None, schedule: Schedule | None = None,
+               early_exit: bool = True) -> int:
+    """Cycles for a batch whose rows exit at ``exit_bucket`` (and, for the scan with early
+    exit, at beat ``exit_beat`` of that bucket's pass), ``columns`` clusters each, from the
+    first count beat in to the last final-mask beat out, streams never stalled.
 
     Every pass moves ``wtu_lanes`` scores a cycle, ``P = ceil(columns / wtu_lanes)`` beats
-    (``rtl/wtu.py``). The batch's counts take ``P`` cycles. A row takes its load pass (``P``,
-    finding min, max and the total) and one cycle to drain it, one for the total, ``score_bits
-    + 2`` for the bucket-width division, its selection passes of ``P + 1`` cycles each (one to
-    fetch ahead) and a mask pass of ``P + 1``. The scan schedule makes ``e + 1`` selection
-    passes with early exit and ``B`` without. The OR-ed final mask takes ``P + 1``.
-
-    The histogram schedule makes one selection pass (``P + 1``) that accumulates every
-    ``A(b)`` at once, whatever the exit bucket.
+    (``rtl/wtu.py``). The batch's counts take ``P`` cycles. A row takes its load pass (``P``:
+    min, max and the weighted sums, folded as the beats arrive), one cycle for the total and
+    the bucket width (a reciprocal multiply), then its selection passes of ``P`` cycles each,
+    back to back. The scan makes ``e`` whole passes and stops inside pass ``e`` after beat
+    ``x``, where the running sum passes ``T`` (values are never negative, so nothing after it
+    can undo that): ``e * P + x + 1``; without early exit it makes all ``B`` passes. The
+    histogram schedule makes one pass that accumulates every ``A(b)`` at once. A row's mask
+    (``P + 1``, reading one beat ahead) leaves while the next row loads, so only the last
+    row's shows, followed by the OR-ed final mask (``P + 1``).
     """
     exit_bucket = np.asarray(exit_bucket, dtype=np.int64)
     rows = exit_bucket.size
     if rows == 0:
         return 0
     beats = -(-columns // config.wtu_lanes)
-    buckets = config.buckets
     schedule = config.wtu_schedule if schedule is None else Schedule(schedule)
-    if schedule is Schedule.SCAN:
-        passes = (exit_bucket + 1) if early_exit else np.full(rows, buckets)
-        selection = passes * (beats + 1)
+    if schedule is Schedule.HISTOGRAM:
+        selection = np.full(rows, beats)
+    elif not early_exit:
+        selection = np.full(rows, config.buckets * beats)
     else:
-        selection = np.full(rows, beats + 1)
-    per_row = beats + 1 + 1 + (config.score_bits + 2) + selection + (beats + 1)
-    return beats + int(per_row.sum()) + beats + 1
+        if exit_beat is None:
+            raise ValueError("the scan with early exit needs exit_beat")
+        selection = exit_bucket * beats + np.asarray(exit_beat, dtype=np.int64) + 1
+    per_row = beats + 1 + selection
+    return beats + int(per_row.sum()) + 2 * (beats + 1)

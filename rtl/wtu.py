@@ -1,10 +1,11 @@
 """The WiCSum threshold unit (WTU): bucketed WiCSum selection of clusters for a query batch.
 
-Function: SPEC 3 (golden model ``vrex.golden.wtu``). Schedule: the paper's scan, documented in
-docs/golden.md: a load pass per row that finds min, max and the weighted total, a threshold and
-bucket-width step, one selection pass per bucket from the top until the running sum passes the
-threshold (early exit), and a pass that emits the row's mask. The OR of the rows' masks leaves
-after the last row.
+Function: SPEC 3 (golden model ``vrex.golden.wtu``). Schedule (docs/wtu.md, cycle model in
+``vrex.golden.wtu.wtu_cycles``): per row a load pass that folds min, max and the weighted total
+as the beats arrive, one cycle for the threshold and the bucket width, then selection passes
+from the top bucket that stop as soon as the running sum passes the threshold (early exit).
+The row's mask leaves while the next row loads; the OR of the rows' masks leaves after the last
+row.
 
 A batch is: ``ceil(columns / lanes)`` count beats, then per row as many score beats, the last
 beat of the last row flagged ``last``.
@@ -18,7 +19,8 @@ from amaranth.utils import bits_for
 
 from .params import check_int
 
-__all__ = ["WTU", "score_layout", "row_layout", "mask_layout"]
+__all__ = ["WTU", "score_layout", "row_layout", "mask_layout", "reciprocal_shift",
+           "reciprocal"]
 
 
 def score_layout(score_bits: int, lanes: int) -> data.StructLayout:
@@ -39,13 +41,26 @@ def mask_layout(lanes: int) -> data.StructLayout:
     return data.StructLayout({"mask": lanes, "final": 1})
 
 
+def reciprocal_shift(span_bits: int, max_divisor: int) -> int:
+    """The ``K`` for which ``(x * reciprocal(d, K)) >> K == x // d`` for every
+    ``0 <= x < 2**span_bits`` and ``1 <= d <= max_divisor``: with ``m = ceil(2**K / d)``,
+    ``x * m / 2**K = x / d + err`` where ``0 <= err < 2**(span_bits - K) <= 1 / d``, too little
+    to carry ``x / d`` (whose fraction is at most ``(d - 1) / d``) past the next integer."""
+    return span_bits + bits_for(max_divisor)
+
+
+def reciprocal(divisor: int, shift: int) -> int:
+    """``ceil(2**shift / divisor)``: ``shift + 1`` bits at most."""
+    return -(-(1 << shift) // divisor)
+
+
 def _total_bits(score_bits, count_bits, max_clusters):
     return max(1, (max_clusters * ((1 << score_bits) - 1) * ((1 << count_bits) - 1))
                .bit_length())
 
 
 class WTU(wiring.Component):
-    """WiCSum threshold unit, scan schedule.
+    """WiCSum threshold unit.
 
     Parameters
     ----------
@@ -58,8 +73,9 @@ class WTU(wiring.Component):
     max_buckets : int
         Largest ``buckets`` the unit accepts.
     early_exit : bool
-        Stop the bucket passes once the threshold is passed (the design); ``False`` builds the
-        baseline that always makes ``buckets`` passes. The selection is the same.
+        Stop the scan as soon as the running sum passes the threshold, even inside a pass (the
+        design); ``False`` builds the baseline that always makes ``buckets`` whole passes. The
+        selection is the same.
     schedule : str
         ``"scan"``: one selection pass per bucket from the top (the paper's). ``"histogram"``:
         one pass that accumulates every bucket's prefix sum ``A(b)`` at once (``max_buckets``
@@ -144,18 +160,35 @@ class WTU(wiring.Component):
         sb, cb, lanes = self._score_bits, self._count_bits, self._lanes
         cap, tb = self._max_clusters, self._total_bits
         depth = -(-cap // lanes)
+        scan = self._schedule == "scan"
 
         # Row buffers: the row's scores and the batch's counts, one beat per word, and the OR of
-        # the row masks so far.
+        # the row masks so far. The count port sees a write in the same cycle (a one-beat batch
+        # loads right after its count beat); the score port reads the old word while the next
+        # row overwrites it (the mask of row r leaves while row r + 1 loads).
         m.submodules.score_mem = score_mem = Memory(shape=lanes * sb, depth=depth, init=[])
         m.submodules.count_mem = count_mem = Memory(shape=lanes * cb, depth=depth, init=[])
         m.submodules.final_mem = final_mem = Memory(shape=lanes, depth=depth, init=[])
         s_wr, s_rd = score_mem.write_port(), score_mem.read_port()
-        c_wr, c_rd = count_mem.write_port(), count_mem.read_port()
+        c_wr = count_mem.write_port()
+        c_rd = count_mem.read_port(transparent_for=(c_wr,))
         f_wr, f_rd = final_mem.write_port(), final_mem.read_port()
 
         beats = Signal(range(depth + 1))          # ceil(columns / lanes)
         m.d.comb += beats.eq((self.columns + lanes - 1) // lanes)
+        k = Signal(range(depth + 1))              # the beat being loaded or weighed
+        last_beat = k + 1 == beats
+
+        def valid(lane, index=k):
+            return index * lanes + lane < self.columns
+
+        def clamp(s):
+            return Mux(s < 0, 0, s)
+
+        def scores(word):
+            return [word.word_select(lane, sb).as_signed() for lane in range(lanes)]
+
+        counts = [c_rd.data.word_select(lane, cb) for lane in range(lanes)]
 
         # Row statistics and the selection state.
         min_s = Signal(signed(sb))
@@ -163,196 +196,220 @@ class WTU(wiring.Component):
         sum_p = Signal(signed(tb + 2))            # sum of (s, or max(s, 0)) * cnt
         sum_c = Signal(range(cap * ((1 << cb) - 1) + 1))
         total = Signal(tb)
-        hi = Signal(signed(sb + 2))
-        span = Signal(sb + 1)                     # hi - lo, the dividend, shifted out MSB first
-        quot = Signal(sb + 1)
-        rem = Signal(sb + 2)
-        div_step = Signal(range(sb + 2))
         width = Signal(sb + 2)                    # bucket width w = span // B + 1
         edge_bits = sb + 4 + bits_for(self._max_buckets)
         edge = Signal(signed(edge_bits))          # v > edge <=> v lies in a bucket <= b
         bucket = Signal(range(self._max_buckets))
         acc = Signal(signed(tb + 2))
-        exited = Signal()
-        exit_bucket = Signal(range(self._max_buckets))
-        exit_edge = Signal(signed(edge_bits))
+        exited = Signal()                         # without early exit: the exit is known
+        found_bucket = Signal(range(self._max_buckets))   # ... and is this bucket
+        found_edge = Signal(signed(edge_bits))
         first_row = Signal()
         last_row = Signal()
-        row_sent = Signal()
-        accs = [Signal(signed(tb + 2), name=f"acc{b}") for b in range(self._max_buckets)] \
-            if self._schedule == "histogram" else []
         threshold = Signal(tb)
         m.d.comb += threshold.eq((total * self.ratio) >> 16)
 
-        # k counts beats; `stage` says the memory read data (or stage_s) this cycle belongs to
-        # beat stage_k, read or taken in the previous cycle.
-        k = Signal(range(depth + 1))
-        stage = Signal()
-        stage_k = Signal(range(depth + 1))
-        stage_s = Signal(lanes * sb)
+        # One multiplier per lane and one adder tree, shared: the load pass weighs the incoming
+        # beat (s, or max(s, 0), times its count) and adds every lane; a selection pass weighs
+        # the stored row's values and adds the lanes with v > edge.
+        loading = Signal()                        # set in LOAD
+        stored = []                               # (v, v * cnt) of the stored beat, per lane
+        beat_sum = 0
+        for lane, (s_new, s_old) in enumerate(zip(scores(self.i_score.payload.scores.as_value()),
+                                                  scores(s_rd.data))):
+            v = Signal(signed(sb + 1), name=f"v{lane}")
+            factor = Signal(signed(sb + 1), name=f"factor{lane}")
+            product = Signal(signed(sb + cb + 2), name=f"product{lane}")
+            m.d.comb += [
+                v.eq(Mux(self.mode, clamp(s_old), s_old - min_s)),
+                factor.eq(Mux(loading, Mux(self.mode, clamp(s_new), s_new), v)),
+                product.eq(factor * counts[lane]),
+            ]
+            stored.append((v, product))
+            beat_sum = beat_sum + Mux(valid(lane) & (loading | (v > edge)), product, 0)
+        weighed = Signal(signed(tb + 2))
+        m.d.comb += weighed.eq(beat_sum)
 
-        def valid(lane):
-            return stage_k * lanes + lane < self.columns
+        # The mask emitter: row r's mask (and its o_row beat) leaves while row r + 1 loads;
+        # after the last row, the OR-ed final mask. It reads one beat ahead: e_k is the next
+        # word to read, e_stage says the read data holds word e_stage_k.
+        e_active = Signal()
+        e_final = Signal()                        # emitting the final mask
+        e_first = Signal()                        # row 0: nothing to OR with
+        e_row_sent = Signal()
+        e_k = Signal(range(depth + 1))
+        e_stage = Signal()
+        e_stage_k = Signal(range(depth + 1))
+        cut = Signal(signed(edge_bits + 1))      # v > exit edge <=> s > cut
+        exit_bucket = Signal(range(self._max_buckets))
+        e_advance = ~e_stage | self.o_mask.ready
+        e_reading = e_active & (e_k != beats)
+        e_done = Signal()
+        m.d.comb += e_done.eq(e_active & e_advance & (e_k == beats)
+                              & (e_final | e_row_sent | self.o_row.ready))
+        row_mask = Signal(lanes)
+        for lane, s in enumerate(scores(s_rd.data)):
+            m.d.comb += row_mask[lane].eq(valid(lane, e_stage_k) & (s > cut))
+        with m.If(e_active):
+            m.d.comb += [
+                s_rd.addr.eq(e_k), s_rd.en.eq(e_advance), f_rd.addr.eq(e_k),
+                f_rd.en.eq(e_advance),
+                self.o_mask.valid.eq(e_stage),
+                self.o_mask.payload.mask.eq(Mux(e_final, f_rd.data, row_mask)),
+                self.o_mask.payload.final.eq(e_final),
+                self.o_row.valid.eq(~e_final & ~e_row_sent),
+                self.o_row.payload.exit_bucket.eq(exit_bucket),
+                self.o_row.payload.threshold.eq(threshold),
+                self.o_row.payload.total.eq(total),
+            ]
+            with m.If(self.o_row.ready):
+                m.d.sync += e_row_sent.eq(1)
+            with m.If(e_stage & self.o_mask.ready & ~e_final):
+                m.d.comb += [f_wr.addr.eq(e_stage_k), f_wr.en.eq(1),
+                             f_wr.data.eq(Mux(e_first, row_mask, row_mask | f_rd.data))]
+            with m.If(e_advance):
+                m.d.sync += [e_stage.eq(e_k != beats), e_stage_k.eq(e_k)]
+                with m.If(e_k != beats):
+                    m.d.sync += e_k.eq(e_k + 1)
+            with m.If(e_done):
+                m.d.sync += e_active.eq(0)
 
-        def clamp(s):
-            return Mux(s < 0, 0, s)
+        def start_emitter(final):
+            m.d.sync += [e_active.eq(1), e_final.eq(final), e_k.eq(0), e_stage.eq(0),
+                         e_row_sent.eq(0)]
 
-        def value(s):
-            return Mux(self.mode, clamp(s), s - min_s)
-
-        def scores(word):
-            return [word.word_select(lane, sb).as_signed() for lane in range(lanes)]
-
-        counts = [c_rd.data.word_select(lane, cb) for lane in range(lanes)]
-
-        def load_stage():
-            """Fold the staged beat into the row statistics."""
-            s = scores(stage_s)
-            beat_min, beat_max = Const((1 << (sb - 1)) - 1, signed(sb)), Const(-(1 << (sb - 1)),
-                                                                                signed(sb))
-            beat_p, beat_c = 0, 0
-            for lane in range(lanes):
-                use = valid(lane)
-                # Each fold step is a signal: reused expressions would otherwise be copied
-                # into the netlist once per use, doubling with every lane.
-                step_min = Signal(signed(sb), name=f"beat_min{lane}")
-                step_max = Signal(signed(sb), name=f"beat_max{lane}")
-                m.d.comb += [
-                    step_min.eq(Mux(use & (s[lane] < beat_min), s[lane], beat_min)),
-                    step_max.eq(Mux(use & (s[lane] > beat_max), s[lane], beat_max)),
-                ]
-                beat_min, beat_max = step_min, step_max
-                beat_p = beat_p + Mux(use, Mux(self.mode, clamp(s[lane]), s[lane]) * counts[lane],
-                                      0)
-                beat_c = beat_c + Mux(use, counts[lane], 0)
-            first = stage_k == 0
-            with m.If(stage):
-                m.d.sync += [
-                    min_s.eq(Mux(first | (beat_min < min_s), beat_min, min_s)),
-                    max_s.eq(Mux(first | (beat_max > max_s), beat_max, max_s)),
-                    sum_p.eq(Mux(first, 0, sum_p) + beat_p),
-                    sum_c.eq(Mux(first, 0, sum_c) + beat_c),
-                ]
-
-        def emit(ports, mask, final):
-            """Stream `beats` mask beats out, reading one beat ahead; returns `done`."""
-            advance = ~stage | self.o_mask.ready
-            for port in ports:
-                m.d.comb += [port.addr.eq(k), port.en.eq(advance)]
-            m.d.comb += [self.o_mask.valid.eq(stage), self.o_mask.payload.mask.eq(mask),
-                         self.o_mask.payload.final.eq(final)]
-            with m.If(advance):
-                m.d.sync += [stage.eq(k != beats), stage_k.eq(k)]
-                with m.If(k != beats):
-                    m.d.sync += k.eq(k + 1)
-            return advance & (k == beats)
+        def exit_at(b, edge_value):
+            """Leave the selection with exit bucket ``b``: its mask is ``v > edge_value``."""
+            m.d.sync += [exit_bucket.eq(b), e_first.eq(first_row), first_row.eq(0), k.eq(0),
+                         cut.eq(Mux(self.mode, Mux(edge_value < 0, -(1 << (sb - 1)) - 1,
+                                                   edge_value),
+                                    edge_value + min_s))]
+            start_emitter(final=0)
+            with m.If(last_row):
+                m.next = "FLUSH"
+            with m.Else():
+                m.next = "LOAD"
 
         with m.FSM():
             with m.State("COUNT"):
-                m.d.comb += [self.i_count.ready.eq(1), self.busy.eq(k != 0)]
+                m.d.comb += [self.i_count.ready.eq(1), self.busy.eq((k != 0) | e_active)]
                 with m.If(self.i_count.valid):
                     m.d.comb += [c_wr.addr.eq(k), c_wr.data.eq(self.i_count.payload),
                                  c_wr.en.eq(1)]
                     m.d.sync += k.eq(k + 1)
-                    with m.If(k + 1 == beats):
+                    with m.If(last_beat):
                         m.d.sync += [k.eq(0), first_row.eq(1)]
                         m.next = "LOAD"
 
-            with m.State("LOAD"):
-                m.d.comb += [self.busy.eq(1), self.i_score.ready.eq(1), c_rd.addr.eq(k)]
-                load_stage()
-                m.d.sync += [stage.eq(self.i_score.valid), stage_k.eq(k),
-                             stage_s.eq(self.i_score.payload.scores)]
-                with m.If(self.i_score.valid):
+            with m.State("LOAD"):                 # fold each beat as it arrives
+                # The emitter must have read word k of the previous row before it is replaced.
+                free = ~e_reading | (e_k > k) | ((e_k == k) & e_advance)
+                take = self.i_score.valid & free
+                m.d.comb += [self.busy.eq(1), self.i_score.ready.eq(free), loading.eq(1),
+                             c_rd.addr.eq(k + take)]          # the counts of the next beat
+                s = scores(self.i_score.payload.scores.as_value())
+                beat_min = Const((1 << (sb - 1)) - 1, signed(sb))
+                beat_max = Const(-(1 << (sb - 1)), signed(sb))
+                beat_c = 0
+                for lane in range(lanes):
+                    use = valid(lane)
+                    # Each fold step is a signal: reused expressions would otherwise be copied
+                    # into the netlist once per use, doubling with every lane.
+                    step_min = Signal(signed(sb), name=f"beat_min{lane}")
+                    step_max = Signal(signed(sb), name=f"beat_max{lane}")
+                    m.d.comb += [
+                        step_min.eq(Mux(use & (s[lane] < beat_min), s[lane], beat_min)),
+                        step_max.eq(Mux(use & (s[lane] > beat_max), s[lane], beat_max)),
+                    ]
+                    beat_min, beat_max = step_min, step_max
+                    beat_c = beat_c + Mux(use, counts[lane], 0)
+                first = k == 0
+                with m.If(take):
                     m.d.comb += [s_wr.addr.eq(k), s_wr.data.eq(self.i_score.payload.scores),
                                  s_wr.en.eq(1)]
-                    m.d.sync += k.eq(k + 1)
-                    with m.If(k + 1 == beats):
-                        m.d.sync += [k.eq(0), last_row.eq(self.i_score.payload.last)]
-                        m.next = "DRAIN"
-
-            with m.State("DRAIN"):                # the stage takes the row's last beat
-                m.d.comb += self.busy.eq(1)
-                load_stage()
-                m.d.sync += stage.eq(0)
-                m.next = "THRESH"
-
-            with m.State("THRESH"):
-                m.d.comb += self.busy.eq(1)
-                top = Mux(self.mode, clamp(max_s), max_s - min_s)
-                lo = Mux(self.mode, clamp(min_s), 0)
-                m.d.sync += [
-                    total.eq(Mux(self.mode, sum_p, sum_p - min_s * sum_c)),
-                    hi.eq(top), span.eq(top - lo),
-                    quot.eq(0), rem.eq(0), div_step.eq(0),
-                ]
-                m.next = "DIVIDE"
-
-            with m.State("DIVIDE"):               # restoring division: one quotient bit a cycle
-                m.d.comb += self.busy.eq(1)
-                with m.If(div_step == sb + 1):
                     m.d.sync += [
-                        width.eq(quot + 1), edge.eq(hi - quot - 1),
+                        min_s.eq(Mux(first | (beat_min < min_s), beat_min, min_s)),
+                        max_s.eq(Mux(first | (beat_max > max_s), beat_max, max_s)),
+                        sum_p.eq(Mux(first, 0, sum_p) + weighed),
+                        sum_c.eq(Mux(first, 0, sum_c) + beat_c),
+                        k.eq(k + 1),
+                    ]
+                    with m.If(last_beat):
+                        m.d.sync += [k.eq(0), last_row.eq(self.i_score.payload.last)]
+                        m.next = "THRESH"
+
+            with m.State("THRESH"):               # total, bucket width and top edge
+                m.d.comb += self.busy.eq(1)
+                top = Signal(sb, name="top")      # hi = max(v) < 2**sb
+                span = Signal(sb, name="span")    # hi - lo
+                m.d.comb += [top.eq(Mux(self.mode, clamp(max_s), max_s - min_s)),
+                             span.eq(top - Mux(self.mode, clamp(min_s), 0))]
+                # span // B without a divider: a ROM of reciprocals and one multiply.
+                shift = reciprocal_shift(sb, self._max_buckets)
+                recips = Array(Const(reciprocal(b, shift) if b else 0, shift + 1)
+                               for b in range(self._max_buckets + 1))
+                quot = Signal(sb, name="quot")
+                m.d.comb += quot.eq((span * recips[self.buckets]) >> shift)
+                # The previous row's emitter must be done with the score port and the total.
+                with m.If(~e_active | e_done):
+                    m.d.comb += [s_rd.addr.eq(0), c_rd.addr.eq(0)]    # the first pass's beat
+                    m.d.sync += [
+                        total.eq(Mux(self.mode, sum_p, sum_p - min_s * sum_c)),
+                        width.eq(quot + 1), edge.eq(top - quot - 1),
                         bucket.eq(0), exited.eq(0), k.eq(0),
                     ]
-                    m.next = "SCAN" if self._schedule == "scan" else "HIST"
-                with m.Else():
-                    trial = Signal(sb + 2)
-                    m.d.comb += trial.eq((rem << 1) | span[sb])
-                    fits = trial >= self.buckets
-                    m.d.sync += [
-                        span.eq(span << 1),               # next dividend bit to the top
-                        rem.eq(Mux(fits, trial - self.buckets, trial)),
-                        quot.eq((quot << 1) | fits),
-                        div_step.eq(div_step + 1),
-                    ]
+                    m.next = "SCAN" if scan else "HIST"
 
-            if self._schedule == "scan":
-                # One pass per bucket: A(b) = sum over the lanes with v > edge.
+            if scan:
+                # One pass per bucket from the top: A(b) = sum over the lanes with v > edge.
+                # Values and counts are never negative, so once a pass's running sum is past T
+                # the bucket is the exit: with early exit the pass stops there.
                 with m.State("SCAN"):
-                    m.d.comb += [self.busy.eq(1), s_rd.addr.eq(k), c_rd.addr.eq(k)]
-                    m.d.sync += [stage.eq(k != beats), stage_k.eq(k)]
-                    add = 0
-                    for lane, s in enumerate(scores(s_rd.data)):
-                        v = value(s)
-                        add = add + Mux(valid(lane) & (v > edge), v * counts[lane], 0)
+                    m.d.comb += self.busy.eq(1)
                     running = Signal(signed(tb + 2))
-                    m.d.comb += running.eq(Mux(stage_k == 0, 0, acc) + add)
-                    with m.If(stage):
-                        m.d.sync += acc.eq(running)
-                    with m.If(k != beats):
-                        m.d.sync += k.eq(k + 1)
-                    with m.Else():
-                        passed = running > threshold
-                        with m.If(passed & ~exited):
-                            m.d.sync += [exited.eq(1), exit_bucket.eq(bucket), exit_edge.eq(edge)]
-                        stop = bucket == self.buckets - 1
+                    m.d.comb += running.eq(Mux(k == 0, 0, acc) + weighed)
+                    passed = running > threshold
+                    end_of_pass = last_beat
+                    last_bucket = bucket == self.buckets - 1
+                    if self._early_exit:
+                        leave = passed | (end_of_pass & last_bucket)
+                    else:
+                        leave = end_of_pass & last_bucket
+                    # The next beat: 0 at the end of a pass and when leaving (the next row's
+                    # load wants the first count word).
+                    next_k = Mux(end_of_pass | leave, 0, k + 1)
+                    m.d.comb += [s_rd.addr.eq(next_k), c_rd.addr.eq(next_k)]
+                    m.d.sync += [acc.eq(running), k.eq(next_k)]
+                    if not self._early_exit:
+                        with m.If(end_of_pass & passed & ~exited):
+                            m.d.sync += [exited.eq(1), found_bucket.eq(bucket),
+                                         found_edge.eq(edge)]
+                    with m.If(leave):
                         if self._early_exit:
-                            stop |= passed
-                        with m.If(stop):
-                            with m.If(~exited & ~passed):     # nothing passed: the last bucket
-                                m.d.sync += [exit_bucket.eq(bucket), exit_edge.eq(edge)]
-                            m.d.sync += [k.eq(0), row_sent.eq(0)]
-                            m.next = "MASK"
-                        with m.Else():
-                            m.d.sync += [bucket.eq(bucket + 1), edge.eq(edge - width), k.eq(0)]
+                            exit_at(bucket, edge)
+                        else:
+                            with m.If(exited):
+                                exit_at(found_bucket, found_edge)
+                            with m.Else():                # B - 1: passed now, or never
+                                exit_at(bucket, edge)
+                    with m.Elif(end_of_pass):
+                        m.d.sync += [bucket.eq(bucket + 1), edge.eq(edge - width)]
 
-            if self._schedule == "histogram":
+            if not scan:
                 with m.State("HIST"):                 # every A(b) in one pass
-                    m.d.comb += [self.busy.eq(1), s_rd.addr.eq(k), c_rd.addr.eq(k)]
-                    m.d.sync += [stage.eq(k != beats), stage_k.eq(k)]
+                    m.d.comb += self.busy.eq(1)
                     nb = self._max_buckets
                     edges = []
                     for b in range(nb):
                         e = Signal(signed(edge_bits), name=f"edge{b}")
-                        m.d.comb += e.eq(hi - (b + 1) * width)
+                        m.d.comb += e.eq(edge - b * width)
                         edges.append(e)
                     weighted = []
-                    for lane, s in enumerate(scores(s_rd.data)):
-                        v = Signal(signed(sb + 1), name=f"hv{lane}")
-                        p = Signal(signed(sb + cb + 2), name=f"hp{lane}")
-                        m.d.comb += [v.eq(value(s)), p.eq(Mux(valid(lane), v * counts[lane], 0))]
+                    for lane, (v, product) in enumerate(stored):
+                        p = Signal(signed(sb + cb + 2), name=f"hist_p{lane}")
+                        m.d.comb += p.eq(Mux(valid(lane), product, 0))
                         weighted.append((v, p))
+                    accs = [Signal(signed(tb + 2), name=f"acc{b}") for b in range(nb)]
                     passed_any = Const(0)
                     chosen = Const(0, range(nb))
                     for b in range(nb):
@@ -360,9 +417,8 @@ class WTU(wiring.Component):
                         for v, p in weighted:
                             add = add + Mux(v > edges[b], p, 0)
                         running = Signal(signed(tb + 2), name=f"hist_running{b}")
-                        m.d.comb += running.eq(Mux(stage_k == 0, 0, accs[b]) + add)
-                        with m.If(stage):
-                            m.d.sync += accs[b].eq(running)
+                        m.d.comb += running.eq(Mux(k == 0, 0, accs[b]) + add)
+                        m.d.sync += accs[b].eq(running)
                         hit = Signal(name=f"hist_hit{b}")
                         step_any = Signal(name=f"hist_any{b}")
                         step_chosen = Signal(range(nb), name=f"hist_chosen{b}")
@@ -372,41 +428,22 @@ class WTU(wiring.Component):
                             step_chosen.eq(Mux(hit, b, chosen)),
                         ]
                         passed_any, chosen = step_any, step_chosen
-                    with m.If(k != beats):
-                        m.d.sync += k.eq(k + 1)
-                    with m.Else():
-                        e = Mux(passed_any, chosen, self.buckets - 1)
+                    next_k = Mux(last_beat, 0, k + 1)
+                    m.d.comb += [s_rd.addr.eq(next_k), c_rd.addr.eq(next_k)]
+                    m.d.sync += k.eq(next_k)
+                    with m.If(last_beat):
                         exit_sel = Signal(range(nb))
-                        m.d.comb += exit_sel.eq(e)
-                        m.d.sync += [exit_bucket.eq(exit_sel),
-                                     exit_edge.eq(Array(edges)[exit_sel]),
-                                     k.eq(0), row_sent.eq(0)]
-                        m.next = "MASK"
+                        m.d.comb += exit_sel.eq(Mux(passed_any, chosen, self.buckets - 1))
+                        exit_at(exit_sel, Array(edges)[exit_sel])
 
-            with m.State("MASK"):
-                m.d.comb += [self.busy.eq(1), self.o_row.valid.eq(~row_sent),
-                             self.o_row.payload.exit_bucket.eq(exit_bucket),
-                             self.o_row.payload.threshold.eq(threshold),
-                             self.o_row.payload.total.eq(total)]
-                with m.If(self.o_row.ready):
-                    m.d.sync += row_sent.eq(1)
-                mask = Signal(lanes)
-                for lane, s in enumerate(scores(s_rd.data)):
-                    m.d.comb += mask[lane].eq(valid(lane) & (value(s) > exit_edge))
-                merged = Mux(first_row, mask, mask | f_rd.data)
-                with m.If(stage & self.o_mask.ready):
-                    m.d.comb += [f_wr.addr.eq(stage_k), f_wr.data.eq(merged), f_wr.en.eq(1)]
-                done = emit((s_rd, f_rd), mask, final=0)
-                with m.If(done & (row_sent | self.o_row.ready)):
-                    m.d.sync += [k.eq(0), first_row.eq(0)]
-                    with m.If(last_row):
-                        m.next = "FINAL"
-                    with m.Else():
-                        m.next = "LOAD"
+            with m.State("FLUSH"):                # the last row's mask, then the final mask
+                m.d.comb += self.busy.eq(1)
+                with m.If(e_done):
+                    start_emitter(final=1)
+                    m.next = "FINAL"
 
             with m.State("FINAL"):
                 m.d.comb += self.busy.eq(1)
-                with m.If(emit((f_rd,), f_rd.data, final=1)):
-                    m.d.sync += k.eq(0)
+                with m.If(e_done):
                     m.next = "COUNT"
         return m

@@ -142,11 +142,14 @@ def test_bad_shapes_are_refused():
 
 def test_cycle_model_schedules():
     cfg = Config(buckets=16, wtu_lanes=16)
-    exits = np.array([0, 3, 15])
-    scan = wtu_cycles(exits, 1024, cfg)
+    exits, beats = np.array([0, 3, 15]), np.array([0, 10, 63])
+    scan = wtu_cycles(exits, 1024, cfg, exit_beat=beats)
     full = wtu_cycles(exits, 1024, cfg, early_exit=False)
     hist = wtu_cycles(exits, 1024, cfg, schedule=Schedule.HISTOGRAM)
-    # Passes of 64 beats (65 cycles): the scan pays e + 1 of them, no early exit pays B,
-    # the histogram schedule one.
-    assert full - scan == 65 * ((16 - 1) + (16 - 4) + 0)
-    assert scan - hist == 65 * (1 + 4 + 16) - 3 * 65
+    # Passes of 64 beats: the scan stops inside pass e after beat x (e * 64 + x + 1 cycles),
+    # no early exit pays all 16 passes, the histogram schedule one.
+    scan_passes = exits * 64 + beats + 1
+    assert full - scan == int((16 * 64 - scan_passes).sum())
+    assert scan - hist == int((scan_passes - 64).sum())
+    with pytest.raises(ValueError, match="exit_beat"):
+        wtu_cycles(exits, 1024, cfg)

@@ -6,7 +6,7 @@ import pytest
 from vrex.golden.config import Config, Mode
 from vrex.golden.stimulus import WTU_SHAPES
 from vrex.golden.wtu import run_wtu
-from vrex.rtl.wtu import WTU
+from vrex.rtl.wtu import WTU, reciprocal, reciprocal_shift
 from vrex.testbench.amaranth_wtu import simulate_wtu, simulate_wtu_batches
 
 
@@ -112,3 +112,25 @@ def test_bad_parameters_are_named():
         WTU(schedule="sort")
     with pytest.raises(ValueError, match="63-bit total"):
         WTU(score_bits=32, count_bits=32)
+
+
+@pytest.mark.parametrize("span_bits, max_divisor", [(1, 1), (4, 3), (12, 16), (10, 1024),
+                                                     (16, 16)])
+def test_reciprocal_division_is_exact(span_bits, max_divisor):
+    """The bucket width's ``span // B`` is a multiply by a reciprocal: exact on every span."""
+    shift = reciprocal_shift(span_bits, max_divisor)
+    spans = np.arange(1 << span_bits, dtype=np.uint64)
+    for divisor in range(1, max_divisor + 1):
+        recip = reciprocal(divisor, shift)
+        assert recip < 1 << (shift + 1)
+        got = (spans * np.uint64(recip)) >> np.uint64(shift)
+        np.testing.assert_array_equal(got, spans // np.uint64(divisor), err_msg=f"B={divisor}")
+
+
+def test_reciprocal_division_at_wide_scores():
+    rng = np.random.default_rng(4)
+    shift = reciprocal_shift(32, 1024)
+    spans = [int(x) for x in rng.integers(0, 1 << 32, 2000)] + [(1 << 32) - 1, 0, 1]
+    for divisor in range(1, 1025):
+        recip = reciprocal(divisor, shift)
+        assert all((x * recip) >> shift == x // divisor for x in spans), f"B={divisor}"
