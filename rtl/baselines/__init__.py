@@ -1,0 +1,1 @@
+"""Designs the DRE units are measured against; built for their cost, not for use."""
