@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -10,6 +11,7 @@ from vrex.golden.config import Config
 from vrex.golden.stimulus import WTU_SHAPES, random_hashes
 from vrex.golden.hcu import run_hcu
 from vrex.golden.wtu import exact_wicsum, run_wtu
+from vrex.synth.cells import generic_cells
 
 __all__ = ["bench_golden"]
 
@@ -97,13 +99,41 @@ def bench_hcu_early_exit(*, digits=(1, 4, 8, 16, 32), lanes=(1, 4, 16)) -> list[
     return rows
 
 
-def bench_wtu_schedules(*, rows: int = 16) -> dict:
-    """Cycles per row of the WTU schedules on scores from the default trace (every query
-    batch of both heads), and the distribution of exit buckets that decides between them.
+# Issue targets for the WTU: selection passes per row, and how many times fewer selection
+# cycles early exit needs than the same unit making all B passes.
+WTU_PASS_TARGET = 3.0
+WTU_EARLY_EXIT_TARGET = 5.0
 
-    Cycles come from the golden cycle model, which the tests hold equal to the RTL of each
-    schedule.
+
+def _wtu_designs(config: Config):
+    """The WTU schedules and the baselines, as (label, Amaranth component) pairs."""
+    from vrex.golden.config import Schedule
+    from vrex.rtl.baselines.sort import SortDatapath
+    from vrex.rtl.wtu import WTU
+
+    designs = [("scan", WTU.from_config(config)),
+               ("scan, no early exit", WTU.from_config(config, early_exit=False)),
+               ("histogram", WTU.from_config(config.replace(wtu_schedule=Schedule.HISTOGRAM)))]
+    lanes = config.wtu_lanes
+    if lanes & (lanes - 1) == 0:
+        designs.append(("sort (bitonic)", SortDatapath(
+            lanes=lanes, key_bits=config.score_bits + 1, count_bits=config.count_bits,
+            total_bits=config.total_bits)))
+    return designs
+
+
+def bench_wtu_schedules(*, rows: int = 16, cells: bool = True,
+                        build_root: Path = Path("build/synth"), progress=None) -> dict:
+    """Cycles per row and Yosys cell counts of the WTU schedules against two baselines (the
+    same unit making all ``B`` passes, and a sort of the row followed by the prefix sum), on
+    scores from the default trace (every query batch of both heads), and the distribution of
+    exit buckets that decides between the schedules.
+
+    Cycles come from the golden cycle models, which the tests hold equal to the RTL of each
+    schedule; the sort baseline's model (``vrex.golden.baselines``) and datapath
+    (``rtl/baselines/sort.py``) are both drawn in its favour.
     """
+    from vrex.golden.baselines import sort_wtu_cycles, sorted_exit_position
     from vrex.golden.dre import run_dre
     from vrex.golden.stimulus import trace_vectors
     from vrex.golden.trace import generate_trace
@@ -111,30 +141,85 @@ def bench_wtu_schedules(*, rows: int = 16) -> dict:
 
     trace = generate_trace()
     config = Config()
-    exits, cycles = [], {"scan": 0, "scan, no early exit": 0, "histogram": 0}
-    total_rows = 0
+    labels = ["scan", "scan, no early exit", "histogram", "sort (bitonic)"]
+    cycles = dict.fromkeys(labels, 0)
+    selection = {"scan": 0, "scan, no early exit": 0}
+    exits, total_rows = [], 0
     for head in range(trace.heads):
         a = trace_vectors("dre", trace, config, head=head, rows=rows).arrays
         result = run_dre(a["hashes"], a["frame_end"], a["query_after"], a["query_rows"],
                          a["scores"], config)
-        for query in result.queries:
-            if query is None:
+        for batch in result.queries:
+            if batch is None:
                 continue
-            exits += query.exit_bucket.tolist()
-            total_rows += query.exit_bucket.size
-            columns = query.select.size
-            for label, kw in (("scan", {}), ("scan, no early exit", {"early_exit": False}),
-                              ("histogram", {"schedule": Schedule.HISTOGRAM})):
-                cycles[label] += wtu_cycles(query.exit_bucket, columns, config, **kw)
+            exit_bucket = batch.result.exit_bucket
+            columns = batch.counts.size
+            exits += exit_bucket.tolist()
+            total_rows += exit_bucket.size
+            cycles["scan"] += wtu_cycles(exit_bucket, columns, config,
+                                         exit_beat=batch.result.exit_beat)
+            cycles["scan, no early exit"] += wtu_cycles(exit_bucket, columns, config,
+                                                        early_exit=False)
+            cycles["histogram"] += wtu_cycles(exit_bucket, columns, config,
+                                              schedule=Schedule.HISTOGRAM)
+            position = sorted_exit_position(batch.scores, batch.counts, config)
+            cycles["sort (bitonic)"] += sort_wtu_cycles(position, columns, config)
+            beats = -(-columns // config.wtu_lanes)
+            selection["scan"] += int((exit_bucket * beats + batch.result.exit_beat + 1).sum())
+            selection["scan, no early exit"] += exit_bucket.size * config.buckets * beats
+
+    reports = {}
+    if cells:
+        for label, component in _wtu_designs(config):
+            name = label.replace(" (bitonic)", "").replace(", no early exit", "-all-passes")
+            reports[label] = generic_cells(component, f"wtu-{name}", build_root=build_root,
+                                           progress=progress)
+
     print(f"WTU on the default trace: {total_rows} rows, {config.wtu_lanes} lanes, "
           f"{config.buckets} buckets, ratio {config.ratio / 65536:.3f}")
-    for label, value in cycles.items():
-        print(f"  {label:22s} {value / total_rows:8.1f} cycles per row")
+    print(f"  {'design':22s} {'cycles/row':>10s} {'cells':>8s} {'flops':>6s} "
+          f"{'memory bits':>11s}")
+    for label in labels:
+        report = reports.get(label)
+        size = (f"{report.cells:>8d} {report.flops:>6d} {report.memory_bits:>11d}"
+                if report else f"{'-':>8s} {'-':>6s} {'-':>11s}")
+        print(f"  {label:22s} {cycles[label] / total_rows:>10.1f} {size}")
+    if "sort (bitonic)" in reports:
+        print("  (sort: the datapath alone - multipliers, bitonic sorter and merger, prefix "
+              "adders - without\n   its FSM, row memories or load-pass logic)")
     histogram = np.bincount(exits, minlength=config.buckets)
     print("  exit bucket:   " + " ".join(f"{b:>4d}" for b in range(config.buckets)))
     print("  rows:          " + " ".join(f"{c:>4d}" for c in histogram))
+
     passes = np.mean(exits) + 1
-    print(f"  selection passes per row: scan {passes:.2f}, without early exit "
-          f"{config.buckets} ({config.buckets / passes:.1f}x more)")
-    return {"cycles_per_row": {k: v / total_rows for k, v in cycles.items()},
+    fewer = selection["scan, no early exit"] / selection["scan"]
+    whole = cycles["scan, no early exit"] / cycles["scan"]
+    verdicts = [
+        _verdict(f"scan selection passes per row {passes:.2f}", passes <= WTU_PASS_TARGET,
+                 f"target at most {WTU_PASS_TARGET:g}"),
+        _verdict(f"selection cycles without early exit / with: {fewer:.1f}x (whole rows "
+                 f"{whole:.1f}x)", fewer >= WTU_EARLY_EXIT_TARGET,
+                 f"target at least {WTU_EARLY_EXIT_TARGET:g}x"),
+    ]
+    sort_cycles = cycles["sort (bitonic)"]
+    for label in ("scan", "histogram"):
+        line = (f"{label} against the sort: {sort_cycles / cycles[label]:.2f}x fewer cycles")
+        target = "target: fewer cycles at equal or fewer cells"
+        if label in reports and "sort (bitonic)" in reports:
+            ratio = reports[label].cells / reports["sort (bitonic)"].cells
+            line += f", {ratio:.2f}x the cells"
+            verdicts.append(_verdict(line, cycles[label] < sort_cycles and ratio <= 1, target))
+        else:
+            verdicts.append(f"{line}; cells not measured ({target})")
+    for text in verdicts:
+        print("  " + text)
+    return {"rows": total_rows,
+            "cycles_per_row": {k: v / total_rows for k, v in cycles.items()},
+            "cells": {k: r.as_dict() for k, r in reports.items()},
+            "selection_passes_per_row": float(passes),
+            "selection_cycle_ratio": fewer,
             "exit_histogram": histogram.tolist()}
+
+
+def _verdict(figure: str, met: bool, target: str) -> str:
+    return f"{figure}: {'met' if met else 'MISSED'} ({target})"

@@ -30,6 +30,20 @@ def _config(args) -> Config:
     return config.replace(**changes)
 
 
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def write_json(path, figures) -> None:
+    """Write ``figures`` as JSON whole or not at all."""
+    import json
+    import os
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(figures, indent=2) + "\n")
+    os.replace(partial, path)
+
+
 def _add_config_args(p):
     p.add_argument("--config", default="default", metavar="NAME|FILE",
                    help=f"preset ({', '.join(preset_names())}) or TOML file (default: default)")
@@ -128,7 +142,9 @@ def cmd_bench_hcu(args):
 
 def cmd_bench_wtu(args):
     from vrex.scripts.bench import bench_wtu_schedules
-    bench_wtu_schedules()
+    figures = bench_wtu_schedules(cells=not args.no_cells, progress=_progress)
+    if args.json:
+        write_json(args.json, figures)
 
 
 def cmd_bench_golden(args):
@@ -235,18 +251,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench_golden)
     p = bsub.add_parser("hcu", help="HCU comparison cycles with and without early exit")
     p.set_defaults(func=cmd_bench_hcu)
-    p = bsub.add_parser("wtu", help="WTU cycles per row by schedule, exit-bucket histogram")
+    p = bsub.add_parser("wtu", help="WTU cycles per row and cells by schedule, against "
+                                    "baselines; exit-bucket histogram")
+    p.add_argument("--no-cells", action="store_true",
+                   help="cycles only, no Yosys runs (about 2 minutes the first time)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(func=cmd_bench_wtu)
     return parser
 
 
 def main(argv=None) -> int:
+    from vrex.synth.yosys import SynthError
     from vrex.testbench.runner import SimError
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         status = args.func(args)
-    except (UsageError, ConfigError, VectorError, ValueError, SimError) as error:
+    except (UsageError, ConfigError, VectorError, ValueError, SimError, SynthError) as error:
         print(f"vrex: error: {error}", file=sys.stderr)
         return 2
     return int(status or 0)

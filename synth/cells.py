@@ -1,0 +1,107 @@
+"""Generic cell counts: Yosys's technology-independent gates after ABC, memories apart.
+
+The count is what ``synth -flatten`` reaches before any vendor mapping: ``$_AND_``, ``$_XOR_``,
+``$_MUX_``, flip-flops and so on, one cell each. Memories stay ``$mem_v2`` cells
+(``memory -nomap``) and are reported as bits: they would be SRAM macros or block RAM, not logic.
+
+ABC runs the mapping steps of its default script (``&dch -f; &nf``) without the SAT sweeping
+before them (``&fraig -x``, ``scorr``, ``dc2``, ``dretime``): with it, the default WTU's sixteen
+multipliers kept the WebAssembly Yosys busy for over 9 minutes, without it 28 s; on the small
+WTU the count is 1.8% above the full script's (9975 against 9796 cells).
+
+Results are cached under ``build/synth`` by a hash of the design, the scripts and the tool
+version, so a repeated report is instant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+from amaranth.back import rtlil
+from amaranth.lib import wiring
+
+from .yosys import SynthError, run_yosys, yosys_version
+
+__all__ = ["CellReport", "generic_cells", "parse_stat", "ABC_SCRIPT", "GENERIC_SCRIPT"]
+
+ABC_SCRIPT = "strash; &get -n; &dch -f; &nf; &put\n"
+
+GENERIC_SCRIPT = """\
+read_rtlil design.il
+hierarchy -top top
+tee -q -o memories.json stat -json
+synth -flatten -top top -run begin:fine
+opt -fast -full
+techmap
+opt -fast
+abc -script fast.abc
+opt -fast
+tee -q -o stat.json stat -json -tech cmos
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class CellReport:
+    design: str
+    cells: int              # logic cells, flip-flops included, memories not
+    flops: int              # flip-flop bits
+    by_type: dict           # cell type -> count, memories included
+    memory_bits: int
+    transistors: int        # Yosys's CMOS estimate of the logic cells
+    seconds: float          # Yosys wall time when it ran (the cached run's, if cached)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def parse_stat(stat: dict, memories: dict, design: str, seconds: float) -> CellReport:
+    """A :class:`CellReport` from Yosys's ``stat -json -tech cmos`` of the mapped design and
+    ``stat -json`` of the design as read (where memories still count their bits)."""
+    try:
+        totals = stat["design"]
+        by_type = {str(k): int(v) for k, v in totals["num_cells_by_type"].items()}
+        transistors = int(str(totals["estimated_num_transistors"]).rstrip("+"))
+        memory_bits = int(memories["design"]["num_memory_bits"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise SynthError(f"unexpected Yosys stat report for {design}: {error!r}") from None
+    memory_cells = sum(n for t, n in by_type.items() if t.startswith("$mem"))
+    flops = sum(n for t, n in by_type.items() if "DFF" in t or "DLATCH" in t)
+    return CellReport(design=design, cells=sum(by_type.values()) - memory_cells, flops=flops,
+                      by_type=by_type, memory_bits=memory_bits, transistors=transistors,
+                      seconds=seconds)
+
+
+def generic_cells(component: wiring.Component, design: str, *,
+                  build_root: Path = Path("build/synth"),
+                  progress: Callable[[str], None] | None = None,
+                  timeout: float | None = 3600) -> CellReport:
+    """Synthesize ``component`` to generic cells (cached) and report its size."""
+    text = rtlil.convert(component, name="top")
+    key = hashlib.sha256("\0".join([text, GENERIC_SCRIPT, ABC_SCRIPT, yosys_version()])
+                         .encode()).hexdigest()[:16]
+    work = Path(build_root) / f"{design}-{key}"
+    report_file = work / "report.json"
+    if report_file.exists():
+        return CellReport(**json.loads(report_file.read_text()))
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "design.il").write_text(text)
+    (work / "fast.abc").write_text(ABC_SCRIPT)
+    if progress:
+        progress(f"synth {design}: running Yosys in {work} ...")
+    start = time.perf_counter()
+    run_yosys(GENERIC_SCRIPT, work, timeout=timeout)
+    seconds = time.perf_counter() - start
+    report = parse_stat(json.loads((work / "stat.json").read_text()),
+                        json.loads((work / "memories.json").read_text()), design, seconds)
+    partial = report_file.with_suffix(".tmp")
+    partial.write_text(json.dumps(report.as_dict(), indent=1))
+    os.replace(partial, report_file)
+    if progress:
+        progress(f"synth {design}: {report.cells} cells in {seconds:.0f} s")
+    return report
