@@ -10,7 +10,7 @@ import numpy as np
 
 from .config import Config
 
-__all__ = ["PagedLayout"]
+__all__ = ["PagedLayout", "descriptor_cycles"]
 
 
 class PagedLayout:
@@ -64,3 +64,19 @@ class PagedLayout:
                 for c in np.flatnonzero(select).tolist()
                 for page in self.chains[c]]
         return np.array(rows, dtype=np.int64).reshape(-1, 2)
+
+
+def descriptor_cycles(select, layout: PagedLayout, lanes: int) -> int:
+    """Cycles of the controller's descriptor walk (``rtl/controller.py``) for one query, from
+    its first selection beat in to its end beat out, ``o_desc`` never held back.
+
+    The selection arrives in ``W = ceil(n / lanes)`` beats, one a cycle (``W`` cycles, at least
+    1: an empty query sends one empty beat); then one cycle to fetch the first word, and per
+    word one to load it and one to find it exhausted; per selected cluster one to pick it and
+    one per page (one when it has none, to read its entry); and the end beat.
+    """
+    select = np.asarray(select, dtype=bool).reshape(-1)
+    words = max(1, -(-select.size // lanes))
+    picked = np.flatnonzero(select).tolist()
+    per_cluster = sum(1 + max(1, len(layout.chains[c])) for c in picked)
+    return words + 1 + 2 * words + per_cluster + 1

@@ -1,0 +1,261 @@
+"""The retrieval controller: the cluster-paged KV layout and its fetch descriptors.
+
+Function: SPEC 4 (golden model ``vrex.golden.controller``). Every token's cluster id comes in,
+its KV slot goes out: the cluster's newest page while it has room, else the next free page,
+linked to the end of the cluster's chain. After a query, the final selection mask comes in and
+one descriptor per page of every selected cluster goes out, then an end beat.
+
+State per cluster (``max_clusters`` words): whether it has a page, its first and newest page and
+the tokens in the newest one; per page (``max_pages`` words): the next page of its chain. Every
+page but a chain's newest is full, so no per-page fill count is kept.
+"""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
+
+from .hcu import id_layout
+from .params import check_int
+
+__all__ = ["Controller", "slot_layout", "select_layout", "desc_layout"]
+
+
+def _cluster_bits(max_clusters):
+    return bits_for(max(max_clusters - 1, 1))
+
+
+def _page_bits(max_pages):
+    return bits_for(max(max_pages - 1, 1))
+
+
+def slot_layout(max_clusters: int, page_tokens: int, max_pages: int) -> data.StructLayout:
+    """Payload of ``o_slot``: the token's cluster and its KV slot (all ones: no page free)."""
+    return data.StructLayout({"cluster": _cluster_bits(max_clusters),
+                              "slot": (max_pages * page_tokens).bit_length()})
+
+
+def select_layout(lanes: int) -> data.StructLayout:
+    """Payload of ``i_select``: ``lanes`` selection bits, ``last`` on a query's final beat."""
+    return data.StructLayout({"mask": lanes, "last": 1})
+
+
+def desc_layout(page_tokens: int, max_pages: int) -> data.StructLayout:
+    """Payload of ``o_desc``: a page and its tokens, or (``end``) the end of a query's list."""
+    return data.StructLayout({"page": _page_bits(max_pages), "tokens": range(page_tokens + 1),
+                              "end": 1})
+
+
+class Controller(wiring.Component):
+    """Retrieval controller.
+
+    Parameters
+    ----------
+    max_clusters, page_tokens, max_pages : int
+        As in :class:`vrex.golden.config.Config`.
+    lanes : int
+        Selection bits per ``i_select`` beat (the WTU's lanes).
+
+    Members
+    -------
+    i_id : In(stream.Signature(id_layout(max_clusters)))
+        Each token's cluster, in order, and whether the token founded it.
+    o_slot : Out(stream.Signature(slot_layout(...)))
+        One beat per token, one cycle later when not held back.
+    i_select : In(stream.Signature(select_layout(lanes)))
+        A query's final selection mask, cluster 0 at lane 0 of the first beat.
+    o_desc : Out(stream.Signature(desc_layout(...)))
+        ``(page, tokens)`` per page of each selected cluster, in id then link order, then one
+        beat with ``end`` set (and no page).
+    clear : In(1)
+        Forget every page and clear ``page_overflow``; honoured while not ``busy``.
+    pages : Out(range(max_pages + 1))
+        Pages handed out.
+    page_overflow : Out(1)
+        Sticky: a token found no free page and got the all-ones slot.
+    busy : Out(1)
+        A token or a query is in progress.
+    """
+
+    def __init__(self, *, max_clusters=1024, page_tokens=16, max_pages=4096, lanes=16):
+        check_int(self, "max_clusters", max_clusters, 1, 1 << 16)
+        check_int(self, "page_tokens", page_tokens, 1, 1 << 16)
+        check_int(self, "max_pages", max_pages, 1, 1 << 20)
+        check_int(self, "lanes", lanes, 1, max_clusters)
+        self._max_clusters = max_clusters
+        self._page_tokens = page_tokens
+        self._max_pages = max_pages
+        self._lanes = lanes
+        super().__init__({
+            "i_id": In(stream.Signature(id_layout(max_clusters))),
+            "o_slot": Out(stream.Signature(slot_layout(max_clusters, page_tokens, max_pages))),
+            "i_select": In(stream.Signature(select_layout(lanes))),
+            "o_desc": Out(stream.Signature(desc_layout(page_tokens, max_pages))),
+            "clear": In(1),
+            "pages": Out(range(max_pages + 1)),
+            "page_overflow": Out(1),
+            "busy": Out(1),
+        })
+
+    @classmethod
+    def from_config(cls, config) -> "Controller":
+        return cls(max_clusters=config.max_clusters, page_tokens=config.page_tokens,
+                   max_pages=config.max_pages, lanes=config.wtu_lanes)
+
+    max_clusters = property(lambda self: self._max_clusters)
+    page_tokens = property(lambda self: self._page_tokens)
+    max_pages = property(lambda self: self._max_pages)
+    lanes = property(lambda self: self._lanes)
+
+    def elaborate(self, platform):
+        m = Module()
+        cap, per_page, pool, lanes = (self._max_clusters, self._page_tokens, self._max_pages,
+                                      self._lanes)
+        pb = _page_bits(pool)
+        words = -(-cap // lanes)
+        entry = data.StructLayout({"has": 1, "head": pb, "tail": pb,
+                                   "fill": range(per_page + 1)})
+
+        # Per cluster: its chain. Transparent, so a token of the cluster just written sees the
+        # write. Per page: the next page of its chain. The query's selection, one beat a word.
+        m.submodules.chains = chains = Memory(shape=entry, depth=cap, init=[])
+        e_wr = chains.write_port()
+        e_rd = chains.read_port(transparent_for=(e_wr,))
+        m.submodules.links = links = Memory(shape=pb, depth=pool, init=[])
+        l_wr, l_rd = links.write_port(), links.read_port()
+        m.submodules.selection = selection = Memory(shape=lanes, depth=words, init=[])
+        s_wr, s_rd = selection.write_port(), selection.read_port()
+
+        next_free = Signal(range(pool + 1))
+        overflow = Signal()
+        m.d.comb += [self.pages.eq(next_free), self.page_overflow.eq(overflow)]
+
+        # Slots: the id's chain entry is read as the id is taken; the next cycle decides the
+        # slot, writes the entry back and offers the slot.
+        b_valid = Signal()
+        b_id = Signal(id_layout(cap))
+        advance = ~b_valid | self.o_slot.ready
+        cur = Signal(entry)
+        m.d.comb += cur.eq(Mux(b_id.new, 0, e_rd.data.as_value()))   # a new cluster: no page
+        has_room = cur.has & (cur.fill != per_page)
+        page_free = next_free != pool
+        upd = Signal(entry)
+        slot = Signal(self.o_slot.payload.slot.shape())
+        no_slot = (1 << len(slot)) - 1
+        with m.If(has_room):
+            m.d.comb += [upd.eq(cur), upd.fill.eq(cur.fill + 1),
+                         slot.eq(cur.tail * per_page + cur.fill)]
+        with m.Elif(page_free):
+            m.d.comb += [upd.has.eq(1), upd.head.eq(Mux(cur.has, cur.head, next_free)),
+                         upd.tail.eq(next_free), upd.fill.eq(1),
+                         slot.eq(next_free * per_page)]
+        with m.Else():
+            m.d.comb += [upd.eq(cur), slot.eq(no_slot)]
+        m.d.comb += [
+            self.o_slot.valid.eq(b_valid),
+            self.o_slot.payload.cluster.eq(b_id.cluster),
+            self.o_slot.payload.slot.eq(slot),
+            self.i_id.ready.eq(advance),
+        ]
+        with m.If(b_valid & self.o_slot.ready):
+            m.d.comb += [e_wr.addr.eq(b_id.cluster), e_wr.data.eq(upd), e_wr.en.eq(1)]
+            with m.If(~has_room & page_free):
+                m.d.sync += next_free.eq(next_free + 1)
+                with m.If(cur.has):                        # link the new page to the chain
+                    m.d.comb += [l_wr.addr.eq(cur.tail), l_wr.data.eq(next_free),
+                                 l_wr.en.eq(1)]
+            with m.If(~has_room & ~page_free):
+                m.d.sync += overflow.eq(1)
+        with m.If(advance):
+            m.d.sync += [b_valid.eq(self.i_id.valid), b_id.eq(self.i_id.payload)]
+
+        # Descriptors: capture the selection, then walk it: each selected cluster's entry, then
+        # its pages along the links, one descriptor a cycle.
+        k = Signal(range(words + 1))               # selection words captured / walked
+        n_words = Signal(range(words + 1))
+        bits = Signal(lanes)
+        lowest = Signal(range(lanes))
+        for lane in reversed(range(lanes)):
+            with m.If(bits[lane]):
+                m.d.comb += lowest.eq(lane)
+        page = Signal(pb)
+        tail = Signal(pb)
+        fill = Signal(range(per_page + 1))
+
+        def emit(p):
+            """Offer ``p``'s descriptor; true when it is taken."""
+            m.d.comb += [self.o_desc.valid.eq(1), self.o_desc.payload.page.eq(p),
+                         self.o_desc.payload.tokens.eq(Mux(p == tail, fill, per_page))]
+            return self.o_desc.ready
+
+        # The slot path reads the entry of the id it takes, and holds it while stalled.
+        m.d.comb += [e_rd.addr.eq(self.i_id.payload.cluster), e_rd.en.eq(advance)]
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += [self.i_select.ready.eq(1), self.busy.eq(b_valid | (k != 0))]
+                with m.If(self.i_select.valid):
+                    m.d.comb += [s_wr.addr.eq(k), s_wr.data.eq(self.i_select.payload.mask),
+                                 s_wr.en.eq(1)]
+                    m.d.sync += k.eq(k + 1)
+                    with m.If(self.i_select.payload.last):
+                        m.d.sync += [n_words.eq(k + 1), k.eq(0)]
+                        m.next = "FETCH"
+                with m.Elif(self.clear & ~b_valid & (k == 0)):
+                    m.d.sync += [next_free.eq(0), overflow.eq(0)]
+
+            with m.State("FETCH"):                 # read selection word k
+                m.d.comb += [self.busy.eq(1), s_rd.addr.eq(k)]
+                m.next = "LOAD"
+
+            with m.State("LOAD"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [bits.eq(s_rd.data), k.eq(k + 1)]
+                m.next = "PICK"
+
+            with m.State("PICK"):                  # the next selected cluster of the word
+                m.d.comb += self.busy.eq(1)
+                with m.If(bits == 0):
+                    with m.If(k == n_words):
+                        m.next = "END"
+                    with m.Else():
+                        m.d.comb += s_rd.addr.eq(k)
+                        m.next = "LOAD"
+                with m.Else():
+                    m.d.comb += [e_rd.addr.eq((k - 1) * lanes + lowest), e_rd.en.eq(1)]
+                    m.d.sync += bits.eq(bits & ~(1 << lowest))
+                    m.next = "HEAD"
+
+            with m.State("HEAD"):                  # the cluster's entry: its first page
+                m.d.comb += self.busy.eq(1)
+                first = Signal(entry)
+                m.d.comb += first.eq(e_rd.data)
+                m.d.sync += [tail.eq(first.tail), fill.eq(first.fill)]
+                with m.If(~first.has):
+                    m.next = "PICK"
+                with m.Else():
+                    m.d.comb += [self.o_desc.valid.eq(1), self.o_desc.payload.page.eq(first.head),
+                                 self.o_desc.payload.tokens.eq(
+                                     Mux(first.head == first.tail, first.fill, per_page))]
+                    m.d.comb += [l_rd.addr.eq(first.head), e_rd.en.eq(0)]
+                    with m.If(self.o_desc.ready):
+                        with m.If(first.head == first.tail):
+                            m.next = "PICK"
+                        with m.Else():
+                            m.next = "CHAIN"
+
+            with m.State("CHAIN"):                 # the next page along the links
+                m.d.comb += [self.busy.eq(1), l_rd.addr.eq(l_rd.data), l_rd.en.eq(0)]
+                m.d.comb += page.eq(l_rd.data)
+                with m.If(emit(page)):
+                    m.d.comb += l_rd.en.eq(1)
+                    with m.If(page == tail):
+                        m.next = "PICK"
+
+            with m.State("END"):
+                m.d.comb += [self.busy.eq(1), self.o_desc.valid.eq(1),
+                             self.o_desc.payload.end.eq(1)]
+                with m.If(self.o_desc.ready):
+                    m.d.sync += k.eq(0)
+                    m.next = "IDLE"
+        return m
