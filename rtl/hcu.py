@@ -12,6 +12,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
+from .arith import divmod_const
 from .params import check_int
 from .similarity import SimilarityUnit
 
@@ -41,6 +42,9 @@ class HCU(wiring.Component):
     early_exit : bool
         Stop comparisons at the bound (the design). ``False`` builds the baseline that always
         compares every bit of every cluster; the clusters chosen are the same.
+    count_lanes : int
+        Counts per word of the count memory: the DRE sets the WTU's lanes, so a query reads
+        its counts one WTU beat a cycle.
 
     Members
     -------
@@ -57,20 +61,24 @@ class HCU(wiring.Component):
     cluster_overflow : Out(1)
         Sticky: a token was forced into the nearest cluster of a full table.
     busy : Out(1)
-        A token is in flight.
+        A token is in flight, or its count not yet written.
     rd_addr : In(range(max_clusters))
         Table read-out address; ``rd_count`` and ``rd_hash`` follow one cycle later.
     rd_count : Out(count_bits)
     rd_hash : Out(hash_bits)
+    rd_counts : Out(ArrayLayout(count_bits, count_lanes))
+        The whole count word that holds ``rd_addr``'s count.
     """
 
     def __init__(self, *, hash_bits=32, digit=16, lanes=1, max_clusters=1024, count_bits=16,
-                 early_exit=True):
+                 early_exit=True, count_lanes=1):
         check_int(self, "hash_bits", hash_bits, 1, 64)
         check_int(self, "digit", digit, 1, hash_bits)
         check_int(self, "max_clusters", max_clusters, 1, 1 << 16)
         check_int(self, "lanes", lanes, 1, max_clusters)
         check_int(self, "count_bits", count_bits, 1, 32)
+        check_int(self, "count_lanes", count_lanes, 1, max_clusters)
+        self._count_lanes = count_lanes
         self._hash_bits = hash_bits
         self._digit = digit
         self._lanes = lanes
@@ -88,14 +96,15 @@ class HCU(wiring.Component):
             "rd_addr": In(range(max_clusters)),
             "rd_count": Out(count_bits),
             "rd_hash": Out(hash_bits),
+            "rd_counts": Out(data.ArrayLayout(count_bits, count_lanes)),
         })
 
     @classmethod
-    def from_config(cls, config, *, early_exit: bool = True) -> "HCU":
+    def from_config(cls, config, *, early_exit: bool = True, count_lanes: int = 1) -> "HCU":
         """The HCU of a :class:`vrex.golden.config.Config`."""
         return cls(hash_bits=config.hash_bits, digit=config.digit, lanes=config.hcu_lanes,
                    max_clusters=config.max_clusters, count_bits=config.count_bits,
-                   early_exit=early_exit)
+                   early_exit=early_exit, count_lanes=count_lanes)
 
     hash_bits = property(lambda self: self._hash_bits)
     digit = property(lambda self: self._digit)
@@ -103,6 +112,7 @@ class HCU(wiring.Component):
     max_clusters = property(lambda self: self._max_clusters)
     count_bits = property(lambda self: self._count_bits)
     early_exit = property(lambda self: self._early_exit)
+    count_lanes = property(lambda self: self._count_lanes)
 
     def elaborate(self, platform):
         m = Module()
@@ -116,8 +126,9 @@ class HCU(wiring.Component):
         # Transparent: the next token may read row 0 in the very cycle a cluster is founded.
         h_rd = hashes.read_port(transparent_for=(h_wr,))
         h_out = hashes.read_port()
-        m.submodules.counts = counts = Memory(shape=self._count_bits, depth=cap, init=[])
-        c_wr = counts.write_port()
+        cb, cw = self._count_bits, self._count_lanes
+        m.submodules.counts = counts = Memory(shape=cw * cb, depth=-(-cap // cw), init=[])
+        c_wr = counts.write_port(granularity=cb)
         c_rd = counts.read_port(transparent_for=(c_wr,))
         c_out = counts.read_port()
 
@@ -181,18 +192,24 @@ class HCU(wiring.Component):
             with m.Else():
                 m.next = "COMPARE"
 
-        # Count updates run two cycles behind the ids: read, then write the incremented value.
-        inc1 = Signal(data.StructLayout({"valid": 1, "id": range(cap), "new": 1}))
+        # Count updates run two cycles behind the ids: read the word, then write the
+        # incremented count into its lane.
+        words = -(-cap // cw)
+        inc1 = Signal(data.StructLayout({"valid": 1, "word": range(words), "lane": range(cw),
+                                         "new": 1}))
         inc2 = Signal.like(inc1)
         m.d.sync += [inc1.valid.eq(0), inc2.eq(inc1)]
-        m.d.comb += c_rd.addr.eq(inc1.id)
-        count_max = (1 << self._count_bits) - 1
+        m.d.comb += c_rd.addr.eq(inc1.word)
+        count_max = (1 << cb) - 1
+        old, new_count = Signal(cb), Signal(cb)
         m.d.comb += [
-            c_wr.addr.eq(inc2.id),
-            c_wr.en.eq(inc2.valid),
-            c_wr.data.eq(Mux(inc2.new, 1,
-                             Mux(c_rd.data == count_max, count_max, c_rd.data + 1))),
+            old.eq(c_rd.data.word_select(inc2.lane, cb)),
+            new_count.eq(Mux(inc2.new, 1, Mux(old == count_max, count_max, old + 1))),
+            c_wr.addr.eq(inc2.word),
+            c_wr.en.eq(Mux(inc2.valid, Const(1, cw) << inc2.lane, 0)),
+            c_wr.data.eq(new_count.replicate(cw)),
         ]
+        chosen_word, chosen_lane = divmod_const(m, decision.cluster, cw, name="count")
 
         # The group's winner: the nearest unit below the bound, ties to the lower lane.
         win_any, win_lane, win_dist = Const(0), Const(0, range(lanes)), Const(hb + 1)
@@ -213,6 +230,7 @@ class HCU(wiring.Component):
         for unit in units:
             group_done &= unit.done
 
+        m.d.comb += self.busy.eq(inc1.valid | inc2.valid)     # a count still to be written
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.i_hash.ready.eq(1)
@@ -248,8 +266,8 @@ class HCU(wiring.Component):
                     self.i_hash.ready.eq(self.o_id.ready),
                 ]
                 with m.If(self.o_id.ready):
-                    m.d.sync += [inc1.valid.eq(1), inc1.id.eq(decision.cluster),
-                                 inc1.new.eq(decision.new)]
+                    m.d.sync += [inc1.valid.eq(1), inc1.word.eq(chosen_word),
+                                 inc1.lane.eq(chosen_lane), inc1.new.eq(decision.new)]
                     with m.If(decision.new):
                         m.d.comb += [
                             h_wr.addr.eq(new_row),
@@ -273,11 +291,15 @@ class HCU(wiring.Component):
 
         # Read-out of the table for the host: counts and leader hashes by cluster id.
         out_lane = Signal(range(lanes))
-        m.d.sync += out_lane.eq(self.rd_addr % lanes)
+        out_count_lane = Signal(range(cw))
+        rd_row, rd_lane = divmod_const(m, self.rd_addr, lanes, name="rd_hash")
+        rd_word, rd_count_lane = divmod_const(m, self.rd_addr, cw, name="rd_count")
+        m.d.sync += [out_lane.eq(rd_lane), out_count_lane.eq(rd_count_lane)]
         m.d.comb += [
-            c_out.addr.eq(self.rd_addr),
-            h_out.addr.eq(self.rd_addr // lanes),
-            self.rd_count.eq(c_out.data),
+            c_out.addr.eq(rd_word),
+            h_out.addr.eq(rd_row),
+            self.rd_counts.eq(c_out.data),
+            self.rd_count.eq(c_out.data.word_select(out_count_lane, cb)),
             self.rd_hash.eq(h_out.data.word_select(out_lane, hb)),
         ]
         return m

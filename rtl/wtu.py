@@ -17,10 +17,10 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
+from .arith import reciprocal, reciprocal_shift
 from .params import check_int
 
-__all__ = ["WTU", "score_layout", "row_layout", "mask_layout", "reciprocal_shift",
-           "reciprocal"]
+__all__ = ["WTU", "score_layout", "row_layout", "mask_layout"]
 
 
 def score_layout(score_bits: int, lanes: int) -> data.StructLayout:
@@ -39,19 +39,6 @@ def row_layout(score_bits: int, count_bits: int, max_clusters: int,
 def mask_layout(lanes: int) -> data.StructLayout:
     """Payload of ``o_mask``: ``lanes`` selection bits and whether this is the final mask."""
     return data.StructLayout({"mask": lanes, "final": 1})
-
-
-def reciprocal_shift(span_bits: int, max_divisor: int) -> int:
-    """The ``K`` for which ``(x * reciprocal(d, K)) >> K == x // d`` for every
-    ``0 <= x < 2**span_bits`` and ``1 <= d <= max_divisor``: with ``m = ceil(2**K / d)``,
-    ``x * m / 2**K = x / d + err`` where ``0 <= err < 2**(span_bits - K) <= 1 / d``, too little
-    to carry ``x / d`` (whose fraction is at most ``(d - 1) / d``) past the next integer."""
-    return span_bits + bits_for(max_divisor)
-
-
-def reciprocal(divisor: int, shift: int) -> int:
-    """``ceil(2**shift / divisor)``: ``shift + 1`` bits at most."""
-    return -(-(1 << shift) // divisor)
 
 
 def _total_bits(score_bits, count_bits, max_clusters):

@@ -18,11 +18,13 @@ __all__ = ["simulate_hcu"]
 
 
 def simulate_hcu(hashes, config: Config, *, early_exit: bool = True, idle: float = 0.0,
-                 stall: float = 0.0, seed: int = 0, vcd: str | None = None) -> dict:
+                 stall: float = 0.0, seed: int = 0, vcd: str | None = None,
+                 count_lanes: int = 1) -> dict:
     """Push ``hashes`` through the HCU; ``idle``/``stall`` are the chances per cycle that the
     source holds back a beat or the sink refuses one. ``cycles`` is measured from the first
-    input beat to the last output beat."""
-    dut = HCU.from_config(config, early_exit=early_exit)
+    input beat to the last output beat. With ``count_lanes`` the counts are also read a word
+    at a time and must agree."""
+    dut = HCU.from_config(config, early_exit=early_exit, count_lanes=count_lanes)
     hashes = [int(h) for h in np.asarray(hashes, dtype=np.uint64)]
     rng = np.random.default_rng(seed)
     ids, news = [], []
@@ -47,6 +49,10 @@ def simulate_hcu(hashes, config: Config, *, early_exit: bool = True, idle: float
             await ctx.tick()
             counts.append(ctx.get(dut.rd_count))
             leaders.append(ctx.get(dut.rd_hash))
+            word = list(ctx.get(dut.rd_counts))
+            if word[c % count_lanes] != counts[-1]:
+                raise AssertionError(f"cluster {c}: word read-out {word} disagrees with "
+                                     f"rd_count {counts[-1]}")
         table.update(counts=counts, leaders=leaders, overflow=ctx.get(dut.cluster_overflow))
 
     async def monitor(ctx):

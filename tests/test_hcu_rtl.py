@@ -123,6 +123,21 @@ def test_back_pressure_changes_nothing_but_time(seed):
     assert got["cycles"] >= want["cycles"]
 
 
+@pytest.mark.parametrize("count_lanes", [2, 3, 4, 16])
+def test_count_words(count_lanes):
+    # The DRE keeps counts in words of the WTU's lanes; saturating, same-word neighbours
+    # counted back to back, a divisor that is no power of two.
+    rng = np.random.default_rng(count_lanes)
+    cfg = Config(hash_bits=10, digit=5, max_clusters=23, th_hd=3, count_bits=3, wtu_lanes=1)
+    hashes = random_hashes(rng, cfg, 120, leaders=12, flips=1)
+    want = run_hcu(hashes, cfg).as_dict()
+    got = simulate_hcu(hashes, cfg, count_lanes=count_lanes, idle=0.2, stall=0.2,
+                       seed=count_lanes)
+    for key in ("cluster", "counts", "cluster_overflow"):
+        assert np.array_equal(got[key], want[key]), f"{key} differs (count_lanes {count_lanes})"
+    assert (want["counts"] == cfg.count_max).any()
+
+
 def test_clear_empties_the_table():
     cfg = Config(hash_bits=8, digit=4, max_clusters=2, th_hd=1, count_bits=4, wtu_lanes=1)
     dut = HCU(hash_bits=8, digit=4, max_clusters=2, count_bits=4)

@@ -6,7 +6,8 @@ import pytest
 from vrex.golden.config import Config, Mode
 from vrex.golden.stimulus import WTU_SHAPES
 from vrex.golden.wtu import run_wtu
-from vrex.rtl.wtu import WTU, reciprocal, reciprocal_shift
+from vrex.rtl.arith import reciprocal, reciprocal_shift
+from vrex.rtl.wtu import WTU
 from vrex.testbench.amaranth_wtu import simulate_wtu, simulate_wtu_batches
 
 
