@@ -12,14 +12,19 @@ import dataclasses
 import numpy as np
 
 from .config import Config
-from .controller import PagedLayout
-from .hcu import HcuModel
+from .controller import PagedLayout, descriptor_cycles
+from .hcu import HCU_TOKEN_OVERHEAD, HcuModel
 from .wtu import run_wtu
 
-__all__ = ["DreResult", "QueryBatch", "run_dre", "DESCRIPTOR_CYCLES"]
+__all__ = ["DreResult", "QueryBatch", "run_dre", "QUERY_AFTER_TOKEN",
+           "QUERY_AFTER_MARKER"]
 
-# Cycles per emitted descriptor. Provisional until the DRE RTL (issue 5) pins the sequencing.
-DESCRIPTOR_CYCLES = 1
+# The DRE's sequencing (rtl/dre.py), in cycles. A query starts this long after the EMIT cycle of
+# the token before it: two cycles for that token's count and slot to be written, one to see the
+# DRE idle, one to take the query's settings. Without a token since the previous query (or at
+# the start) it starts this long after the cycle its marker first shows.
+QUERY_AFTER_TOKEN = 4
+QUERY_AFTER_MARKER = 2
 
 
 @dataclasses.dataclass
@@ -73,12 +78,20 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config) 
     select = np.zeros((query_after.size, config.max_clusters), dtype=bool)
     descriptors = []
     queries = []
-    wtu_cycles = 0
     row = 0
     query = 0
     start = 0
+    # The timeline, in cycles from the first beat offered: when the next token is taken, the
+    # EMIT cycle of the latest token, whether the beat before is a token, the last output.
+    accept, emit, after_token, last_out, marker_seen = 0, 0, False, -1, 0
     for frame, end in enumerate(frame_end.tolist()):
+        before = hcu.compare_cycles
         ids = hcu.push(hashes[start:end])
+        if end > start:
+            # Back to back, each token is taken in the EMIT cycle of the one before.
+            emit = accept + (hcu.compare_cycles - before) + (end - start) * HCU_TOKEN_OVERHEAD
+            accept, after_token = emit, True
+            last_out = emit + 1                      # the slot leaves a cycle after the id
         cluster[start:end] = ids
         slot[start:end] = layout.place(ids)
         start = end
@@ -86,17 +99,29 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config) 
             rows = scores[row:row + query_rows[query], :hcu.n]
             row += int(query_rows[query])
             batch = None
+            begin = (emit + QUERY_AFTER_TOKEN if after_token
+                     else marker_seen + QUERY_AFTER_MARKER)
             if hcu.n:
                 counts = hcu.counts.copy()
                 result = run_wtu(rows, counts, config)
                 select[query, :hcu.n] = result.select
-                wtu_cycles += result.cycles
                 for page, tokens in layout.descriptors(result.select).tolist():
                     descriptors.append((query, page, tokens))
                 batch = QueryBatch(scores=rows, counts=counts, result=result)
+                # Counts are read a cycle before the WTU's first count beat; the controller
+                # takes the final mask's beats as the WTU sends them, the last P of its cycles.
+                beats = -(-hcu.n // config.wtu_lanes)
+                first_select = begin + 1 + result.cycles - beats
+            else:
+                first_select = begin                 # one empty selection beat
+            end_beat = first_select + descriptor_cycles(select[query, :hcu.n], layout,
+                                                        config.wtu_lanes) - 1
             queries.append(batch)
             query += 1
-    cycles = hcu.cycles + wtu_cycles + DESCRIPTOR_CYCLES * len(descriptors)
+            # The marker is taken with the end beat; the next beat shows the cycle after.
+            accept = marker_seen = end_beat + 1
+            after_token, last_out = False, end_beat
+    cycles = last_out + 1
     return DreResult(
         cluster=cluster,
         slot=slot,

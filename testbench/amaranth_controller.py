@@ -9,6 +9,8 @@ from amaranth.sim import Simulator
 from vrex.golden.config import Config
 from vrex.rtl.controller import Controller
 
+from .amaranth_streams import run_streams
+
 __all__ = ["simulate_controller"]
 
 
@@ -28,57 +30,23 @@ def simulate_controller(steps, config: Config, *, idle: float = 0.0, stall: floa
         for step in steps:
             if step[0] == "tokens":
                 _, ids, new = step
-                slots = []
-                # One loop offers ids and takes slots, cycle by cycle.
-                pending = [{"cluster": int(c), "new": int(n)} for c, n in zip(ids, new)]
-                while len(slots) < len(ids):
-                    offer = bool(pending) and rng.random() >= idle
-                    want = rng.random() >= stall
-                    ctx.set(dut.i_id.valid, offer)
-                    if offer:
-                        ctx.set(dut.i_id.payload, pending[0])
-                    ctx.set(dut.o_slot.ready, want)
-                    _, _, in_ready, out_valid, out = await ctx.tick().sample(
-                        dut.i_id.ready, dut.o_slot.valid, dut.o_slot.payload)
-                    if offer and in_ready:
-                        pending.pop(0)
-                    if want and out_valid:
-                        slots.append(out.slot)
-                ctx.set(dut.i_id.valid, 0)
-                ctx.set(dut.o_slot.ready, 0)
-                results.append(np.array(slots, dtype=np.int64))
+                beats = [{"cluster": int(c), "new": int(n)} for c, n in zip(ids, new)]
+                received, _, _ = await run_streams(
+                    ctx, {dut.i_id: beats}, [dut.o_slot],
+                    lambda r: len(r[dut.o_slot]) == len(beats), rng, idle=idle, stall=stall)
+                results.append(np.array([s.slot for s in received[dut.o_slot]], dtype=np.int64))
             else:
-                _, select = step
-                bits = [int(b) for b in select]
+                bits = [int(b) for b in step[1]]
                 bits += [0] * (-len(bits) % lanes) if bits else [0] * lanes   # n = 0: one beat
                 words = [bits[i:i + lanes] for i in range(0, len(bits), lanes)]
-                start = None
-                cycle = 0
-                descriptors = []
-                feed = [{"mask": sum(b << i for i, b in enumerate(w)), "last": i == len(words) - 1}
-                        for i, w in enumerate(words)]
-                while True:
-                    offer = bool(feed) and rng.random() >= idle
-                    want = rng.random() >= stall
-                    ctx.set(dut.i_select.valid, offer)
-                    if offer:
-                        ctx.set(dut.i_select.payload, feed[0])
-                    ctx.set(dut.o_desc.ready, want)
-                    _, _, in_ready, out_valid, out = await ctx.tick().sample(
-                        dut.i_select.ready, dut.o_desc.valid, dut.o_desc.payload)
-                    if offer and in_ready:
-                        if start is None:
-                            start = cycle
-                        feed.pop(0)
-                    cycle += 1
-                    if want and out_valid:
-                        if out.end:
-                            break
-                        descriptors.append((out.page, out.tokens))
-                ctx.set(dut.i_select.valid, 0)
-                ctx.set(dut.o_desc.ready, 0)
+                beats = [{"mask": sum(b << i for i, b in enumerate(w)),
+                          "last": i == len(words) - 1} for i, w in enumerate(words)]
+                received, first, last = await run_streams(
+                    ctx, {dut.i_select: beats}, [dut.o_desc],
+                    lambda r: any(d.end for d in r[dut.o_desc]), rng, idle=idle, stall=stall)
+                descriptors = [(d.page, d.tokens) for d in received[dut.o_desc] if not d.end]
                 results.append((np.array(descriptors, dtype=np.int64).reshape(-1, 2),
-                                cycle - start))
+                                last - first + 1))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)

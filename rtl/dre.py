@@ -1,0 +1,191 @@
+"""The Dynamic Retrieval Engine: HCU, WTU and retrieval controller behind one set of streams
+and a Wishbone register file.
+
+Function: SPEC 6 ``dre`` (golden model ``vrex.golden.dre``). Tokens' hashes stream in and each
+token's cluster and KV slot stream out. A query is a marker in the same hash stream, so its
+place among the tokens is exact: the DRE finishes every token before it, hands the WTU the
+clusters and counts of that moment, takes the query's score rows, and streams out its final
+selection and its fetch descriptors, ending with an ``end`` beat.
+"""
+
+from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out, connect
+
+from .controller import Controller, desc_layout, select_layout, slot_layout
+from .hcu import HCU
+from .registers import ID_MAGIC, RegisterFile, dre_registers
+from .wishbone import wishbone_signature
+from .wtu import WTU, score_layout
+
+__all__ = ["DRE", "hash_layout"]
+
+
+def hash_layout(hash_bits: int) -> data.StructLayout:
+    """Payload of ``i_hash``: a token's hash, or (``query`` set) a query marker."""
+    return data.StructLayout({"hash": hash_bits, "query": 1})
+
+
+class DRE(wiring.Component):
+    """Dynamic Retrieval Engine.
+
+    Members
+    -------
+    i_hash : In(stream.Signature(hash_layout(hash_bits)))
+        Tokens' hashes in arrival order; a beat with ``query`` set runs one query on the
+        clusters of that moment (its ``hash`` is ignored).
+    o_slot : Out(stream.Signature(slot_layout(...)))
+        Per token: its cluster and KV slot (all ones: no page was free).
+    i_score : In(stream.Signature(score_layout(score_bits, wtu_lanes)))
+        Per query: its rows of scores over the ``n`` clusters, ``ceil(n / wtu_lanes)`` beats a
+        row, ``last`` on the query's final beat. A query with no cluster takes no scores.
+    o_select : Out(stream.Signature(select_layout(wtu_lanes)))
+        Per query with clusters: its final selection, ``last`` on its final beat.
+    o_desc : Out(stream.Signature(desc_layout(...)))
+        Per query: ``(page, tokens)`` per page of every selected cluster, then an ``end`` beat.
+    bus : In(wishbone_signature(...))
+        The registers of :func:`vrex.rtl.registers.dre_registers`.
+    """
+
+    def __init__(self, config):
+        self._config = config
+        self._registers = dre_registers(config)
+        addr_width = max(1, (len(self._registers) - 1).bit_length())
+        super().__init__({
+            "i_hash": In(stream.Signature(hash_layout(config.hash_bits))),
+            "o_slot": Out(stream.Signature(slot_layout(config.max_clusters, config.page_tokens,
+                                                       config.max_pages))),
+            "i_score": In(stream.Signature(score_layout(config.score_bits, config.wtu_lanes))),
+            "o_select": Out(stream.Signature(select_layout(config.wtu_lanes))),
+            "o_desc": Out(stream.Signature(desc_layout(config.page_tokens, config.max_pages))),
+            "bus": In(wishbone_signature(addr_width)),
+        })
+
+    config = property(lambda self: self._config)
+    registers = property(lambda self: self._registers)
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self._config
+        lanes = c.wtu_lanes
+        m.submodules.hcu = hcu = HCU.from_config(c, count_lanes=lanes)
+        m.submodules.wtu = wtu = WTU.from_config(c)
+        m.submodules.controller = ctl = Controller.from_config(c)
+        m.submodules.regs = regs = RegisterFile(self._registers)
+        connect(m, wiring.flipped(self.bus), regs.bus)
+
+        # Tokens: hashes to the HCU, ids to the controller, slots out.
+        connect(m, hcu.o_id, ctl.i_id)
+        connect(m, ctl.o_slot, wiring.flipped(self.o_slot))
+        connect(m, ctl.o_desc, wiring.flipped(self.o_desc))
+        connect(m, wiring.flipped(self.i_score), wtu.i_score)
+        m.d.comb += [hcu.i_hash.payload.eq(self.i_hash.payload.hash), hcu.th_hd.eq(regs.th_hd),
+                     wtu.o_row.ready.eq(1)]
+        is_query = self.i_hash.payload.query
+
+        # Counters and flags for the registers.
+        tokens = Signal(32)
+        queries = Signal(32)
+        descriptors = Signal(32)
+        cycles = Signal(32)
+        clear_pending = Signal()
+        busy = Signal()
+        m.d.sync += cycles.eq(cycles + 1)
+        with m.If(hcu.i_hash.valid & hcu.i_hash.ready):
+            m.d.sync += tokens.eq(tokens + 1)
+        with m.If(self.o_desc.valid & self.o_desc.ready & ~self.o_desc.payload.end):
+            m.d.sync += descriptors.eq(descriptors + 1)
+        with m.If(regs.ctrl[0]):
+            m.d.sync += clear_pending.eq(1)
+        m.d.comb += [
+            regs.id.eq(ID_MAGIC),
+            regs.status.eq(Const(0, 4) | busy | (hcu.cluster_overflow << 1)
+                           | (ctl.page_overflow << 2) | (clear_pending << 3)),
+            regs.tokens.eq(tokens), regs.clusters.eq(hcu.n_clusters), regs.pages.eq(ctl.pages),
+            regs.queries.eq(queries), regs.descriptors.eq(descriptors), regs.cycles.eq(cycles),
+            regs.hash_bits.eq(c.hash_bits), regs.max_clusters.eq(c.max_clusters),
+            regs.max_pages.eq(c.max_pages), regs.page_tokens.eq(c.page_tokens),
+            regs.lanes.eq(c.hcu_lanes | (c.wtu_lanes << 16)),
+        ]
+
+        # Query settings are taken when the query starts, so the host may write the registers
+        # at any time.
+        n = Signal(range(c.max_clusters + 1))
+        beats = Signal(range(c.max_clusters + 1))
+        ratio = Signal(16)
+        buckets = Signal(range(c.max_buckets + 1))
+        mode = Signal()
+        m.d.comb += [wtu.columns.eq(n), wtu.ratio.eq(ratio), wtu.buckets.eq(buckets),
+                     wtu.mode.eq(mode), beats.eq((n + lanes - 1) // lanes)]
+
+        # The WTU's final mask goes out on o_select and into the controller together.
+        k = Signal(range(c.max_clusters + 1))     # count beats read / selection beats passed
+        final = wtu.o_mask.payload.final
+        both_ready = self.o_select.ready & ctl.i_select.ready
+        last_select = k + 1 == beats
+        m.d.comb += [
+            self.o_select.payload.mask.eq(wtu.o_mask.payload.mask),
+            self.o_select.payload.last.eq(last_select),
+            self.o_select.valid.eq(wtu.o_mask.valid & final & ctl.i_select.ready),
+            wtu.o_mask.ready.eq(~final | both_ready),
+        ]
+
+        idle = ~hcu.busy & ~ctl.busy & ~wtu.busy
+        stage = Signal()                            # count read data is on rd_counts
+        with m.FSM():
+            with m.State("RUN"):
+                m.d.comb += [busy.eq(hcu.busy | ctl.busy | clear_pending),
+                             hcu.i_hash.valid.eq(self.i_hash.valid & ~is_query),
+                             self.i_hash.ready.eq(hcu.i_hash.ready & ~is_query)]
+                with m.If(self.i_hash.valid & is_query):
+                    m.next = "WAIT"
+                with m.Elif(clear_pending & idle & ~self.i_hash.valid):
+                    m.d.comb += [hcu.clear.eq(1), ctl.clear.eq(1)]
+                    m.d.sync += [clear_pending.eq(0), tokens.eq(0), queries.eq(0),
+                                 descriptors.eq(0), cycles.eq(0)]
+
+            with m.State("WAIT"):                   # every earlier token counted and placed
+                m.d.comb += busy.eq(1)
+                with m.If(idle):
+                    m.d.sync += [n.eq(hcu.n_clusters), ratio.eq(regs.ratio),
+                                 buckets.eq(regs.buckets), mode.eq(regs.mode), k.eq(0),
+                                 stage.eq(0)]
+                    with m.If(hcu.n_clusters == 0):
+                        m.next = "EMPTY"
+                    with m.Else():
+                        m.next = "COUNTS"
+
+            with m.State("COUNTS"):                 # the counts, one WTU beat a cycle
+                m.d.comb += [busy.eq(1), hcu.rd_addr.eq(k * lanes),
+                             wtu.i_count.valid.eq(stage), wtu.i_count.payload.eq(hcu.rd_counts)]
+                # The WTU takes counts whenever it waits for them: no back-pressure here.
+                m.d.sync += stage.eq(k != beats)
+                with m.If(k != beats):
+                    m.d.sync += k.eq(k + 1)
+                with m.Elif(stage):
+                    m.d.sync += [k.eq(0), stage.eq(0)]
+                    m.next = "SELECT"
+
+            with m.State("SELECT"):                 # the WTU runs; its final mask passes
+                m.d.comb += [busy.eq(1), ctl.i_select.payload.mask.eq(wtu.o_mask.payload.mask),
+                             ctl.i_select.payload.last.eq(last_select),
+                             ctl.i_select.valid.eq(wtu.o_mask.valid & final
+                                                   & self.o_select.ready)]
+                with m.If(wtu.o_mask.valid & final & both_ready):
+                    m.d.sync += k.eq(k + 1)
+                    with m.If(last_select):
+                        m.next = "DESC"
+
+            with m.State("EMPTY"):                  # no cluster: an empty selection
+                m.d.comb += [busy.eq(1), ctl.i_select.valid.eq(1),
+                             ctl.i_select.payload.last.eq(1)]
+                with m.If(ctl.i_select.ready):
+                    m.next = "DESC"
+
+            with m.State("DESC"):                   # descriptors until the end beat
+                m.d.comb += busy.eq(1)
+                with m.If(self.o_desc.valid & self.o_desc.ready & self.o_desc.payload.end):
+                    m.d.comb += self.i_hash.ready.eq(1)          # the query marker is done
+                    m.d.sync += queries.eq(queries + 1)
+                    m.next = "RUN"
+        return m
