@@ -38,7 +38,7 @@ def icarus_time_zero(text: str) -> str:
                 f"  initial #0 {match.group(1)} = 1'h1;\n`endif")
     return _DUMMY.sub(kick, text)
 
-UNITS = ("hcu", "wtu")
+UNITS = ("hcu", "wtu", "dre")
 
 
 def build_unit(unit: str, config: Config, *, early_exit: bool = True) -> wiring.Component:
@@ -48,6 +48,9 @@ def build_unit(unit: str, config: Config, *, early_exit: bool = True) -> wiring.
     if unit == "wtu":
         from vrex.rtl.wtu import WTU
         return WTU.from_config(config, early_exit=early_exit)
+    if unit == "dre":
+        from vrex.rtl.dre import DRE
+        return DRE(config)
     raise ValueError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}")
 
 

