@@ -26,6 +26,7 @@ class Register:
     reset: int = 0      # "rw" only
     lo: int = 0         # "rw" writes are clamped to lo..hi, and read back as stored
     hi: int | None = None
+    fields: tuple = ()  # (name, lowest bit, width) of named bit fields, if any
 
 
 def dre_registers(config) -> list[Register]:
@@ -39,11 +40,9 @@ def dre_registers(config) -> list[Register]:
                             "CLUSTER_OVERFLOW, bit 2 PAGE_OVERFLOW (sticky until CLEAR). "
                             "Bit 3 CLEAR_PENDING."),
         ("TH_HD", "rw", (c.hash_bits + 1).bit_length(),
-         f"Hamming threshold: a token joins a cluster at distance below it "
-         f"(0..{c.hash_bits + 1}). Sampled per token."),
+         "Hamming threshold: a token joins a cluster at distance below it. Sampled per token."),
         ("RATIO", "rw", 16, "WiCSum ratio, unsigned Q0.16 (0.3 = 19660). Sampled per query."),
-        ("BUCKETS", "rw", c.max_buckets.bit_length(),
-         f"WTU buckets B (1..{c.max_buckets}). Sampled per query."),
+        ("BUCKETS", "rw", c.max_buckets.bit_length(), "WTU buckets B. Sampled per query."),
         ("MODE", "rw", 1, "Score values: 0 shift (s - min s), 1 clamp (max(s, 0)). Sampled "
                           "per query."),
         ("TOKENS", "ro", 32, "Tokens clustered since CLEAR (wraps)."),
@@ -61,10 +60,15 @@ def dre_registers(config) -> list[Register]:
     ]
     resets = {"TH_HD": (c.th_hd, 0, c.hash_bits + 1), "RATIO": (c.ratio, 0, 65535),
               "BUCKETS": (c.buckets, 1, c.max_buckets), "MODE": (int(c.mode), 0, 1)}
+    fields = {"CTRL": (("CLEAR", 0, 1),),
+              "STATUS": (("BUSY", 0, 1), ("CLUSTER_OVERFLOW", 1, 1), ("PAGE_OVERFLOW", 2, 1),
+                         ("CLEAR_PENDING", 3, 1)),
+              "LANES": (("HCU_LANES", 0, 16), ("WTU_LANES", 16, 16))}
     out = []
     for i, (name, access, width, doc) in enumerate(regs):
         reset, lo, hi = resets.get(name, (0, 0, None))
-        out.append(Register(name, 4 * i, access, width, doc, reset, lo, hi))
+        out.append(Register(name, 4 * i, access, width, doc, reset, lo, hi,
+                            fields.get(name, ())))
     return out
 
 

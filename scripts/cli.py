@@ -122,8 +122,9 @@ def cmd_generate(args):
     from vrex.scripts.generate import generate
     description = generate(args.unit, _config(args), Path(args.output),
                            early_exit=not args.no_early_exit)
+    extras = "".join(f", {f}" for f in description.get("files", {}).values())
     print(f"{args.unit}: wrote {Path(args.output) / description['verilog']} and "
-          f"{description['toplevel']}.json ({len(description['ports'])} ports)")
+          f"{description['toplevel']}.json ({len(description['ports'])} ports){extras}")
 
 
 def cmd_sim_run(args):
