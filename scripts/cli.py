@@ -115,7 +115,9 @@ def cmd_config_show(args):
 
 def cmd_flow(args):
     from vrex.scripts.flow import run_flow
-    run_flow(_config(args), Path(args.out), config_name=args.config)
+    report = run_flow(_config(args), Path(args.out), config_name=args.config,
+                      sim=None if args.sim == "none" else args.sim)
+    return 1 if report["rtl"]["agrees"] is False else 0
 
 
 def cmd_generate(args):
@@ -163,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("flow", help="the main job: trace -> vectors -> golden model -> report")
     _add_config_args(p)
     p.add_argument("--out", default="build/flow", help="report directory (default: build/flow)")
+    p.add_argument("--sim", choices=["icarus", "verilator", "none"], default="icarus",
+                   help="simulator for the RTL check (default: icarus; none: golden only)")
     p.set_defaults(func=cmd_flow)
 
     golden = sub.add_parser("golden", help="the bit-exact golden model")

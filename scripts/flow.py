@@ -1,12 +1,16 @@
-"""``vrex flow``: the main job. From the default trace it writes vector files for every unit,
-runs the golden model on them and writes a report directory (Markdown and JSON).
+"""``vrex flow``: the main job. For a configuration it generates the DRE's Verilog package,
+writes vector files of the default trace for every unit, runs the golden model on them, pushes
+each head's ``dre`` vectors through the generated Verilog (cocotb; Icarus unless told otherwise)
+and checks that every output agrees, cycles included; then writes a report directory (Markdown
+and JSON) with retrieval statistics and cycle counts.
 
-Later stages (RTL generation, simulation, synthesis) join this flow as they land.
+Synthesis joins this flow with its issue.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,18 +19,27 @@ from vrex.golden.config import Config
 from vrex.golden.hcu import run_hcu
 from vrex.golden.stimulus import trace_vectors
 from vrex.golden.trace import generate_trace, save_trace
-from vrex.golden.vectors import UNITS, run_golden, write_npz
+from vrex.golden.vectors import UNITS, compare_outputs, run_golden, write_npz
 
 __all__ = ["run_flow"]
 
 
-def _head_stats(trace, config: Config, head: int, vector_dir: Path) -> dict:
+def _head_stats(trace, config: Config, head: int, vector_dir: Path, sim: str | None,
+                build_root: Path) -> dict:
     stats = {"head": head}
     for unit in UNITS:
         vectors = trace_vectors(unit, trace, config, head=head)
         out = run_golden(vectors)
         write_npz(vector_dir / f"{unit}_head{head}_in.npz", vectors.to_npz_dict())
         write_npz(vector_dir / f"{unit}_head{head}_golden.npz", out)
+        if unit == "dre" and sim:
+            from vrex.testbench.runner import simulate
+            start = time.perf_counter()
+            rtl = simulate(vectors, vector_dir / f"dre_head{head}_{sim}.npz", sim=sim,
+                           build_root=build_root)
+            stats["rtl_seconds"] = round(time.perf_counter() - start, 1)
+            stats["rtl_cycles"] = int(rtl["cycles"])
+            stats["rtl_differs"] = compare_outputs(rtl, out)
         stats[f"{unit}_cycles"] = int(out["cycles"])
         if unit == "hcu":
             stats["tokens"] = int(out["cluster"].size)
@@ -49,16 +62,26 @@ def _head_stats(trace, config: Config, head: int, vector_dir: Path) -> dict:
     return stats
 
 
-def run_flow(config: Config, out: Path, *, config_name: str = "default") -> dict:
+def run_flow(config: Config, out: Path, *, config_name: str = "default",
+             sim: str | None = "icarus") -> dict:
+    """Run the flow into ``out``; ``sim=None`` skips the RTL simulation. The report's
+    ``rtl_agrees`` is false if any simulated output differs from the golden model."""
+    from vrex.scripts.generate import generate
     out.mkdir(parents=True, exist_ok=True)
     vector_dir = out / "vectors"
     trace = generate_trace()
     save_trace(out / "trace.npz", trace)
     (out / "config.toml").write_text(config.to_toml())
-    heads = [_head_stats(trace, config, h, vector_dir) for h in range(trace.heads)]
+    description = generate("dre", config, out / "rtl")
+    heads = [_head_stats(trace, config, h, vector_dir, sim, out / "sim")
+             for h in range(trace.heads)]
     report = {
         "config": config_name,
         "parameters": config.as_dict(),
+        "rtl": {"directory": "rtl", "files": [description["verilog"],
+                                             *description["files"].values()],
+                "simulator": sim,
+                "agrees": None if sim is None else all(not h["rtl_differs"] for h in heads)},
         "trace": {"frames": trace.frames, "tokens": trace.tokens, "heads": trace.heads,
                   "head_dim": trace.head_dim, "text_queries": int(trace.text_queries.shape[0])},
         "heads": heads,
@@ -72,11 +95,25 @@ def run_flow(config: Config, out: Path, *, config_name: str = "default") -> dict
 
 def _markdown(report: dict) -> str:
     t = report["trace"]
+    rtl = report["rtl"]
+    if rtl["simulator"] is None:
+        verdict = "RTL not simulated (`--sim none`)."
+    else:
+        seconds = sum(h["rtl_seconds"] for h in report["heads"])
+        verdict = (f"RTL ({rtl['simulator']}, {seconds:.0f} s): "
+                   + ("every output equals the golden model, cycles included."
+                      if rtl["agrees"] else "**DIFFERS** from the golden model in "
+                      + ", ".join(f"head {h['head']}: {', '.join(h['rtl_differs'])}"
+                                  for h in report["heads"] if h["rtl_differs"]) + "."))
     lines = [
         f"# vrex flow: configuration `{report['config']}`",
         "",
         f"Trace: {t['frames']} frames x {t['tokens']} tokens x {t['heads']} heads x "
-        f"{t['head_dim']} dims, {t['text_queries']} text queries (golden model).",
+        f"{t['head_dim']} dims, {t['text_queries']} text queries.",
+        "",
+        f"Verilog package in `{rtl['directory']}/`: {', '.join(rtl['files'])}.",
+        "",
+        verdict,
         "",
         "| head | tokens | clusters | tokens/cluster | queries | retrieval ratio | descriptors "
         "| HCU cycles | HCU cycles, no early exit | WTU cycles | DRE cycles | overflow |",
