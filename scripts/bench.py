@@ -223,3 +223,52 @@ def bench_wtu_schedules(*, rows: int = 16, cells: bool = True,
 
 def _verdict(figure: str, met: bool, target: str) -> str:
     return f"{figure}: {'met' if met else 'MISSED'} ({target})"
+
+
+SIM_SPEED_TARGET = 10.0        # Verilator over Icarus, simulated cycles per second
+
+
+def bench_sim(*, frames: int = 64, build_root: Path = Path("build/bench-sim")) -> dict:
+    """Simulated cycles per second of the default DRE with Icarus and with Verilator on one
+    end-to-end test (head 0 of a longer default trace), run two ways: the plain-Verilog
+    harness (``vrex.testbench.hdl_harness``: the simulator alone) and the cocotb testbench
+    (Python drives every stream every cycle). Every run must equal the golden model."""
+    from vrex.golden.stimulus import trace_vectors
+    from vrex.golden.trace import TraceParams, generate_trace
+    from vrex.golden.vectors import compare_outputs, run_golden
+    from vrex.testbench.hdl_harness import run_harness
+    import xml.etree.ElementTree as ET
+
+    from vrex.scripts.generate import config_key
+    from vrex.testbench.runner import simulate
+
+    config = Config()
+    trace = generate_trace(TraceParams(frames=frames, heads=1))
+    vectors = trace_vectors("dre", trace, config, head=0)
+    golden = run_golden(vectors)
+    cycles = int(golden["cycles"])
+    figures = {"cycles": cycles, "tokens": int(vectors.arrays["hashes"].size)}
+    print(f"DRE simulation speed, default configuration, {figures['tokens']} tokens and "
+          f"{vectors.arrays['query_after'].size} queries ({cycles} cycles)")
+    print(f"  {'simulator':10s} {'harness cycles/s':>17s} {'cocotb cycles/s':>16s}")
+    for sim in ("icarus", "verilator"):
+        harness = run_harness(vectors, sim, _fresh(build_root / f"harness-{sim}"))
+        out = simulate(vectors, build_root / "out.npz", sim=sim, build_root=build_root)
+        # cocotb's own timing of the test, which leaves the build out.
+        results = build_root / f"dre-{config_key('dre', config)}-{sim}" / "results.xml"
+        seconds = float(ET.parse(results).getroot().find(".//testcase").get("time"))
+        if compare_outputs(out, golden):
+            raise RuntimeError(f"{sim} cocotb run differs from the golden model")
+        figures[sim] = {"harness": harness["cycles_per_second"], "cocotb": cycles / seconds}
+        print(f"  {sim:10s} {figures[sim]['harness']:>17,.0f} {figures[sim]['cocotb']:>16,.0f}")
+    for way in ("harness", "cocotb"):
+        ratio = figures["verilator"][way] / figures["icarus"][way]
+        figures[f"ratio_{way}"] = ratio
+        print("  " + _verdict(f"Verilator / Icarus, {way}: {ratio:.1f}x",
+                              ratio >= SIM_SPEED_TARGET, f"target {SIM_SPEED_TARGET:g}x"))
+    return figures
+
+
+def _fresh(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -143,6 +143,13 @@ def cmd_bench_hcu(args):
     bench_hcu_early_exit()
 
 
+def cmd_bench_sim(args):
+    from vrex.scripts.bench import bench_sim
+    if args.frames < 1:
+        raise UsageError(f"--frames must be at least 1, not {args.frames}")
+    bench_sim(frames=args.frames)
+
+
 def cmd_bench_wtu(args):
     from vrex.scripts.bench import bench_wtu_schedules
     figures = bench_wtu_schedules(cells=not args.no_cells, progress=_progress)
@@ -262,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cycles only, no Yosys runs (about 2 minutes the first time)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(func=cmd_bench_wtu)
+    p = bsub.add_parser("sim", help="DRE simulation speed, Icarus against Verilator")
+    p.add_argument("--frames", type=int, default=64, help="frames of the trace (default 64)")
+    p.set_defaults(func=cmd_bench_sim)
     return parser
 
 
