@@ -70,7 +70,7 @@ module tb;
     if (o_desc_valid) begin $fwrite(out, "D %h\\n", o_desc_payload); last_out = cycle;
                             if (o_desc_payload[{end_bit}]) ends = ends + 1; end
     cycle <= cycle + 1;
-    if (cycle == {limit}) begin $fwrite(out, "T {limit}\n"); $fclose(out); $finish; end
+    if (cycle == {limit}) begin $fwrite(out, "T {limit}\\n"); $fclose(out); $finish; end
     if (bus_ack) begin
       $fwrite(out, "C %0d\\nF %h\\n", last_out + 1, bus_dat_r);
       $fclose(out);
