@@ -137,9 +137,9 @@ def test_sim_run_equals_golden_run(tmp_path, capsys):
     assert list((tmp_path / "build").glob("*/*.fst"))
 
 
-def test_sim_run_refuses_units_without_rtl(tmp_path, capsys):
+def test_sim_run_refuses_a_bad_stall_chance(tmp_path, capsys):
     vec = tmp_path / "in.npz"
     assert main(["vectors", "random", "--unit", "dre", "--config", "small", "-o", str(vec)]) == 0
-    assert main(["sim", "run", str(vec), "-o", str(tmp_path / "o.npz")]) == 2
-    assert "unit 'dre' has no RTL yet" in capsys.readouterr().err
+    assert main(["sim", "run", str(vec), "-o", str(tmp_path / "o.npz"), "--stall", "1.5"]) == 2
+    assert "stall must be in 0..1 (exclusive), not 1.5" in capsys.readouterr().err
     assert not (tmp_path / "o.npz").exists()
