@@ -143,6 +143,21 @@ def cmd_bench_hcu(args):
     bench_hcu_early_exit()
 
 
+def cmd_synth(args):
+    from vrex.synth.report import TARGETS_KGE, UNITS, synth_report
+    units = args.unit or list(UNITS)
+    for unit in units:
+        if unit not in UNITS:
+            raise UsageError(f"--unit must be one of {', '.join(UNITS)}, not {unit!r}")
+    config = _config(args)
+    targets = TARGETS_KGE if config == Config() else None
+    figures = synth_report(config, units=units, build_root=Path(args.build),
+                           progress=_progress, targets=targets)
+    if args.json:
+        write_json(args.json, {"config": args.config, "parameters": config.as_dict(),
+                               "generic": figures})
+
+
 def cmd_bench_sim(args):
     from vrex.scripts.bench import bench_sim
     if args.frames < 1:
@@ -253,6 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = csub.add_parser("show", help="print a configuration as TOML")
     _add_config_args(p)
     p.set_defaults(func=cmd_config_show)
+
+    p = sub.add_parser("synth", help="logic size of the DRE and its units (Yosys)")
+    _add_config_args(p)
+    p.add_argument("--unit", action="append", metavar="UNIT",
+                   help="hcu, wtu, controller, registers or dre (repeatable; default: all)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("--build", default="build/synth", help="cache directory")
+    p.set_defaults(func=cmd_synth)
 
     bench = sub.add_parser("bench", help="benchmarks that print their figures")
     bsub = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)

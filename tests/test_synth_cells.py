@@ -56,3 +56,24 @@ def test_real_run_is_cached(tmp_path):
                           build_root=tmp_path)
     assert wider.cells != first.cells
     assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_vrex_synth_writes_json(tmp_path, capsys):
+    from vrex.scripts.cli import main
+    out = tmp_path / "r.json"
+    assert main(["synth", "--config", "small", "--unit", "controller", "--unit", "registers",
+                 "--build", str(tmp_path / "cache"), "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())["generic"]
+    assert set(figures) == {"controller", "registers"}
+    for unit in figures.values():
+        assert unit["kge"] == pytest.approx(unit["transistors"] / 4000, abs=0.01)
+        assert unit["cells"] > unit["flops"] > 0
+    assert figures["controller"]["memory_bits"] > 0
+    assert "controller" in capsys.readouterr().out
+
+
+def test_vrex_synth_names_a_bad_unit(capsys):
+    from vrex.scripts.cli import main
+    assert main(["synth", "--unit", "kvmu"]) == 2
+    assert "--unit must be one of hcu, wtu, controller, registers, dre, not 'kvmu'" in \
+        capsys.readouterr().err
