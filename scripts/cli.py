@@ -152,7 +152,7 @@ def cmd_synth(args):
     config = _config(args)
     targets = TARGETS_KGE if config == Config() else None
     figures = synth_report(config, units=units, build_root=Path(args.build),
-                           progress=_progress, targets=targets)
+                           progress=_progress, targets=targets, fpga=args.fpga or ())
     if args.json:
         write_json(args.json, {"config": args.config, "parameters": config.as_dict(),
                                "generic": figures})
@@ -274,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unit", action="append", metavar="UNIT",
                    help="hcu, wtu, controller, registers or dre (repeatable; default: all)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("--fpga", action="append", choices=["ice40", "ecp5"],
+                   help="also count FPGA resources of this family (repeatable)")
     p.add_argument("--build", default="build/synth", help="cache directory")
     p.set_defaults(func=cmd_synth)
 

@@ -44,8 +44,9 @@ def unit_component(unit: str, config: Config):
 
 def synth_report(config: Config, *, units=UNITS, build_root: Path = Path("build/synth"),
                  progress: Callable[[str], None] | None = None,
-                 targets: dict | None = None) -> dict:
-    """Synthesize ``units`` of ``config`` (cached) and return their figures; prints a table."""
+                 targets: dict | None = None, fpga=()) -> dict:
+    """Synthesize ``units`` of ``config`` (cached) and return their figures; prints a table.
+    ``fpga`` names families (``ice40``, ``ecp5``) whose resources to add."""
     reports: dict[str, CellReport] = {}
     for unit in units:
         reports[unit] = generic_cells(unit_component(unit, config), unit,
@@ -62,4 +63,18 @@ def synth_report(config: Config, *, units=UNITS, build_root: Path = Path("build/
         print(f"{unit:12s} {report.cells:>8d} {report.flops:>6d} {report.kge:>8.2f} "
               f"{report.transistors:>12d} {report.memory_bits:>12d}  {verdict}")
         figures[unit] = {**report.summary(), "target_kge": target}
+    for family in fpga:
+        from .fpga import DEVICES, fpga_resources
+        device, capacity = DEVICES[family]
+        print(f"\n{family} resources (Yosys {family} flow; {device}: "
+              + ", ".join(f"{k} {v}" for k, v in capacity.items()) + ")")
+        for unit in units:
+            report = fpga_resources(unit_component(unit, config), unit, family,
+                                    build_root=build_root, progress=progress)
+            over = report.overflows()
+            fits = ("fits" if not over else "does NOT fit: "
+                    + ", ".join(f"{k} over by {v}" for k, v in over.items()))
+            print(f"{unit:12s} " + " ".join(f"{k} {v}" for k, v in report.resources.items())
+                  + (f"  ({fits})" if unit == "dre" else ""))
+            figures[unit][family] = {**report.resources, "overflows": over}
     return figures
