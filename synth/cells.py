@@ -24,17 +24,13 @@ version, so a repeated report is instant.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import os
-import time
 from pathlib import Path
 from typing import Callable
 
-from amaranth.back import rtlil
 from amaranth.lib import wiring
 
-from .yosys import SynthError, run_yosys, yosys_version
+from .yosys import SynthError, cached_run
 
 __all__ = ["CellReport", "generic_cells", "parse_stat", "ABC_SCRIPT", "GENERIC_SCRIPT"]
 
@@ -102,26 +98,14 @@ def generic_cells(component: wiring.Component, design: str, *,
                   progress: Callable[[str], None] | None = None,
                   timeout: float | None = 3600) -> CellReport:
     """Synthesize ``component`` to generic cells (cached) and report its size."""
-    text = rtlil.convert(component, name="top")
-    key = hashlib.sha256("\0".join([text, GENERIC_SCRIPT, ABC_SCRIPT, yosys_version()])
-                         .encode()).hexdigest()[:16]
-    work = Path(build_root) / f"{design}-{key}"
-    report_file = work / "report.json"
-    if report_file.exists():
-        return CellReport(**json.loads(report_file.read_text()))
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "design.il").write_text(text)
-    (work / "fast.abc").write_text(ABC_SCRIPT)
+    def parse(work, seconds):
+        return parse_stat(json.loads((work / "stat.json").read_text()),
+                          json.loads((work / "memories.json").read_text()), design,
+                          seconds).as_dict()
+
+    report = CellReport(**cached_run(component, design, GENERIC_SCRIPT, parse,
+                                     files={"fast.abc": ABC_SCRIPT}, build_root=build_root,
+                                     progress=progress, timeout=timeout))
     if progress:
-        progress(f"synth {design}: running Yosys in {work} ...")
-    start = time.perf_counter()
-    run_yosys(GENERIC_SCRIPT, work, timeout=timeout)
-    seconds = time.perf_counter() - start
-    report = parse_stat(json.loads((work / "stat.json").read_text()),
-                        json.loads((work / "memories.json").read_text()), design, seconds)
-    partial = report_file.with_suffix(".tmp")
-    partial.write_text(json.dumps(report.as_dict(), indent=1))
-    os.replace(partial, report_file)
-    if progress:
-        progress(f"synth {design}: {report.cells} cells in {seconds:.0f} s")
+        progress(f"synth {design}: {report.cells} cells")
     return report

@@ -5,16 +5,11 @@ pins nextpnr can place; the bare DRE has more ports than an UP5K has pins.)"""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import os
-import time
 from pathlib import Path
 from typing import Callable
 
-from amaranth.back import rtlil
-
-from .yosys import SynthError, run_yosys, yosys_version
+from .yosys import SynthError, cached_run
 
 __all__ = ["FAMILIES", "DEVICES", "FpgaReport", "fpga_resources", "count_resources"]
 
@@ -72,28 +67,18 @@ def fpga_resources(component, design: str, family: str, *,
     """Run Yosys's ``family`` flow on ``component`` (cached) and count its primitives."""
     if family not in FAMILIES:
         raise SynthError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
-    text = rtlil.convert(component, name="top")
     script = f"read_rtlil design.il\n{FAMILIES[family]}\ntee -q -o stat.json stat -json\n"
-    key = hashlib.sha256("\0".join([text, script, yosys_version()]).encode()).hexdigest()[:16]
-    work = Path(build_root) / f"{design}-{family}-{key}"
-    report_file = work / "report.json"
-    if report_file.exists():
-        return FpgaReport(**json.loads(report_file.read_text()))
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "design.il").write_text(text)
-    if progress:
-        progress(f"synth {design} for {family}: running Yosys in {work} ...")
-    start = time.perf_counter()
-    run_yosys(script, work, timeout=timeout)
-    seconds = time.perf_counter() - start
-    try:
-        by_type = {str(k): int(v) for k, v in json.loads((work / "stat.json").read_text())
-                   ["design"]["num_cells_by_type"].items() if not str(k).startswith("$scope")}
-    except (KeyError, TypeError, ValueError) as error:
-        raise SynthError(f"unexpected Yosys stat report for {design}: {error!r}") from None
-    report = FpgaReport(design=design, family=family, resources=count_resources(by_type, family),
-                        by_type=by_type, seconds=seconds)
-    partial = report_file.with_suffix(".tmp")
-    partial.write_text(json.dumps(report.as_dict(), indent=1))
-    os.replace(partial, report_file)
-    return report
+
+    def parse(work, seconds):
+        try:
+            by_type = {str(k): int(v) for k, v in json.loads((work / "stat.json").read_text())
+                       ["design"]["num_cells_by_type"].items()
+                       if not str(k).startswith("$scope")}
+        except (KeyError, TypeError, ValueError) as error:
+            raise SynthError(f"unexpected Yosys stat report for {design}: {error!r}") from None
+        return FpgaReport(design=design, family=family,
+                          resources=count_resources(by_type, family), by_type=by_type,
+                          seconds=seconds).as_dict()
+
+    return FpgaReport(**cached_run(component, f"{design}-{family}", script, parse,
+                                   build_root=build_root, progress=progress, timeout=timeout))

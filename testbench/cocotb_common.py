@@ -5,7 +5,7 @@ import os
 
 from cocotb.triggers import RisingEdge
 
-__all__ = ["Settings", "reset"]
+__all__ = ["Settings", "reset", "drive_streams"]
 
 
 @dataclasses.dataclass
@@ -39,3 +39,45 @@ async def reset(dut, cycles: int = 2):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
     await RisingEdge(dut.clk)
+
+
+async def drive_streams(dut, sources: dict, sinks: dict, done, settings: "Settings", rng,
+                        *, limit: int = 1_000_000):
+    """Drive streams cycle by cycle until ``done(received)`` and every source is empty.
+
+    ``sources`` maps a port name to its list of packed payloads; each beat is offered after
+    random idle cycles (``settings.idle``) and held until taken. ``sinks`` maps a port name to
+    the layout its payloads are unpacked with; a sink stalls at random (``settings.stall``).
+    Returns ``(received, first_in, last_out)``: payloads per sink, the cycle of the first beat
+    offered and of the last output handshake.
+    """
+    state = {name: [list(beats), False] for name, beats in sources.items()}
+    received = {name: [] for name in sinks}
+    first_in = last_out = None
+    cycle = 0
+    while not done(received) or any(pending for pending, _ in state.values()):
+        for name, entry in state.items():
+            pending, offered = entry
+            if not offered and pending and rng.random() >= settings.idle:
+                entry[1] = offered = True
+                getattr(dut, f"{name}__payload").value = pending[0]
+            getattr(dut, f"{name}__valid").value = int(offered)
+            if offered and first_in is None:
+                first_in = cycle
+        ready = {name: rng.random() >= settings.stall for name in sinks}
+        for name, r in ready.items():
+            getattr(dut, f"{name}__ready").value = int(r)
+        await RisingEdge(dut.clk)
+        for name, entry in state.items():
+            if entry[1] and getattr(dut, f"{name}__ready").value:
+                entry[0].pop(0)
+                entry[1] = False
+        for name, layout in sinks.items():
+            if ready[name] and getattr(dut, f"{name}__valid").value:
+                received[name].append(layout.from_bits(int(getattr(dut, f"{name}__payload").value)))
+                last_out = cycle
+        cycle += 1
+        assert cycle < limit, f"no end after {limit} cycles: the design hangs"
+    for name in sources:
+        getattr(dut, f"{name}__valid").value = 0
+    return received, first_in, last_out

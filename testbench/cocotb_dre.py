@@ -15,7 +15,7 @@ from vrex.rtl.dre import hash_layout
 from vrex.rtl.registers import ID_MAGIC, dre_registers
 from vrex.rtl.wtu import score_layout
 from vrex.testbench.amaranth_dre import dre_beats, dre_outputs
-from vrex.testbench.cocotb_common import Settings, reset
+from vrex.testbench.cocotb_common import Settings, drive_streams, reset
 
 
 async def wishbone(dut, offset: int, value: int | None = None) -> int:
@@ -53,9 +53,8 @@ async def dre_vectors(dut):
                "o_slot": slot_layout(cfg.max_clusters, cfg.page_tokens, cfg.max_pages),
                "o_select": select_layout(cfg.wtu_lanes),
                "o_desc": desc_layout(cfg.page_tokens, cfg.max_pages)}
-    sources = {"i_hash": [[layouts["i_hash"].const(b).as_bits() for b in hash_beats], False],
-               "i_score": [[layouts["i_score"].const(b).as_bits() for b in score_beats], False]}
-    sinks = {"o_slot": [], "o_select": [], "o_desc": []}
+    sources = {"i_hash": [layouts["i_hash"].const(b).as_bits() for b in hash_beats],
+               "i_score": [layouts["i_score"].const(b).as_bits() for b in score_beats]}
 
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     for name in ("i_hash__valid", "i_hash__payload", "i_score__valid", "i_score__payload",
@@ -68,37 +67,19 @@ async def dre_vectors(dut):
         await wishbone(dut, regs[name], int(getattr(cfg, name.lower())))
 
     tokens, queries = a["hashes"].size, len(ns)
-    first_in = last_out = None
-    cycle = 0
-    ends = 0
-    while len(sinks["o_slot"]) < tokens or ends < queries or any(s[0] for s in sources.values()):
-        for name, state in sources.items():
-            pending, offered = state
-            if not offered and pending and rng.random() >= settings.idle:
-                state[1] = offered = True
-                getattr(dut, f"{name}__payload").value = pending[0]
-            getattr(dut, f"{name}__valid").value = int(offered)
-            if offered and first_in is None:
-                first_in = cycle
-        ready = {name: rng.random() >= settings.stall for name in sinks}
-        for name, r in ready.items():
-            getattr(dut, f"{name}__ready").value = int(r)
-        await RisingEdge(dut.clk)
-        for name, state in sources.items():
-            if state[1] and getattr(dut, f"{name}__ready").value:
-                state[0].pop(0)
-                state[1] = False
-        for name, got in sinks.items():
-            if ready[name] and getattr(dut, f"{name}__valid").value:
-                beat = layouts[name].from_bits(int(getattr(dut, f"{name}__payload").value))
-                got.append(beat)
-                last_out = cycle
-                if name == "o_desc" and beat.end:
-                    ends += 1
-        cycle += 1
-        assert cycle < 1_000_000, "DRE hangs"
-    for name in ("i_hash", "i_score"):
-        getattr(dut, f"{name}__valid").value = 0
+
+    ended = [0, 0]                    # descriptor beats looked at, end beats among them
+
+    def done(got):
+        descs = got["o_desc"]
+        for d in descs[ended[0]:]:
+            ended[1] += d.end
+        ended[0] = len(descs)
+        return len(got["o_slot"]) == tokens and ended[1] == queries
+
+    sinks, first_in, last_out = await drive_streams(
+        dut, sources, {name: layouts[name] for name in ("o_slot", "o_select", "o_desc")},
+        done, settings, rng)
     status = await wishbone(dut, regs["STATUS"])
     outputs = dre_outputs(
         [(s.cluster, s.slot) for s in sinks["o_slot"]],

@@ -6,12 +6,11 @@ import cocotb
 import numpy as np
 from amaranth.lib import data
 from cocotb.clock import Clock
-from cocotb.triggers import RisingEdge
 
 from vrex.golden.vectors import load_vectors, write_npz
 from vrex.rtl.wtu import mask_layout, row_layout, score_layout
 from vrex.testbench.amaranth_wtu import beats_of
-from vrex.testbench.cocotb_common import Settings, reset
+from vrex.testbench.cocotb_common import Settings, drive_streams, reset
 
 
 @cocotb.test()
@@ -47,35 +46,13 @@ async def wtu_vectors(dut):
             last = r == rows - 1 and i == len(row) - 1
             score_beats.append(in_layout.const({"scores": beat, "last": last}).as_bits())
     beats = len(count_beats)
-    sources = {"i_count": [count_beats, False], "i_score": [score_beats, False]}
-    infos, masks = [], []
     wanted_masks = (rows + 1) * beats
-    first_in = last_out = None
-    cycle = 0
-    while len(masks) < wanted_masks:
-        for name, state in sources.items():
-            pending, offered = state
-            if not offered and pending and rng.random() >= settings.idle:
-                state[1] = offered = True
-                getattr(dut, f"{name}__payload").value = pending[0]
-            getattr(dut, f"{name}__valid").value = int(offered)
-        ready = {name: rng.random() >= settings.stall for name in ("o_row", "o_mask")}
-        for name, r in ready.items():
-            getattr(dut, f"{name}__ready").value = int(r)
-        await RisingEdge(dut.clk)
-        for name, state in sources.items():
-            if state[1] and getattr(dut, f"{name}__ready").value:
-                state[0].pop(0)
-                state[1] = False
-                first_in = cycle if first_in is None else first_in
-        if ready["o_row"] and dut.o_row__valid.value:
-            infos.append(info_layout.from_bits(int(dut.o_row__payload.value)))
-        if ready["o_mask"] and dut.o_mask__valid.value:
-            masks.append(out_layout.from_bits(int(dut.o_mask__payload.value)))
-            last_out = cycle
-        cycle += 1
-        assert cycle < 100 * (rows + 2) * (beats + cfg.score_bits + 8) * \
-            (cfg.buckets + 2), "WTU hangs"
+    received, first_in, last_out = await drive_streams(
+        dut, {"i_count": count_beats, "i_score": score_beats},
+        {"o_row": info_layout, "o_mask": out_layout},
+        lambda got: len(got["o_mask"]) >= wanted_masks, settings, rng,
+        limit=100 * (rows + 2) * (beats + cfg.score_bits + 8) * (cfg.buckets + 2))
+    infos, masks = received["o_row"], received["o_mask"]
 
     def unpack(chunk):
         bits = [(beat.mask >> lane) & 1 for beat in chunk for lane in range(lanes)]
