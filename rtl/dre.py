@@ -8,13 +8,13 @@ clusters and counts of that moment, takes the query's score rows, and streams ou
 selection and its fetch descriptors, ending with an ``end`` beat.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.hdl import Module, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from .controller import Controller, desc_layout, select_layout, slot_layout
 from .hcu import HCU
-from .registers import ID_MAGIC, RegisterFile, dre_registers
+from .registers import ID_MAGIC, RegisterFile, dre_registers, register_addr_width
 from .wishbone import wishbone_signature
 from .wtu import WTU, score_layout
 
@@ -50,7 +50,6 @@ class DRE(wiring.Component):
     def __init__(self, config):
         self._config = config
         self._registers = dre_registers(config)
-        addr_width = max(1, (len(self._registers) - 1).bit_length())
         super().__init__({
             "i_hash": In(stream.Signature(hash_layout(config.hash_bits))),
             "o_slot": Out(stream.Signature(slot_layout(config.max_clusters, config.page_tokens,
@@ -58,11 +57,23 @@ class DRE(wiring.Component):
             "i_score": In(stream.Signature(score_layout(config.score_bits, config.wtu_lanes))),
             "o_select": Out(stream.Signature(select_layout(config.wtu_lanes))),
             "o_desc": Out(stream.Signature(desc_layout(config.page_tokens, config.max_pages))),
-            "bus": In(wishbone_signature(addr_width)),
+            "bus": In(wishbone_signature(register_addr_width(self._registers))),
         })
 
     config = property(lambda self: self._config)
     registers = property(lambda self: self._registers)
+
+    def _field(self, register: str, field: str) -> int:
+        """Lowest bit of a named field, from the register table."""
+        reg = next(r for r in self._registers if r.name == register)
+        return next(lsb for name, lsb, _ in reg.fields if name == field)
+
+    def _pack(self, register: str, **values):
+        """A register's value from its named fields, placed as the register table says."""
+        packed = 0
+        for name, value in values.items():
+            packed = packed | (Value.cast(value) << self._field(register, name))
+        return packed
 
     def elaborate(self, platform):
         m = Module()
@@ -95,17 +106,19 @@ class DRE(wiring.Component):
             m.d.sync += tokens.eq(tokens + 1)
         with m.If(self.o_desc.valid & self.o_desc.ready & ~self.o_desc.payload.end):
             m.d.sync += descriptors.eq(descriptors + 1)
-        with m.If(regs.ctrl[0]):
+        with m.If(regs.ctrl[self._field("CTRL", "CLEAR")]):
             m.d.sync += clear_pending.eq(1)
         m.d.comb += [
             regs.id.eq(ID_MAGIC),
-            regs.status.eq(Const(0, 4) | busy | (hcu.cluster_overflow << 1)
-                           | (ctl.page_overflow << 2) | (clear_pending << 3)),
+            regs.status.eq(self._pack("STATUS", BUSY=busy,
+                                      CLUSTER_OVERFLOW=hcu.cluster_overflow,
+                                      PAGE_OVERFLOW=ctl.page_overflow,
+                                      CLEAR_PENDING=clear_pending)),
             regs.tokens.eq(tokens), regs.clusters.eq(hcu.n_clusters), regs.pages.eq(ctl.pages),
             regs.queries.eq(queries), regs.descriptors.eq(descriptors), regs.cycles.eq(cycles),
             regs.hash_bits.eq(c.hash_bits), regs.max_clusters.eq(c.max_clusters),
             regs.max_pages.eq(c.max_pages), regs.page_tokens.eq(c.page_tokens),
-            regs.lanes.eq(c.hcu_lanes | (c.wtu_lanes << 16)),
+            regs.lanes.eq(self._pack("LANES", HCU_LANES=c.hcu_lanes, WTU_LANES=c.wtu_lanes)),
         ]
 
         # Query settings are taken when the query starts, so the host may write the registers

@@ -11,7 +11,7 @@ from amaranth.lib.wiring import In, Out
 
 from .wishbone import wishbone_signature
 
-__all__ = ["Register", "dre_registers", "RegisterFile", "ID_MAGIC"]
+__all__ = ["Register", "dre_registers", "register_addr_width", "RegisterFile", "ID_MAGIC"]
 
 ID_MAGIC = 0x56524558            # "VREX"
 
@@ -72,6 +72,11 @@ def dre_registers(config) -> list[Register]:
     return out
 
 
+def register_addr_width(registers: list[Register]) -> int:
+    """Width of the Wishbone word address that reaches every register."""
+    return max(1, (max(r.offset for r in registers) // 4).bit_length())
+
+
 class RegisterFile(wiring.Component):
     """A Wishbone target holding ``registers``: ``ro`` ones read the ``In`` member of their
     name, ``rw`` ones drive the ``Out`` member of their name, ``w1`` ones pulse their ``Out``
@@ -80,7 +85,7 @@ class RegisterFile(wiring.Component):
 
     def __init__(self, registers: list[Register]):
         self._registers = list(registers)
-        self.addr_width = max(1, (len(registers) - 1).bit_length())
+        self.addr_width = register_addr_width(registers)
         members = {"bus": In(wishbone_signature(self.addr_width))}
         for reg in registers:
             members[reg.name.lower()] = (In if reg.access == "ro" else Out)(reg.width)

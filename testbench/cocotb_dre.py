@@ -14,7 +14,7 @@ from vrex.rtl.controller import desc_layout, select_layout, slot_layout
 from vrex.rtl.dre import hash_layout
 from vrex.rtl.registers import ID_MAGIC, dre_registers
 from vrex.rtl.wtu import score_layout
-from vrex.testbench.amaranth_dre import dre_beats, dre_outputs
+from vrex.testbench.dre_streams import dre_beats, dre_outputs
 from vrex.testbench.cocotb_common import Settings, drive_streams, reset
 
 
@@ -44,10 +44,10 @@ async def dre_vectors(dut):
     cfg, a = vectors.config, vectors.arrays
     rng = np.random.default_rng(settings.seed)
     regs = {r.name: r.offset for r in dre_registers(cfg)}
-    # The golden clusters only shape the score beats (each query's n); outputs are the DUT's.
-    clusters = run_dre(a["hashes"], a["frame_end"], a["query_after"], a["query_rows"],
-                       a["scores"], cfg).cluster
-    hash_beats, score_beats, ns = dre_beats(a, cfg, clusters)
+    # The golden run only shapes the score beats (each query's n); outputs are the DUT's.
+    golden = run_dre(a["hashes"], a["frame_end"], a["query_after"], a["query_rows"],
+                     a["scores"], cfg)
+    hash_beats, score_beats, ns = dre_beats(a, cfg, golden)
     layouts = {"i_hash": hash_layout(cfg.hash_bits),
                "i_score": score_layout(cfg.score_bits, cfg.wtu_lanes),
                "o_slot": slot_layout(cfg.max_clusters, cfg.page_tokens, cfg.max_pages),

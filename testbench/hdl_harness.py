@@ -15,14 +15,15 @@ import subprocess
 import time
 from pathlib import Path
 
-from vrex.golden.vectors import Vectors, run_golden
+from vrex.golden.dre import run_dre
+from vrex.golden.vectors import Vectors
 from vrex.rtl.controller import desc_layout, select_layout, slot_layout
 from vrex.rtl.dre import hash_layout
 from vrex.rtl.registers import dre_registers
 from vrex.rtl.wtu import score_layout
 from vrex.scripts.generate import generate
 
-from .amaranth_dre import dre_beats, dre_outputs
+from .dre_streams import dre_beats, dre_outputs
 from .runner import SimError, verilator_env
 
 __all__ = ["run_harness"]
@@ -95,8 +96,10 @@ def run_harness(vectors: Vectors, sim: str, work: Path) -> dict:
     work = Path(work).resolve()
     description = generate("dre", cfg, work)
     top = description["toplevel"]
-    golden = run_golden(vectors)
-    hash_beats, score_beats, ns = dre_beats(a, cfg, golden["cluster"])
+    run = run_dre(a["hashes"], a["frame_end"], a["query_after"], a["query_rows"],
+                  a["scores"], cfg)
+    golden = run.as_dict(cfg.no_slot)
+    hash_beats, score_beats, ns = dre_beats(a, cfg, run)
     layouts = {"hash": hash_layout(cfg.hash_bits),
                "score": score_layout(cfg.score_bits, cfg.wtu_lanes),
                "slot": slot_layout(cfg.max_clusters, cfg.page_tokens, cfg.max_pages),

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from vrex.golden.config import Config
 from vrex.golden.dre import run_dre
 from vrex.golden.stimulus import random_vectors
 from vrex.rtl.dre import DRE
@@ -22,7 +21,7 @@ def _golden(vectors):
 
 def _compare(vectors, seed, **kw):
     want = _golden(vectors)
-    got = simulate_dre(vectors.arrays, vectors.config, want.cluster, seed=seed, **kw)
+    got = simulate_dre(vectors.arrays, vectors.config, want, seed=seed, **kw)
     want = want.as_dict(vectors.config.no_slot)
     timed = not kw.get("idle") and not kw.get("stall")
     differ = [k for k in want if (k != "cycles" or timed) and not np.array_equal(got[k], want[k])]
@@ -92,6 +91,8 @@ def test_registers():
         assert await wishbone_read(ctx, dut.bus, offset["ID"]) == ID_MAGIC
         assert await wishbone_read(ctx, dut.bus, offset["BUCKETS"]) == 3
         assert await wishbone_read(ctx, dut.bus, offset["MAX_CLUSTERS"]) == cfg.max_clusters
+        assert await wishbone_read(ctx, dut.bus, offset["LANES"]) == \
+            cfg.hcu_lanes | (cfg.wtu_lanes << 16)
         # Writes are clamped to the legal range and read back as stored.
         for value, stored in ((5, 5), (0, 1), (99, 8)):
             await wishbone_write(ctx, dut.bus, offset["BUCKETS"], value)
