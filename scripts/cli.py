@@ -116,7 +116,8 @@ def cmd_config_show(args):
 def cmd_flow(args):
     from vrex.scripts.flow import run_flow
     report = run_flow(_config(args), Path(args.out), config_name=args.config,
-                      sim=None if args.sim == "none" else args.sim)
+                      sim=None if args.sim == "none" else args.sim, synth=args.synth,
+                      progress=_progress)
     return 1 if report["rtl"]["agrees"] is False else 0
 
 
@@ -144,18 +145,40 @@ def cmd_bench_hcu(args):
 
 
 def cmd_synth(args):
-    from vrex.synth.report import TARGETS_KGE, UNITS, synth_report
+    from vrex.synth.report import UNITS, synth_report
     units = args.unit or list(UNITS)
     for unit in units:
         if unit not in UNITS:
             raise UsageError(f"--unit must be one of {', '.join(UNITS)}, not {unit!r}")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be a positive integer, not {args.jobs}")
+    families = [] if "none" in (args.fpga or ()) else (args.fpga or ["ice40", "ecp5"])
     config = _config(args)
-    targets = TARGETS_KGE if config == Config() else None
-    figures = synth_report(config, units=units, build_root=Path(args.build),
-                           progress=_progress, targets=targets, fpga=args.fpga or ())
+    figures = synth_report(config, units=units, families=families, jobs=args.jobs,
+                           build_root=Path(args.build), progress=_progress)
     if args.json:
         write_json(args.json, {"config": args.config, "parameters": config.as_dict(),
-                               "generic": figures})
+                               **figures})
+
+
+def cmd_sweep(args):
+    from vrex.synth.sweep import AXES, run_sweep
+    axes = None
+    if args.axis:
+        axes = {}
+        for item in args.axis:
+            name, sep, values = item.partition("=")
+            if name not in AXES:
+                raise UsageError(f"--axis must name one of {', '.join(AXES)}, not {name!r}")
+            try:
+                axes[name] = [int(v, 0) for v in values.split(",")] if sep else \
+                    list(AXES[name][0])
+            except ValueError:
+                raise UsageError(f"--axis values must be integers, not {values!r}") from None
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be a positive integer, not {args.jobs}")
+    run_sweep(_config(args), Path(args.out), axes=axes, jobs=args.jobs,
+              build_root=Path(args.build), plot=not args.no_plot, progress=_progress)
 
 
 def cmd_bench_sim(args):
@@ -189,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="build/flow", help="report directory (default: build/flow)")
     p.add_argument("--sim", choices=["icarus", "verilator", "none"], default="icarus",
                    help="simulator for the RTL check (default: icarus; none: golden only)")
+    p.add_argument("--synth", choices=["generic", "full", "none"], default="generic",
+                   help="synthesis summary: generic gates (default), full (also FPGA "
+                        "resources and Fmax, minutes), none")
     p.set_defaults(func=cmd_flow)
 
     golden = sub.add_parser("golden", help="the bit-exact golden model")
@@ -269,15 +295,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.set_defaults(func=cmd_config_show)
 
-    p = sub.add_parser("synth", help="logic size of the DRE and its units (Yosys)")
+    p = sub.add_parser("synth", help="area (kGE, transistors, memory bits), FPGA resources and "
+                                      "Fmax of the DRE and its units (Yosys, nextpnr)")
     _add_config_args(p)
     p.add_argument("--unit", action="append", metavar="UNIT",
                    help="hcu, wtu, controller, registers or dre (repeatable; default: all)")
+    p.add_argument("--fpga", action="append", choices=["ice40", "ecp5", "none"],
+                   help="FPGA families to place and route (repeatable; default: ice40 and "
+                        "ecp5; none: generic gates only)")
+    p.add_argument("--jobs", type=int, default=2, help="tool runs at a time (default 2)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
-    p.add_argument("--fpga", action="append", choices=["ice40", "ecp5"],
-                   help="also count FPGA resources of this family (repeatable)")
     p.add_argument("--build", default="build/synth", help="cache directory")
     p.set_defaults(func=cmd_synth)
+
+    from vrex.synth.sweep import AXES
+    p = sub.add_parser("sweep", help="area against cycles, one parameter at a time (Yosys, "
+                                     "golden cycle models)")
+    _add_config_args(p)
+    p.add_argument("--axis", action="append", metavar="NAME[=V1,V2,...]",
+                   help=f"parameter to sweep: {', '.join(AXES)} (repeatable; default: all, "
+                        f"with their default values)")
+    p.add_argument("--out", default="build/sweep", help="table and plot directory")
+    p.add_argument("--jobs", type=int, default=2, help="Yosys runs at a time (default 2)")
+    p.add_argument("--no-plot", action="store_true", help="tables only")
+    p.add_argument("--build", default="build/synth", help="synthesis cache directory")
+    p.set_defaults(func=cmd_sweep)
 
     bench = sub.add_parser("bench", help="benchmarks that print their figures")
     bsub = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)

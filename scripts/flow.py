@@ -1,10 +1,10 @@
 """``vrex flow``: the main job. For a configuration it generates the DRE's Verilog package,
 writes vector files of the default trace for every unit, runs the golden model on them, pushes
 each head's ``dre`` vectors through the generated Verilog (cocotb; Icarus unless told otherwise)
-and checks that every output agrees, cycles included; then writes a report directory (Markdown
-and JSON) with retrieval statistics and cycle counts.
-
-Synthesis joins this flow with its issue.
+and checks that every output agrees, cycles included; synthesizes the DRE and its units
+(generic gates, and with ``synth="full"`` FPGA resources and Fmax: ``vrex.synth.report``);
+then writes a report directory (Markdown and JSON) with retrieval statistics, cycle counts and
+the synthesis summary.
 """
 
 from __future__ import annotations
@@ -62,10 +62,17 @@ def _head_stats(trace, config: Config, head: int, vector_dir: Path, sim: str | N
     return stats
 
 
+SYNTH_CHOICES = ("generic", "full", "none")
+
+
 def run_flow(config: Config, out: Path, *, config_name: str = "default",
-             sim: str | None = "icarus") -> dict:
-    """Run the flow into ``out``; ``sim=None`` skips the RTL simulation. The report's
-    ``rtl_agrees`` is false if any simulated output differs from the golden model."""
+             sim: str | None = "icarus", synth: str = "generic", progress=None) -> dict:
+    """Run the flow into ``out``; ``sim=None`` skips the RTL simulation, ``synth`` is one of
+    :data:`SYNTH_CHOICES` (generic gates only, with FPGA resources and Fmax, or none; cached
+    in ``out/synth``). The report's ``rtl_agrees`` is false if any simulated output differs
+    from the golden model."""
+    if synth not in SYNTH_CHOICES:
+        raise ValueError(f"synth must be one of {', '.join(SYNTH_CHOICES)}, not {synth!r}")
     from vrex.scripts.generate import generate
     out.mkdir(parents=True, exist_ok=True)
     vector_dir = out / "vectors"
@@ -85,7 +92,12 @@ def run_flow(config: Config, out: Path, *, config_name: str = "default",
         "trace": {"frames": trace.frames, "tokens": trace.tokens, "heads": trace.heads,
                   "head_dim": trace.head_dim, "text_queries": int(trace.text_queries.shape[0])},
         "heads": heads,
+        "synth": None,
     }
+    if synth != "none":
+        from vrex.synth.report import synth_report
+        report["synth"] = synth_report(config, families=("ice40", "ecp5") if synth == "full"
+                                       else (), build_root=out / "synth", progress=progress)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(_markdown(report))
     print(_markdown(report))
@@ -126,4 +138,45 @@ def _markdown(report: dict) -> str:
             f"| {h['queries']} | {h['retrieval_ratio']:.1%} | {h['descriptors']} "
             f"| {h['hcu_cycles']} | {h['hcu_cycles_no_early_exit']} | {h['wtu_cycles']} "
             f"| {h['dre_cycles']} | {', '.join(flags) or 'none'} |")
+    if report["synth"]:
+        lines += ["", *_synth_markdown(report["synth"])]
     return "\n".join(lines) + "\n"
+
+
+def _synth_markdown(synth: dict) -> list[str]:
+    """The synthesis summary: logic and memory per unit, FPGA figures where they were run,
+    area at 14 nm, and the budgets of the preset."""
+    units = synth["units"]
+    families = [f for f in ("ice40", "ecp5") if any(f in u for u in units.values())]
+    head = "| unit | kGE | transistors | memory bits | area at 14 nm, mm2 |"
+    rule = "|---|---|---|---|---|"
+    for family in families:
+        device = next(u[family]["device"] for u in units.values() if family in u)
+        head += f" {device}: LUT4 / FF / Fmax MHz |"
+        rule += "---|"
+    lines = ["## Synthesis (`vrex synth`)", "", head, rule]
+    for name, u in units.items():
+        row = (f"| {name} | {u['kge']:.2f} | {u['transistors']} | {u['memory_bits']} "
+               f"| {synth['area_14nm']['units'][name]['total_mm2']:.4f} |")
+        for family in families:
+            f = u[family]
+            fmax = f"{f['fmax_mhz']:.1f}" if f["fmax_mhz"] is not None else "does not fit"
+            row += f" {f['lut4']} / {f['ff']} / {fmax} |"
+        lines.append(row)
+    verdicts = []
+    for name, u in units.items():
+        if u.get("target_kge") is not None:
+            met = u["kge"] <= u["target_kge"]
+            verdicts.append(f"{name} at most {u['target_kge']:g} kGE: "
+                            + ("met" if met else f"missed by {u['kge'] - u['target_kge']:.1f}"))
+        for family in families:
+            target = u[family].get("target_fmax_mhz")
+            fmax = u[family]["fmax_mhz"]
+            if target is not None:
+                met = fmax is not None and fmax >= target
+                verdicts.append(f"{name} on the {u[family]['device']} at {target:g} MHz: "
+                                + ("met" if met else "missed" + (
+                                    f" by {target - fmax:.1f} MHz" if fmax else "")))
+    if verdicts:
+        lines += ["", "Budgets: " + "; ".join(verdicts) + "."]
+    return lines

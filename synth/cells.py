@@ -4,13 +4,13 @@ The count is what ``synth -flatten`` reaches before any vendor mapping: ``$_AND_
 ``$_MUX_``, flip-flops and so on, one cell each. Flip-flops are plain ``$_DFF_P_``: after ABC
 their enables and synchronous resets become gates (``dfflegalize``; before ABC they would merge
 every enable domain into one ABC run, 6 minutes instead of 1 for the histogram WTU), as in a
-standard-cell library without such flops, so Yosys's CMOS transistor estimate covers every logic cell. Memories stay
+standard-cell library without such flops, so every logic cell is costed. Memories stay
 ``$mem_v2`` cells (``memory -nomap``) and are reported as bits: they would be SRAM macros or
 block RAM, not logic.
 
-Gate equivalents: ``kge = transistors / 4 / 1000``, a two-input NAND being 4 transistors in
-Yosys's CMOS cost table (``kernel/cost.h``: NOT 2, NAND/NOR 4, AND/OR/ANDNOT/ORNOT 6, XOR/XNOR
-and MUX 12, D flip-flop 16).
+Gate equivalents (kGE): each generic cell counts as the area of the standard cell that
+implements it, over the area of a two-input NAND (:data:`GATE_AREA`); Yosys's CMOS transistor
+estimate (``stat -tech cmos``) is reported beside it.
 
 ABC runs the mapping steps of its default script (``&dch -f; &nf``) without the SAT sweeping
 before them (``&fraig -x``, ``scorr``, ``dc2``, ``dretime``): with it, the default WTU's sixteen
@@ -30,9 +30,39 @@ from typing import Callable
 
 from amaranth.lib import wiring
 
-from .yosys import SynthError, cached_run
+from .yosys import SynthError, ToolRun, design_text
 
-__all__ = ["CellReport", "generic_cells", "parse_stat", "ABC_SCRIPT", "GENERIC_SCRIPT"]
+__all__ = ["CellReport", "GATE_AREA", "gate_equivalents", "generic_cells", "generic_run",
+           "parse_stat", "ABC_SCRIPT", "GENERIC_SCRIPT"]
+
+# Area of each generic cell in two-input NAND equivalents: the X1 cells of the NanGate FreePDK45
+# Open Cell Library (um^2: NAND2/NOR2/BUF 0.798, INV 0.532, AND2/OR2/AOI21/OAI21 1.064,
+# AOI22/OAI22 1.330, XOR2/XNOR2 1.596, MUX2 1.862, DFF 4.522), divided by NAND2_X1's 0.798.
+# The library has no AND-with-inverted-input cell: ANDNOT is INV + NOR2, ORNOT INV + NAND2,
+# NMUX MUX2 + INV. Flip-flops are plain D flip-flops here (enables and resets are gates).
+GATE_AREA = {
+    "$_BUF_": 1.0, "$_NOT_": 0.667,
+    "$_NAND_": 1.0, "$_NOR_": 1.0, "$_AND_": 1.333, "$_OR_": 1.333,
+    "$_ANDNOT_": 1.667, "$_ORNOT_": 1.667,
+    "$_XOR_": 2.0, "$_XNOR_": 2.0,
+    "$_MUX_": 2.333, "$_NMUX_": 3.0,
+    "$_AOI3_": 1.333, "$_OAI3_": 1.333, "$_AOI4_": 1.667, "$_OAI4_": 1.667,
+    "$_DFF_P_": 5.667,
+}
+
+
+def gate_equivalents(by_type: dict) -> float:
+    """NAND2 equivalents of a generic netlist's logic cells (memories excluded); a cell type
+    outside :data:`GATE_AREA` is refused, not counted as nothing."""
+    total = 0.0
+    for cell, count in by_type.items():
+        if cell.startswith("$mem"):
+            continue
+        if cell not in GATE_AREA:
+            raise SynthError(f"cell type {cell!r} has no entry in the gate-area table")
+        total += GATE_AREA[cell] * count
+    return total
+
 
 ABC_SCRIPT = "strash; &get -n; &dch -f; &nf; &put\n"
 
@@ -64,8 +94,8 @@ class CellReport:
 
     @property
     def kge(self) -> float:
-        """Thousands of two-input NAND gate equivalents (4 transistors each)."""
-        return self.transistors / 4000
+        """Thousands of two-input NAND gate equivalents, by :data:`GATE_AREA`."""
+        return gate_equivalents(self.by_type) / 1000
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -81,7 +111,8 @@ def parse_stat(stat: dict, memories: dict, design: str, seconds: float) -> CellR
     ``stat -json`` of the design as read (where memories still count their bits)."""
     try:
         totals = stat["design"]
-        by_type = {str(k): int(v) for k, v in totals["num_cells_by_type"].items()}
+        by_type = {str(k): int(v) for k, v in totals["num_cells_by_type"].items()
+                   if str(k) != "$scopeinfo"}        # hierarchy notes, not cells
         transistors = int(str(totals["estimated_num_transistors"]).rstrip("+"))
         memory_bits = int(memories["design"]["num_memory_bits"])
     except (KeyError, TypeError, ValueError) as error:
@@ -93,19 +124,23 @@ def parse_stat(stat: dict, memories: dict, design: str, seconds: float) -> CellR
                       seconds=seconds)
 
 
+def generic_run(component, design: str) -> ToolRun:
+    """The cached Yosys job that reports ``component``'s generic cells."""
+    def parse(work, seconds):
+        return parse_stat(json.loads((work / "stat.json").read_text()),
+                          json.loads((work / "memories.json").read_text()), design,
+                          seconds).as_dict()
+    return ToolRun(design, design_text(component), GENERIC_SCRIPT, parse,
+                   files={"fast.abc": ABC_SCRIPT})
+
+
 def generic_cells(component: wiring.Component, design: str, *,
                   build_root: Path = Path("build/synth"),
                   progress: Callable[[str], None] | None = None,
                   timeout: float | None = 3600) -> CellReport:
     """Synthesize ``component`` to generic cells (cached) and report its size."""
-    def parse(work, seconds):
-        return parse_stat(json.loads((work / "stat.json").read_text()),
-                          json.loads((work / "memories.json").read_text()), design,
-                          seconds).as_dict()
-
-    report = CellReport(**cached_run(component, design, GENERIC_SCRIPT, parse,
-                                     files={"fast.abc": ABC_SCRIPT}, build_root=build_root,
-                                     progress=progress, timeout=timeout))
+    report = CellReport(**generic_run(component, design).run(build_root, progress=progress,
+                                                             timeout=timeout))
     if progress:
-        progress(f"synth {design}: {report.cells} cells")
+        progress(f"synth {design}: {report.cells} cells, {report.kge:.2f} kGE")
     return report

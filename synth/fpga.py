@@ -1,6 +1,10 @@
-"""FPGA resources: Yosys's iCE40 and ECP5 flows, counted by primitive and checked against a
-device's capacity. (Fmax after place and route joins with the board top levels, whose few
-pins nextpnr can place; the bare DRE has more ports than an UP5K has pins.)"""
+"""FPGA cost: resources from Yosys's iCE40 and ECP5 flows and Fmax from nextpnr.
+
+Yosys synthesizes the design alone, for its resources, and wrapped in a
+:class:`~vrex.synth.harness.ScanHarness` (four pins, registered boundaries), which nextpnr
+places and routes on the family's device, constrained to the family's target clock. A design that does not fit the device is not placed;
+the report names the resources that overflow and by how much.
+"""
 
 from __future__ import annotations
 
@@ -9,76 +13,193 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from .yosys import SynthError, cached_run
+from .harness import HARNESS_DUT, ScanHarness
+from .yosys import SynthError, ToolRun, design_text, run_tool
 
-__all__ = ["FAMILIES", "DEVICES", "FpgaReport", "fpga_resources", "count_resources"]
+__all__ = ["FAMILIES", "Family", "FpgaReport", "fpga_run", "fpga_report", "count_resources",
+           "clock_fmax"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    device: str
+    synth: str                  # Yosys's flow for the family
+    pnr_tool: str
+    pnr_args: tuple             # device and package for nextpnr
+    target_mhz: float           # clock nextpnr is constrained to (issue 6)
+    capacity: dict              # resource class -> count on the device
+    classes: dict               # resource class -> primitive name prefixes
+
+    def count(self, by_type: dict) -> dict:
+        return {name: sum(n for t, n in by_type.items() if t.startswith(prefixes))
+                for name, prefixes in self.classes.items()}
+
+    def overflows(self, resources: dict) -> dict:
+        """Resource classes over the device's capacity, with how many too many."""
+        return {k: resources.get(k, 0) - cap for k, cap in self.capacity.items()
+                if resources.get(k, 0) > cap}
+
 
 FAMILIES = {
-    "ice40": "synth_ice40 -top top -dsp",
-    "ecp5": "synth_ecp5 -top top",
+    # The iCEBreaker's part: iCE40 UP5K in the SG48 package.
+    "ice40": Family(
+        device="iCE40 UP5K", synth="synth_ice40 -top top -dsp", pnr_tool="nextpnr-ice40",
+        pnr_args=("--up5k", "--package", "sg48"), target_mhz=24.0,
+        capacity={"lut4": 5280, "ff": 5280, "ebr": 30, "spram": 4, "dsp": 8},
+        classes={"lut4": ("SB_LUT4",), "carry": ("SB_CARRY",), "ff": ("SB_DFF",),
+                 "ebr": ("SB_RAM40_4K",), "spram": ("SB_SPRAM256KA",),
+                 "dsp": ("SB_MAC16",)}),
+    # The ULX3S-85F's part: LFE5U-85F, CABGA381, speed grade 6. Without LUT RAM: after
+    # mapping the small HCU's count memory to it, Yosys 0.70's abc9 fails an assertion
+    # (``count_id(wire->name) == 0``); block RAM holds such memories as well.
+    "ecp5": Family(
+        device="ECP5-85F", synth="synth_ecp5 -top top -nolutram", pnr_tool="nextpnr-ecp5",
+        pnr_args=("--85k", "--package", "CABGA381", "--speed", "6",
+                  "--lpf-allow-unconstrained"), target_mhz=100.0,
+        capacity={"lut4": 83640, "ff": 83640, "ebr": 208, "dsp": 156},
+        classes={"lut4": ("LUT4",), "carry": ("CCU2C",), "ff": ("TRELLIS_FF",),
+                 "ebr": ("DP16KD", "PDPW16KD"), "lutram": ("TRELLIS_DPR16X4",),
+                 "dsp": ("MULT18X18D", "ALU54B")}),
 }
 
-# Resource classes by primitive name prefix, per family.
-_CLASSES = {
-    "ice40": {"lut4": ("SB_LUT4",), "carry": ("SB_CARRY",), "ff": ("SB_DFF",),
-              "ebr": ("SB_RAM40_4K",), "spram": ("SB_SPRAM256KA",), "dsp": ("SB_MAC16",)},
-    "ecp5": {"lut4": ("LUT4",), "carry": ("CCU2C",), "ff": ("TRELLIS_FF",),
-             "ebr": ("DP16KD", "PDPW16KD"), "lutram": ("TRELLIS_DPR16X4",),
-             "dsp": ("MULT18X18D", "ALU54B")},
-}
+SEED = 1                        # nextpnr's placer seed: the same netlist gives the same Fmax
 
-# Capacities of the devices the issues name.
-DEVICES = {
-    "ice40": ("iCE40 UP5K", {"lut4": 5280, "ff": 5280, "ebr": 30, "spram": 4, "dsp": 8}),
-    "ecp5": ("ECP5-85F", {"lut4": 83640, "ff": 83640, "ebr": 208, "dsp": 156}),
-}
+
+def _family(family: str) -> Family:
+    if family not in FAMILIES:
+        raise SynthError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
+    return FAMILIES[family]
+
+
+def count_resources(by_type: dict, family: str) -> dict:
+    """Resource classes of a ``stat -json`` cell-type count."""
+    return _family(family).count(by_type)
 
 
 @dataclasses.dataclass(frozen=True)
 class FpgaReport:
     design: str
     family: str
-    resources: dict          # class -> count
-    by_type: dict            # primitive -> count
+    resources: dict             # the design's resource classes
+    by_type: dict               # the design's primitives
+    harness: dict               # resource classes of the scan harness around it
+    overflows: dict             # classes over the device's capacity (design and harness)
+    fmax_mhz: float | None      # after place and route; None if not placed
+    target_mhz: float
+    critical_path: dict | None  # first and last cell of the slowest path, its delays
+    note: str                   # why there is no Fmax, if there is none
     seconds: float
 
-    def overflows(self) -> dict:
-        """Resource classes that exceed the family's device, with how many too many."""
-        _, capacity = DEVICES[self.family]
-        return {k: self.resources.get(k, 0) - cap for k, cap in capacity.items()
-                if self.resources.get(k, 0) > cap}
+    @property
+    def device(self) -> str:
+        return FAMILIES[self.family].device
+
+    @property
+    def fits(self) -> bool:
+        return not self.overflows
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-
-def count_resources(by_type: dict, family: str) -> dict:
-    """Resource classes of a ``stat -json`` cell-type count."""
-    out = {}
-    for name, prefixes in _CLASSES[family].items():
-        out[name] = sum(n for t, n in by_type.items() if t.startswith(prefixes))
-    return out
+    def summary(self) -> dict:
+        return {"device": self.device, **self.resources, "fits": self.fits,
+                "overflows": self.overflows, "fmax_mhz": self.fmax_mhz,
+                "target_mhz": self.target_mhz, "harness": self.harness,
+                "critical_path": self.critical_path, "note": self.note}
 
 
-def fpga_resources(component, design: str, family: str, *,
-                   build_root: Path = Path("build/synth"),
-                   progress: Callable[[str], None] | None = None,
-                   timeout: float | None = 3600) -> FpgaReport:
-    """Run Yosys's ``family`` flow on ``component`` (cached) and count its primitives."""
-    if family not in FAMILIES:
-        raise SynthError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
-    script = f"read_rtlil design.il\n{FAMILIES[family]}\ntee -q -o stat.json stat -json\n"
+def clock_fmax(pnr: dict, clock: str = "clk") -> tuple[float, dict | None]:
+    """Achieved Fmax of the clock driven by port ``clock`` in a nextpnr ``--report``, and its
+    critical path. nextpnr names clock nets after their driver (``clk$SB_IO_IN_$glb_clk``,
+    ``$glbnet$clk``); nets it promoted from constants (``$PACKER_GND_NET``) are not clocks."""
+    try:
+        fmax = pnr["fmax"]
+        names = [n for n in fmax if n.removeprefix("$glbnet$").split("$")[0] == clock]
+        if len(names) != 1:
+            raise SynthError(f"nextpnr report has no single clock {clock!r}: {sorted(fmax)}")
+        achieved = float(fmax[names[0]]["achieved"])
+        path = None
+        for entry in pnr.get("critical_paths", []):
+            if entry.get("from") == entry.get("to") == f"posedge {names[0]}" \
+                    and entry.get("path"):
+                steps = entry["path"]
+                path = {"from": steps[0]["from"]["cell"], "to": steps[-1]["to"]["cell"],
+                        "logic_ns": round(sum(s["delay"] for s in steps
+                                              if s["type"] != "routing"), 2),
+                        "routing_ns": round(sum(s["delay"] for s in steps
+                                                if s["type"] == "routing"), 2)}
+    except (KeyError, TypeError, ValueError, IndexError) as error:
+        raise SynthError(f"unexpected nextpnr report: {error!r}") from None
+    return achieved, path
+
+
+def _script(family: Family) -> str:
+    """Yosys synthesizes the design alone (its resources, ``stat.json``), then inside the
+    harness (``harness.json``; the netlist nextpnr places). Two runs, not one with the design
+    kept as a module: ``keep_hierarchy`` trips an assertion in Yosys 0.70's ECP5 flow."""
+    dut = f"top.{HARNESS_DUT}"
+    synth = family.synth.replace("-top top", "-top {top}")
+    return (f"read_rtlil design.il\nhierarchy -top {dut}\n{synth.format(top=dut)}\n"
+            f"tee -q -o stat.json stat -json\n"
+            f"design -reset\nread_rtlil design.il\nhierarchy -top top\n"
+            f"{synth.format(top='top')}\ntee -q -o harness.json stat -json\n"
+            f"write_json netlist.json\n")
+
+
+def _primitives(stat: dict, design: str) -> dict:
+    try:
+        cells = stat["design"]["num_cells_by_type"]
+        return {str(k): int(v) for k, v in cells.items() if not str(k).startswith("$scope")}
+    except (KeyError, TypeError, AttributeError) as error:
+        raise SynthError(f"unexpected Yosys stat report for {design}: {error!r}") from None
+
+
+def fpga_run(component, design: str, family: str) -> ToolRun:
+    """The cached job that synthesizes ``component`` for ``family`` and places and routes it
+    when it fits."""
+    fam = _family(family)
+    harness = ScanHarness(component)
+    pnr_args = [*fam.pnr_args, "--json", "netlist.json", "--freq", f"{fam.target_mhz:g}",
+                "--timing-allow-fail", "--seed", str(SEED), "--report", "pnr.json",
+                "-q", "-l", "nextpnr.log"]
+
+    def resources(work):
+        by_type = _primitives(json.loads((work / "stat.json").read_text()), design)
+        total = fam.count(_primitives(json.loads((work / "harness.json").read_text()), design))
+        own = fam.count(by_type)
+        wrapper = {k: total[k] - own[k] for k in own}
+        return by_type, own, wrapper, fam.overflows(own), fam.overflows(total)
+
+    def after(work, timeout):
+        *_, over_design, over_total = resources(work)
+        if not over_design and not over_total:
+            run_tool(fam.pnr_tool, pnr_args, work, "nextpnr.log", timeout=timeout)
 
     def parse(work, seconds):
-        try:
-            by_type = {str(k): int(v) for k, v in json.loads((work / "stat.json").read_text())
-                       ["design"]["num_cells_by_type"].items()
-                       if not str(k).startswith("$scope")}
-        except (KeyError, TypeError, ValueError) as error:
-            raise SynthError(f"unexpected Yosys stat report for {design}: {error!r}") from None
-        return FpgaReport(design=design, family=family,
-                          resources=count_resources(by_type, family), by_type=by_type,
-                          seconds=seconds).as_dict()
+        by_type, own, wrapper, over_design, over_total = resources(work)
+        fmax, path, note = None, None, ""
+        if over_design:
+            note = "does not fit the " + fam.device + ": " + ", ".join(
+                f"{k} over by {v}" for k, v in over_design.items())
+        elif over_total:
+            note = "fits the " + fam.device + " alone, but not with the scan harness: " + \
+                ", ".join(f"{k} over by {v}" for k, v in over_total.items())
+        else:
+            fmax, path = clock_fmax(json.loads((work / "pnr.json").read_text()))
+            fmax = round(fmax, 2)
+        return FpgaReport(design=design, family=family, resources=own, by_type=by_type,
+                          harness=wrapper, overflows=over_design, fmax_mhz=fmax,
+                          target_mhz=fam.target_mhz, critical_path=path, note=note,
+                          seconds=round(seconds, 1)).as_dict()
 
-    return FpgaReport(**cached_run(component, f"{design}-{family}", script, parse,
-                                   build_root=build_root, progress=progress, timeout=timeout))
+    return ToolRun(f"{design}-{family}", design_text(harness), _script(fam), parse,
+                   after=after, tools=("yosys", fam.pnr_tool), extra_key=" ".join(pnr_args))
+
+
+def fpga_report(component, design: str, family: str, *,
+                build_root: Path = Path("build/synth"),
+                progress: Callable[[str], None] | None = None,
+                timeout: float | None = 3600) -> FpgaReport:
+    """Resources and Fmax of ``component`` on ``family``'s device (cached)."""
+    return FpgaReport(**fpga_run(component, design, family).run(
+        build_root, progress=progress, timeout=timeout))

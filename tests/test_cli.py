@@ -106,7 +106,13 @@ def test_flow_writes_a_report(tmp_path):
     for head in report["heads"]:
         assert 0 < head["retrieval_ratio"] <= 1
         assert head["hcu_cycles"] <= head["hcu_cycles_no_early_exit"]
-    assert (out / "report.md").read_text().startswith("# vrex flow")
+    markdown = (out / "report.md").read_text()
+    assert markdown.startswith("# vrex flow")
+    # The synthesis summary: generic gates of every unit, no FPGA runs unless asked.
+    units = report["synth"]["units"]
+    assert set(units) == {"hcu", "wtu", "controller", "registers", "dre"}
+    assert units["dre"]["kge"] > units["hcu"]["kge"] > 0 and "ice40" not in units["dre"]
+    assert "## Synthesis" in markdown and f"| dre | {units['dre']['kge']:.2f} |" in markdown
     # The flow's golden outputs are reproducible from its own vector files.
     assert main(["golden", "run", str(out / "vectors" / "dre_head0_in.npz"),
                  "-o", str(tmp_path / "again.npz")]) == 0

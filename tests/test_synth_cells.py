@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from vrex.rtl.similarity import SimilarityUnit
-from vrex.synth.cells import generic_cells, parse_stat
+from vrex.synth.cells import GATE_AREA, gate_equivalents, generic_cells, parse_stat
 from vrex.synth.yosys import SynthError, yosys_command
 
 DATA = Path(__file__).parent / "data"
@@ -28,6 +28,28 @@ def test_parser_on_captured_report():
     assert report.flops > 0 and report.cells > report.flops
     assert report.memory_bits == memories["design"]["num_memory_bits"] > 0
     assert report.transistors == int(stat["design"]["estimated_num_transistors"].rstrip("+"))
+
+
+def test_parser_leaves_hierarchy_notes_out():
+    # Yosys's flatten leaves a `$scopeinfo` per former submodule: a note, not a cell.
+    stat, memories = _captured()
+    stat["design"]["num_cells_by_type"]["$scopeinfo"] = 4
+    report = parse_stat(stat, memories, "wtu-small", 1.0)
+    assert "$scopeinfo" not in report.by_type
+    assert report.cells == parse_stat(*_captured(), "wtu-small", 1.0).cells
+
+
+def test_gate_equivalents_by_the_table():
+    # A NAND2 is one gate equivalent; the rest are NanGate45 X1 areas over NAND2_X1's.
+    assert gate_equivalents({"$_NAND_": 1000}) == 1000
+    assert gate_equivalents({"$_NOT_": 3, "$_XOR_": 2, "$_DFF_P_": 1, "$mem_v2": 5}) == \
+        pytest.approx(3 * 0.532 / 0.798 + 2 * 1.596 / 0.798 + 4.522 / 0.798, abs=0.01)
+    assert GATE_AREA["$_MUX_"] == pytest.approx(1.862 / 0.798, abs=0.001)
+
+
+def test_gate_equivalents_refuse_an_unknown_cell():
+    with pytest.raises(SynthError, match=r"cell type '\$_SDFFE_PP0P_' has no entry"):
+        gate_equivalents({"$_NAND_": 2, "$_SDFFE_PP0P_": 1})
 
 
 def test_parser_names_a_broken_report():
@@ -62,13 +84,17 @@ def test_vrex_synth_writes_json(tmp_path, capsys):
     from vrex.scripts.cli import main
     out = tmp_path / "r.json"
     assert main(["synth", "--config", "small", "--unit", "controller", "--unit", "registers",
-                 "--build", str(tmp_path / "cache"), "--json", str(out)]) == 0
-    figures = json.loads(out.read_text())["generic"]
+                 "--fpga", "none", "--build", str(tmp_path / "cache"), "--json", str(out)]) == 0
+    written = json.loads(out.read_text())
+    figures = written["units"]
     assert set(figures) == {"controller", "registers"}
     for unit in figures.values():
-        assert unit["kge"] == pytest.approx(unit["transistors"] / 4000, abs=0.01)
-        assert unit["cells"] > unit["flops"] > 0
+        assert unit["kge"] > unit["cells"] / 1000 * 0.6        # no cell is under 0.667 GE
+        assert unit["transistors"] > 0 and unit["cells"] > unit["flops"] > 0
+        assert "ice40" not in unit and "ecp5" not in unit
     assert figures["controller"]["memory_bits"] > 0
+    assert written["area_14nm"]["units"]["controller"]["sram_mm2"] > 0
+    assert written["parameters"]["max_clusters"] == 128 and written["preset"] == "small"
     assert "controller" in capsys.readouterr().out
 
 
@@ -77,3 +103,5 @@ def test_vrex_synth_names_a_bad_unit(capsys):
     assert main(["synth", "--unit", "kvmu"]) == 2
     assert "--unit must be one of hcu, wtu, controller, registers, dre, not 'kvmu'" in \
         capsys.readouterr().err
+    assert main(["synth", "--jobs", "0"]) == 2
+    assert "--jobs must be a positive integer, not 0" in capsys.readouterr().err
