@@ -6,7 +6,7 @@ docs/golden.md. A token is accepted, its hash is compared with the cluster table
 while the next token is accepted in the same cycle.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -123,18 +123,18 @@ class HCU(wiring.Component):
         # similarity unit; a new cluster writes only its own lane of the row.
         m.submodules.hashes = hashes = Memory(shape=lanes * hb, depth=rows, init=[])
         h_wr = hashes.write_port(granularity=hb)
-        # Transparent: the next token may read row 0 in the very cycle a cluster is founded.
+        # Transparent: a token taken in the cycle a cluster is founded in row 2 reads it then.
         h_rd = hashes.read_port(transparent_for=(h_wr,))
         h_out = hashes.read_port()
         cb, cw = self._count_bits, self._count_lanes
         m.submodules.counts = counts = Memory(shape=cw * cb, depth=-(-cap // cw), init=[])
         c_wr = counts.write_port(granularity=cb)
-        c_rd = counts.read_port(transparent_for=(c_wr,))
+        c_rd = counts.read_port()           # the one read-during-write case is forwarded
         c_out = counts.read_port()
 
         units = []
         for lane in range(lanes):
-            unit = SimilarityUnit(hb, self._digit, early_exit=self._early_exit)
+            unit = SimilarityUnit(hb, self._digit, early_exit=self._early_exit, lookahead=True)
             m.submodules[f"lane{lane}"] = unit
             units.append(unit)
         steps = units[0].steps
@@ -144,119 +144,189 @@ class HCU(wiring.Component):
         n = Signal(range(cap + 1))
         step = Signal(range(steps))
         base = Signal(range(cap + lanes))          # id of the group's first cluster
-        row = Signal(range(rows + 1))
+        left = Signal(range(cap + 1))              # clusters from this group's first on
+        # What `left` says about the group, kept as flags: which lanes hold a cluster, and
+        # whether no group follows.
+        occupied = Signal(lanes)
+        final = Signal()
         bound = Signal(range(hb + 2))
         found = Signal()
         best = Signal(range(cap))
         overflow = Signal()
         new_row = Signal(range(rows + 1))          # where the next new cluster goes
         new_lane = Signal(range(lanes))
+        # The same place, one-hot while it lies in rows 0 or 1 (the last bit: beyond them).
+        slot = Signal(2 * lanes + 1, init=1)
+
+        # No comparison result reaches the memory and the memory feeds only flip-flops. The
+        # units take a group's hashes the cycle before it starts (`restart`), so while group
+        # g is compared, row g + 1 must wait in flip-flops (`nxt`) whichever cycle g ends in:
+        # the read address is a register three rows ahead of the group, and at its step 0 the
+        # row then leaving the memory, g + 2, is kept in `nxt2` in case g lasts longer.
+        # Rereading a row while a group lasts is harmless. A token's first groups start the
+        # cycle after it is taken, too soon for any read, so rows 0 and 1 have copies in
+        # flip-flops, and the memory reads row 2 whenever no group is being compared.
+        nxt = Signal(lanes * hb, reset_less=True)
+        nxt2 = Signal(lanes * hb, reset_less=True)
+        row0 = Signal(lanes * hb, reset_less=True)
+        row1 = Signal(lanes * hb, reset_less=True)
+        fetch = Signal(range(rows + 3), init=2)    # read address
 
         m.d.comb += [
             self.n_clusters.eq(n),
             self.cluster_overflow.eq(overflow),
-            h_rd.en.eq(0),
+            h_rd.addr.eq(fetch),
         ]
         for lane, unit in enumerate(units):
             m.d.comb += [
-                unit.x.eq(x),
-                unit.h.eq(h_rd.data.word_select(lane, hb)),
                 unit.step.eq(step),
                 unit.bound.eq(bound),
-                unit.enable.eq(base + lane < n),
+                unit.enable.eq(occupied[lane]),
             ]
 
-        # The decision for the token in flight (valid in state EMIT).
-        full = n == cap
-        join = found & (bound < th)
+        # The decision for the token in flight (valid in state EMIT). While the table has room
+        # a search starts from the bound th_hd, so any cluster it finds is below the
+        # threshold: `found` alone says "join", with no comparison.
+        full = Signal()                            # n == cap, as a flag
+        join = found
         decision = Signal(id_layout(cap))
         m.d.comb += [
             decision.cluster.eq(Mux(join | full, best, n)),
             decision.new.eq(~join & ~full),
         ]
 
-        def accept(n_after):
-            """Take the next hash; start its search against a table of ``n_after`` clusters."""
-            full_after = n_after == cap
+        row0_now, row1_now = Signal.like(row0), Signal.like(row1)   # set by the FSM below
+        m.d.sync += [row0.eq(row0_now), row1.eq(row1_now)]
+
+        def group_from(clusters):
+            """The next group starts at a cluster with ``clusters`` from it on."""
+            m.d.sync += [left.eq(clusters), final.eq(clusters <= lanes)]
+            m.d.sync += [occupied[lane].eq(clusters > lane) for lane in range(lanes)]
+
+        def accept(new):
+            """Take the next hash; start its search against the table grown by ``new``."""
+            n_after = n + new
+            # n + new == cap and n + new == 0, on the register n rather than on the sum.
+            full_after = Mux(new, n == cap - 1, full)
             bound0 = Mux(full_after, hb + 1, self.th_hd)
-            m.d.comb += [h_rd.addr.eq(0), h_rd.en.eq(1)]
             m.d.sync += [
                 x.eq(self.i_hash.payload), th.eq(self.th_hd), bound.eq(bound0),
-                found.eq(0), step.eq(0), base.eq(0), row.eq(0),
+                found.eq(0), step.eq(0), base.eq(0), nxt.eq(row1_now),
             ]
-            skip = n_after == 0
+            group_from(n_after)
+            for unit in units:
+                m.d.comb += unit.restart.eq(1)
+            skip = (n == 0) & ~new
             if self._early_exit:
                 skip |= bound0 == 0                # nothing can be below distance 0
             with m.If(skip):
                 m.next = "EMIT"
             with m.Else():
+                m.d.sync += fetch.eq(3)            # row 2 is being read now
                 m.next = "COMPARE"
 
-        # Count updates run two cycles behind the ids: read the word, then write the
-        # incremented count into its lane.
+        # Count updates run two cycles behind the ids. The word is read in the cycle the id
+        # leaves (E); at E + 1 at most a four-way choice of its lanes lands in a register, so
+        # the memory feeds flip-flops almost directly; at E + 2 the count is picked,
+        # incremented and written. The count written at E itself is not in the word read then:
+        # it is forwarded from `written`. One written at E + 1 belongs to a token taken
+        # without a comparison, which founds a new cluster and so does not use the count.
         words = -(-cap // cw)
         inc1 = Signal(data.StructLayout({"valid": 1, "word": range(words), "lane": range(cw),
-                                         "new": 1}))
+                                         "new": 1, "fwd": 1}))
         inc2 = Signal.like(inc1)
         m.d.sync += [inc1.valid.eq(0), inc2.eq(inc1)]
-        m.d.comb += c_rd.addr.eq(inc1.word)
+        chosen_word, chosen_lane = divmod_const(m, decision.cluster, cw, name="count")
+        m.d.comb += c_rd.addr.eq(chosen_word)
+        group_bits = max(0, (cw - 1).bit_length() - 2)     # lanes per group: cw / 4 or fewer
+        chunk = Signal(cb << group_bits, reset_less=True)
+        padded = Cat(c_rd.data, Const(0, len(chunk) * 4 - cw * cb))
+        m.d.sync += chunk.eq(padded.word_select(inc1.lane[group_bits:], len(chunk)))
         count_max = (1 << cb) - 1
         old, new_count = Signal(cb), Signal(cb)
+        written = Signal(cb, reset_less=True)
+        with m.If(inc2.valid):
+            m.d.sync += written.eq(new_count)
         m.d.comb += [
-            old.eq(c_rd.data.word_select(inc2.lane, cb)),
+            old.eq(Mux(inc2.fwd, written, chunk.word_select(inc2.lane[:group_bits], cb))),
             new_count.eq(Mux(inc2.new, 1, Mux(old == count_max, count_max, old + 1))),
             c_wr.addr.eq(inc2.word),
             c_wr.en.eq(Mux(inc2.valid, Const(1, cw) << inc2.lane, 0)),
             c_wr.data.eq(new_count.replicate(cw)),
         ]
-        chosen_word, chosen_lane = divmod_const(m, decision.cluster, cw, name="count")
 
-        # The group's winner: the nearest unit below the bound, ties to the lower lane.
-        win_any, win_lane, win_dist = Const(0), Const(0, range(lanes)), Const(hb + 1)
-        for lane, unit in enumerate(units):
-            # One signal per step of the chain, so no step is copied into the next twice.
-            take = Signal(name=f"take{lane}")
-            step_any = Signal(name=f"win_any{lane}")
-            step_lane = Signal(range(lanes), name=f"win_lane{lane}")
-            step_dist = Signal(range(hb + 2), name=f"win_dist{lane}")
+        # The group's winner: the nearest unit below the bound, ties to the lower lane, as a
+        # balanced tree of (any, lane, distance) so its depth grows with log2(lanes).
+        def winner(lo, hi):
+            if hi - lo == 1:
+                unit = units[lo]
+                return unit.nearer, Const(lo, range(lanes)), unit.distance
+            mid = (lo + hi + 1) // 2
+            (a_any, a_lane, a_dist), (b_any, b_lane, b_dist) = winner(lo, mid), winner(mid, hi)
+            node_any = Signal(name=f"win_any_{lo}_{hi}")
+            node_lane = Signal(range(lanes), name=f"win_lane_{lo}_{hi}")
+            node_dist = Signal(range(hb + 1), name=f"win_dist_{lo}_{hi}")
+            take_b = b_any & (~a_any | (b_dist < a_dist))
             m.d.comb += [
-                take.eq(unit.nearer & (~win_any | (unit.distance < win_dist))),
-                step_any.eq(win_any | unit.nearer),
-                step_lane.eq(Mux(take, lane, win_lane)),
-                step_dist.eq(Mux(take, unit.distance, win_dist)),
+                node_any.eq(a_any | b_any),
+                node_lane.eq(Mux(take_b, b_lane, a_lane)),
+                node_dist.eq(Mux(take_b, b_dist, a_dist)),
             ]
-            win_any, win_lane, win_dist = step_any, step_lane, step_dist
+            return node_any, node_lane, node_dist
+        win_any, win_lane, win_dist = winner(0, lanes)
         group_done = Const(1)
+        zero = Const(0)
         for unit in units:
             group_done &= unit.done
+            zero |= unit.nearer & unit.zero
 
         m.d.comb += self.busy.eq(inc1.valid | inc2.valid)     # a count still to be written
-        with m.FSM():
+        with m.FSM() as fsm:
+            # Outside COMPARE the units are fed for a token being taken: its hash against row 0
+            # (and `nxt` takes row 1).
+            comparing = fsm.ongoing("COMPARE")
+            # Rows 0 and 1 with the new cluster of the token in EMIT, if it founds one there:
+            # a token taken now compares them first. The copies may take the cluster before
+            # its write, as a token in EMIT leaves with the decision it has.
+            founding = fsm.ongoing("EMIT") & decision.new
+            for lane in range(lanes):
+                for row, (now, copy) in enumerate([(row0_now, row0), (row1_now, row1)]):
+                    m.d.comb += now.word_select(lane, hb).eq(
+                        Mux(founding & slot[row * lanes + lane], x, copy.word_select(lane, hb)))
+            for lane, unit in enumerate(units):
+                m.d.comb += [
+                    unit.x.eq(Mux(comparing, x, self.i_hash.payload)),
+                    unit.h.eq(Mux(comparing, nxt, row0_now).word_select(lane, hb)),
+                ]
+
             with m.State("IDLE"):
                 m.d.comb += self.i_hash.ready.eq(1)
                 with m.If(self.i_hash.valid):
-                    accept(n)
+                    accept(Const(0, 1))
                 with m.Elif(self.clear):
-                    m.d.sync += [n.eq(0), overflow.eq(0), new_row.eq(0), new_lane.eq(0)]
+                    m.d.sync += [n.eq(0), full.eq(0), overflow.eq(0), new_row.eq(0),
+                                 new_lane.eq(0), slot.eq(1)]
 
             with m.State("COMPARE"):
                 m.d.comb += self.busy.eq(1)
                 for unit in units:
-                    m.d.comb += unit.go.eq(1)
+                    m.d.comb += [unit.go.eq(1), unit.restart.eq(group_done)]
                 m.d.sync += step.eq(step + 1)
+                with m.If(step == 0):
+                    m.d.sync += nxt2.eq(h_rd.data)      # row g + 2, should g last longer
                 with m.If(group_done):
-                    m.d.sync += step.eq(0)
+                    m.d.sync += [step.eq(0), nxt.eq(Mux(step == 0, h_rd.data, nxt2))]
                     with m.If(win_any):
                         m.d.sync += [bound.eq(win_dist), found.eq(1), best.eq(base + win_lane)]
-                    last = base + lanes >= n
-                    stop = last
+                    stop = final
                     if self._early_exit:
-                        stop |= win_any & (win_dist == 0)   # a zero distance ends the search
+                        stop |= zero                    # a zero distance ends the search
                     with m.If(stop):
+                        m.d.sync += fetch.eq(2)
                         m.next = "EMIT"
                     with m.Else():
-                        m.d.comb += [h_rd.addr.eq(row + 1), h_rd.en.eq(1)]
-                        m.d.sync += [base.eq(base + lanes), row.eq(row + 1)]
+                        m.d.sync += [base.eq(base + lanes), fetch.eq(fetch + 1)]
+                        group_from(left - lanes)
 
             with m.State("EMIT"):
                 m.d.comb += [
@@ -266,15 +336,21 @@ class HCU(wiring.Component):
                     self.i_hash.ready.eq(self.o_id.ready),
                 ]
                 with m.If(self.o_id.ready):
-                    m.d.sync += [inc1.valid.eq(1), inc1.word.eq(chosen_word),
-                                 inc1.lane.eq(chosen_lane), inc1.new.eq(decision.new)]
+                    m.d.sync += [
+                        inc1.valid.eq(1), inc1.word.eq(chosen_word), inc1.lane.eq(chosen_lane),
+                        inc1.new.eq(decision.new),
+                        inc1.fwd.eq(inc2.valid & (inc2.word == chosen_word)
+                                    & (inc2.lane == chosen_lane)),
+                    ]
                     with m.If(decision.new):
                         m.d.comb += [
                             h_wr.addr.eq(new_row),
                             h_wr.data.eq(x.replicate(lanes)),
                             h_wr.en.eq(Const(1, lanes) << new_lane),
                         ]
-                        m.d.sync += n.eq(n + 1)
+                        m.d.sync += [n.eq(n + 1), full.eq(n == cap - 1)]
+                        with m.If(~slot[-1]):
+                            m.d.sync += slot.eq(slot << 1)
                         if lanes == 1:
                             m.d.sync += new_row.eq(new_row + 1)
                         else:
@@ -282,10 +358,10 @@ class HCU(wiring.Component):
                                 m.d.sync += [new_lane.eq(0), new_row.eq(new_row + 1)]
                             with m.Else():
                                 m.d.sync += new_lane.eq(new_lane + 1)
-                    with m.If(~join & full):
+                    with m.If(full & (bound >= th)):
                         m.d.sync += overflow.eq(1)
                     with m.If(self.i_hash.valid):
-                        accept(n + decision.new)
+                        accept(decision.new)
                     with m.Else():
                         m.next = "IDLE"
 

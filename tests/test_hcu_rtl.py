@@ -169,3 +169,16 @@ def test_clear_empties_the_table():
     again = run_hcu([3, 1], cfg)                     # after clear: as from reset
     assert seen == [*first.cluster.tolist(), (2, 1), (0, 0), *again.cluster.tolist(),
                     (2, 0), (0, 0)]
+
+
+@pytest.mark.parametrize("count_lanes", [1, 4])
+def test_same_count_back_to_back(count_lanes):
+    # One-cycle searches that join the cluster the token before just counted: the count is
+    # written in the cycle it is read again, and must be forwarded, not read stale.
+    cfg = Config(hash_bits=8, digit=8, max_clusters=4, th_hd=3, count_bits=4, wtu_lanes=1)
+    hashes = np.array([5] * 6 + [7, 7, 5, 200, 200, 5], dtype=np.uint64)
+    want = run_hcu(hashes, cfg).as_dict()
+    got = simulate_hcu(hashes, cfg, count_lanes=count_lanes)
+    for key in want:
+        assert np.array_equal(got[key], want[key]), f"{key} differs"
+    assert want["counts"][0] == 10        # 5 eight times, 7 (one bit away) twice
