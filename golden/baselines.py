@@ -1,7 +1,8 @@
 """Cycle models of the designs the DRE units are measured against (``rtl/baselines``).
 
 They answer "what would the obvious design cost?", so each is drawn in the baseline's favour:
-no pipeline latency, every pass as short as its data allows.
+every pass as short as its data allows, and no pipeline latency but that of the work it shares
+with the unit it is measured against (at the same clock, it would need the same stages).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .config import Config
-from .wtu import _check, _totals
+from .wtu import WTU_MASK_LATENCY, WTU_ROW_SETUP, _check, _totals, wtu_pipeline
 
 __all__ = ["sorted_exit_position", "sort_wtu_cycles"]
 
@@ -31,11 +32,13 @@ def sort_wtu_cycles(exit_position: np.ndarray, columns: int, config: Config) -> 
 
     The same streams and the same overlaps as the WTU's model (``P = ceil(columns / lanes)``
     beats a pass): counts ``P``; per row a load pass ``P`` that sorts each beat with a bitonic
-    network (and finds the total), one cycle for the threshold, ``ceil(log2 P)`` merge passes of
-    ``P`` beats through a ``2 * lanes`` bitonic merger, and a prefix pass that stops at the
-    beat holding the exit position; the row's mask (each value in cluster order against the
-    exit value) leaves while the next row loads, so only the last row's ``P + 1`` shows, then
-    the OR-ed final mask ``P + 1``.
+    network and finds the total, drained and set up as the WTU's (``wtu_pipeline`` and
+    ``WTU_ROW_SETUP``: the same products, trees and threshold), ``ceil(log2 P)`` merge passes
+    of ``P`` beats through a ``2 * lanes`` bitonic merger, and a prefix pass that stops at the
+    beat holding the exit position, decided ``wtu_pipeline`` cycles after it (the same
+    products and adder tree); the row's mask (each value in cluster order against the exit
+    value) leaves while the next row loads, so only the last row's shows, then the OR-ed final
+    mask, each ``P + WTU_MASK_LATENCY``. The sorter and the merger add no latency here.
     """
     exit_position = np.asarray(exit_position, dtype=np.int64)
     if exit_position.size == 0:
@@ -43,5 +46,7 @@ def sort_wtu_cycles(exit_position: np.ndarray, columns: int, config: Config) -> 
     lanes = config.wtu_lanes
     beats = -(-columns // lanes)
     merges = (beats - 1).bit_length()                     # ceil(log2(beats))
-    per_row = beats + 1 + merges * beats + exit_position // lanes + 1
-    return beats + int(per_row.sum()) + 2 * (beats + 1)
+    pipeline = wtu_pipeline(lanes)
+    per_row = (beats + pipeline + WTU_ROW_SETUP + merges * beats
+               + exit_position // lanes + 1 + pipeline)
+    return beats + int(per_row.sum()) + 2 * (beats + WTU_MASK_LATENCY)

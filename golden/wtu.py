@@ -10,7 +10,28 @@ import numpy as np
 from .config import Config, Mode, Schedule
 
 __all__ = ["Schedule", "WtuResult", "run_wtu", "exact_wicsum", "values", "wtu_cycles",
-           "exit_beats"]
+           "exit_beats", "wtu_pipeline", "WTU_ROW_SETUP", "WTU_DECIDE", "WTU_MASK_LATENCY"]
+
+# The WTU's pipeline (rtl/wtu.py): a beat is accumulated wtu_pipeline(lanes) cycles after it
+# is issued (block RAM read, operands, products, the adder tree one level a cycle, accumulate).
+# The load pass drains for that long before the row's statistics are complete, and a
+# selection's deciding beat is accumulated that long after it was issued. Between them,
+# WTU_ROW_SETUP cycles compute the span and the reciprocal of B, the bucket width and
+# min(s) * sum(cnt), the total S and the top edge, and the threshold T, and latch them. The
+# cocotb and Amaranth tests hold the RTL to this model.
+WTU_ROW_SETUP = 5
+
+
+def wtu_pipeline(lanes: int) -> int:
+    """Cycles from a beat's issue to its accumulation: four stages and a balanced adder tree
+    over ``lanes``, one level a stage."""
+    return 4 + (lanes - 1).bit_length()
+
+
+# A selection acts on its registered decision this long after the deciding beat's stage G.
+WTU_DECIDE = 1
+# A mask's first beat leaves this long after its emitter starts (block RAM read, register).
+WTU_MASK_LATENCY = 2
 
 
 @dataclasses.dataclass
@@ -142,15 +163,19 @@ def wtu_cycles(exit_bucket: np.ndarray, columns: int, config: Config, *,
     first count beat in to the last final-mask beat out, streams never stalled.
 
     Every pass moves ``wtu_lanes`` scores a cycle, ``P = ceil(columns / wtu_lanes)`` beats
-    (``rtl/wtu.py``). The batch's counts take ``P`` cycles. A row takes its load pass (``P``:
-    min, max and the weighted sums, folded as the beats arrive), one cycle for the total and
-    the bucket width (a reciprocal multiply), then its selection passes of ``P`` cycles each,
-    back to back. The scan makes ``e`` whole passes and stops inside pass ``e`` after beat
-    ``x``, where the running sum passes ``T`` (values are never negative, so nothing after it
-    can undo that): ``e * P + x + 1``; without early exit it makes all ``B`` passes. The
-    histogram schedule makes one pass that accumulates every ``A(b)`` at once. A row's mask
-    (``P + 1``, reading one beat ahead) leaves while the next row loads, so only the last
-    row's shows, followed by the OR-ed final mask (``P + 1``).
+    (``rtl/wtu.py``). The batch's counts take ``P`` cycles. A row takes its load pass (``P``
+    beats into the row buffer and the pipeline, which folds min, max and the weighted sums),
+    ``wtu_pipeline(lanes)`` cycles for its last beat to be folded in, ``WTU_ROW_SETUP`` cycles
+    for the bucket width, the total and the threshold, then its selection passes of ``P``
+    beats each, issued back to back, ``wtu_pipeline(lanes)`` cycles until the beat that ends
+    the selection is accumulated, and ``WTU_DECIDE`` to act on the registered decision. The
+    scan issues ``e`` whole passes and decides inside pass ``e`` on beat ``x``, where the
+    running sum passes ``T`` (values are never negative, so nothing after it can undo that):
+    ``e * P + x + 1`` beats; without early exit it issues all ``B`` passes. The histogram
+    schedule issues one pass that accumulates every ``A(b)`` at once, and picks the first past
+    ``T`` in its decision cycle. A row's mask (``P`` beats after
+    ``WTU_MASK_LATENCY`` cycles) leaves while the next row loads, so only the last row's
+    shows, followed by the OR-ed final mask (the same).
     """
     exit_bucket = np.asarray(exit_bucket, dtype=np.int64)
     rows = exit_bucket.size
@@ -166,5 +191,6 @@ def wtu_cycles(exit_bucket: np.ndarray, columns: int, config: Config, *,
         if exit_beat is None:
             raise ValueError("the scan with early exit needs exit_beat")
         selection = exit_bucket * beats + np.asarray(exit_beat, dtype=np.int64) + 1
-    per_row = beats + 1 + selection
-    return beats + int(per_row.sum()) + 2 * (beats + 1)
+    pipeline = wtu_pipeline(config.wtu_lanes)
+    per_row = beats + pipeline + WTU_ROW_SETUP + selection + pipeline + WTU_DECIDE
+    return beats + int(per_row.sum()) + 2 * (beats + WTU_MASK_LATENCY)

@@ -1,10 +1,42 @@
-"""Division without a divider: by a runtime divisor from a ROM of reciprocals (the WTU's bucket
-width), or by a generator constant (cluster id to word and lane)."""
+"""Arithmetic building blocks: division without a divider, by a runtime divisor from a ROM of
+reciprocals (the WTU's bucket width) or by a generator constant (cluster id to word and lane),
+and balanced reduction trees."""
 
 from amaranth.hdl import Signal
 from amaranth.utils import bits_for
 
-__all__ = ["reciprocal_shift", "reciprocal", "divmod_const"]
+__all__ = ["reciprocal_shift", "reciprocal", "divmod_const", "reduce_levels", "reduce_tree",
+           "tree_levels"]
+
+
+def reduce_levels(m, terms, combine, *, shape, name: str, levels: int | None = None) -> list:
+    """Reduce ``terms`` with the associative ``combine(a, b)`` in a balanced binary tree,
+    ``levels`` levels of it (all of them if ``None``), and return what is left: one term after
+    ``ceil(log2 n)`` levels, where a fold would be ``n - 1`` deep. Every node is a signal of
+    ``shape``, so no subexpression is copied into the netlist twice."""
+    terms = list(terms)
+    if not terms:
+        raise ValueError(f"{name}: a reduction needs at least one term")
+    level = 0
+    while len(terms) > 1 and (levels is None or level < levels):
+        paired = []
+        for i in range(0, len(terms) - 1, 2):
+            node = Signal(shape, name=f"{name}_{level}_{i // 2}")
+            m.d.comb += node.eq(combine(terms[i], terms[i + 1]))
+            paired.append(node)
+        terms = paired + terms[len(terms) & ~1:]
+        level += 1
+    return terms
+
+
+def reduce_tree(m, terms, combine, *, shape, name: str):
+    """The whole balanced reduction of :func:`reduce_levels`: one signal."""
+    return reduce_levels(m, terms, combine, shape=shape, name=name)[0]
+
+
+def tree_levels(n: int) -> int:
+    """Levels of a balanced binary tree over ``n`` terms."""
+    return (n - 1).bit_length()
 
 
 def reciprocal_shift(span_bits: int, max_divisor: int) -> int:

@@ -11,13 +11,13 @@ A batch is: ``ceil(columns / lanes)`` count beats, then per row as many score be
 beat of the last row flagged ``last``.
 """
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-from .arith import reciprocal, reciprocal_shift
+from .arith import reciprocal, reciprocal_shift, reduce_levels, tree_levels
 from .params import check_int
 
 __all__ = ["WTU", "score_layout", "row_layout", "mask_layout"]
@@ -145,14 +145,13 @@ class WTU(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         sb, cb, lanes = self._score_bits, self._count_bits, self._lanes
-        cap, tb = self._max_clusters, self._total_bits
+        cap, tb, nb = self._max_clusters, self._total_bits, self._max_buckets
         depth = -(-cap // lanes)
         scan = self._schedule == "scan"
 
         # Row buffers: the row's scores and the batch's counts, one beat per word, and the OR of
-        # the row masks so far. The count port sees a write in the same cycle (a one-beat batch
-        # loads right after its count beat); the score port reads the old word while the next
-        # row overwrites it (the mask of row r leaves while row r + 1 loads).
+        # the row masks so far. The score port reads the old word while the next row
+        # overwrites it (the mask of row r leaves while row r + 1 loads).
         m.submodules.score_mem = score_mem = Memory(shape=lanes * sb, depth=depth, init=[])
         m.submodules.count_mem = count_mem = Memory(shape=lanes * cb, depth=depth, init=[])
         m.submodules.final_mem = final_mem = Memory(shape=lanes, depth=depth, init=[])
@@ -163,11 +162,11 @@ class WTU(wiring.Component):
 
         beats = Signal(range(depth + 1))          # ceil(columns / lanes)
         m.d.comb += beats.eq((self.columns + lanes - 1) // lanes)
-        k = Signal(range(depth + 1))              # the beat being loaded or weighed
+        k = Signal(range(depth + 1))              # the beat to load, or to issue
         last_beat = k + 1 == beats
 
-        def valid(lane, index=k):
-            return index * lanes + lane < self.columns
+        def valid_lanes(index):
+            return Cat(*(index * lanes + lane < self.columns for lane in range(lanes)))
 
         def clamp(s):
             return Mux(s < 0, 0, s)
@@ -175,74 +174,200 @@ class WTU(wiring.Component):
         def scores(word):
             return [word.word_select(lane, sb).as_signed() for lane in range(lanes)]
 
-        counts = [c_rd.data.word_select(lane, cb) for lane in range(lanes)]
-
         # Row statistics and the selection state.
         min_s = Signal(signed(sb))
         max_s = Signal(signed(sb))
         sum_p = Signal(signed(tb + 2))            # sum of (s, or max(s, 0)) * cnt
         sum_c = Signal(range(cap * ((1 << cb) - 1) + 1))
         total = Signal(tb)
-        width = Signal(sb + 2)                    # bucket width w = span // B + 1
-        edge_bits = sb + 4 + bits_for(self._max_buckets)
-        edge = Signal(signed(edge_bits))          # v > edge <=> v lies in a bucket <= b
-        bucket = Signal(range(self._max_buckets))
-        acc = Signal(signed(tb + 2))
+        threshold = Signal(tb)
+        top = Signal(sb)                          # hi = max(v) < 2**sb
+        quot = Signal(sb)                         # (hi - lo) // B
+        min_times_c = Signal(signed(sb + len(sum_c) + 1))
+        width = Signal(sb + 2)                    # bucket width w = (hi - lo) // B + 1
+        edge_bits = sb + 4 + bits_for(nb)
+        edge = Signal(signed(edge_bits))          # the issued pass: v > edge <=> bucket <= b
+        bucket = Signal(range(nb))                # the issued pass's bucket
+        issued_all = Signal()                     # the scan has issued its last pass
+        slack = Signal(signed(tb + 2))           # T minus the pass's running sum so far
         exited = Signal()                         # without early exit: the exit is known
-        found_bucket = Signal(range(self._max_buckets))   # ... and is this bucket
-        found_edge = Signal(signed(edge_bits))
+        found_bucket = Signal(range(nb))          # ... and is this bucket
         first_row = Signal()
         last_row = Signal()
-        threshold = Signal(tb)
-        m.d.comb += threshold.eq((total * self.ratio) >> 16)
+        neg = -(1 << (sb - 1)) - 1                # below every score: selects them all
 
-        # One multiplier per lane and one adder tree, shared: the load pass weighs the incoming
-        # beat (s, or max(s, 0), times its count) and adds every lane; a selection pass weighs
-        # the stored row's values and adds the lanes with v > edge.
-        loading = Signal()                        # set in LOAD
-        stored = []                               # (v, v * cnt) of the stored beat, per lane
-        beat_sum = 0
-        for lane, (s_new, s_old) in enumerate(zip(scores(self.i_score.payload.scores.as_value()),
-                                                  scores(s_rd.data))):
-            v = Signal(signed(sb + 1), name=f"v{lane}")
-            factor = Signal(signed(sb + 1), name=f"factor{lane}")
-            product = Signal(signed(sb + cb + 2), name=f"product{lane}")
-            m.d.comb += [
-                v.eq(Mux(self.mode, clamp(s_old), s_old - min_s)),
-                factor.eq(Mux(loading, Mux(self.mode, clamp(s_new), s_new), v)),
-                product.eq(factor * counts[lane]),
+        def cut_of(edge_value):
+            """The score cut of a bucket edge: ``v > edge <=> s > cut``, the mode folded in."""
+            return Mux(self.mode, Mux(edge_value < 0, neg, edge_value), edge_value + min_s)
+
+        cut_shape = signed(edge_bits + 1)
+        cuts = [Signal(cut_shape, name=f"cut{b}") for b in range(nb)]   # histogram
+        found_cut = Signal(cut_shape)
+
+        # The lane pipeline, shared by the load pass and the selection passes. A beat is issued
+        # in stage A (taken from i_score, or its word's address given to the row buffers), its
+        # scores and counts are registered in B (straight out of the block RAM), its operands
+        # formed in C (the value, and whether it lies above the pass's cut), its products in
+        # D, the adder tree one level a stage in E1..Et (t = ceil(log2 lanes)), and it is
+        # accumulated in G. It never stalls: a beat reaches G wtu_pipeline(lanes) = 4 + t
+        # cycles after it was issued (vrex.golden.wtu), and the beats issued after the one
+        # that decides a selection are dropped when it leaves.
+        ways = 1 if scan else nb                  # adder trees: one per bucket in a histogram
+        levels = tree_levels(lanes)
+        tag_layout = data.StructLayout({
+            "valid": 1, "load": 1, "first": 1, "last": 1, "bucket": range(nb),
+            "cut": cut_shape, "lanes": lanes})
+        flush = Signal()                          # drop the beats in flight
+        tag_a = Signal(tag_layout)                # comb: the beat issued this cycle
+        tags = [tag_a]
+        for stage in range(1, 4 + levels + 1):    # B, C, D, E1..Et, G
+            tag = Signal(tag_layout, name=f"tag{stage}")
+            m.d.sync += tag.eq(tags[-1])
+            with m.If(flush):
+                m.d.sync += tag.valid.eq(0)
+            tags.append(tag)
+        tag_b, tag_c, tag_g = tags[1], tags[2], tags[-1]
+
+        # A -> B: a loaded beat's scores wait in a register; a stored one comes from the
+        # score buffer, whose address was given in A. The counts come from the count buffer.
+        # B registers them, so the block RAMs' slow outputs drive nothing else.
+        loaded = Signal(lanes * sb)
+        m.d.sync += loaded.eq(self.i_score.payload.scores)
+        word = Signal(lanes * sb)
+        count_word = Signal(lanes * cb)
+        m.d.sync += [word.eq(Mux(tag_b.load, loaded, s_rd.data)), count_word.eq(c_rd.data)]
+        counts = [count_word.word_select(lane, cb) for lane in range(lanes)]
+
+        # C: per lane the factor of its product (the load pass weighs s, or max(s, 0); a
+        # selection pass weighs v) and the masks of the trees it joins.
+        top_s, bottom_s = (1 << (sb - 1)) - 1, -(1 << (sb - 1))
+        factor_d, count_d, min_d, max_d, cnt_d = [], [], [], [], []
+        mask_d = [Signal(lanes, name=f"mask_d{w}") for w in range(ways)]
+        for lane, s in enumerate(scores(word)):
+            use = tag_c.lanes[lane]
+            factor = Signal(signed(sb + 1), name=f"factor_d{lane}")
+            m.d.sync += factor.eq(Mux(self.mode, clamp(s), Mux(tag_c.load, s, s - min_s)))
+            count = Signal(cb, name=f"count_d{lane}")
+            m.d.sync += count.eq(counts[lane])
+            lo_s = Signal(signed(sb), name=f"min_d{lane}")
+            hi_s = Signal(signed(sb), name=f"max_d{lane}")
+            c_s = Signal(cb, name=f"cnt_d{lane}")
+            m.d.sync += [lo_s.eq(Mux(use, s, top_s)), hi_s.eq(Mux(use, s, bottom_s)),
+                         c_s.eq(Mux(use, counts[lane], 0))]
+            for w in range(ways):
+                cut = tag_c.cut if scan else cuts[w]
+                m.d.sync += mask_d[w][lane].eq(use & (tag_c.load | (s > cut)))
+            factor_d.append(factor)
+            count_d.append(count)
+            min_d.append(lo_s)
+            max_d.append(hi_s)
+            cnt_d.append(c_s)
+
+        # D: the products, one multiplier per lane.
+        product_e = []
+        for lane in range(lanes):
+            product = Signal(signed(sb + cb + 2), name=f"product_e{lane}")
+            m.d.sync += product.eq(factor_d[lane] * count_d[lane])
+            product_e.append(product)
+        mask_e = [Signal(lanes, name=f"mask_e{w}") for w in range(ways)]
+        min_e = [Signal(signed(sb), name=f"min_e{lane}") for lane in range(lanes)]
+        max_e = [Signal(signed(sb), name=f"max_e{lane}") for lane in range(lanes)]
+        cnt_e = [Signal(cb, name=f"cnt_e{lane}") for lane in range(lanes)]
+        m.d.sync += [a.eq(b) for a, b in zip(mask_e + min_e + max_e + cnt_e,
+                                             mask_d + min_d + max_d + cnt_d)]
+
+        # E1..Et: the adder trees (and, for the load pass, the min, max and count trees), one
+        # level a stage.
+        sum_shape = signed(tb + 2)
+        add = lambda a, b: a + b                                    # noqa: E731
+        lower = lambda a, b: Mux(b < a, b, a)                        # noqa: E731
+        higher = lambda a, b: Mux(b > a, b, a)                       # noqa: E731
+
+        def staged(terms, combine, shape, name):
+            """Reduce ``terms`` one registered tree level a stage."""
+            for level in range(levels):
+                terms = reduce_levels(m, terms, combine, shape=shape, name=f"{name}_l{level}",
+                                      levels=1)
+                held = [Signal(shape, name=f"{name}_e{level + 1}_{i}") for i in range(len(terms))]
+                m.d.sync += [a.eq(b) for a, b in zip(held, terms)]
+                terms = held
+            return terms[0]
+
+        sum_g = [staged([Mux(mask_e[w][lane], product_e[lane], 0) for lane in range(lanes)],
+                        add, sum_shape, f"sum{w}") for w in range(ways)]
+        min_g = staged(min_e, lower, signed(sb), "min")
+        max_g = staged(max_e, higher, signed(sb), "max")
+        cnt_g = staged(cnt_e, add, len(sum_c), "cnt")
+
+        # G, for the load pass: fold the beat into the row's statistics.
+        with m.If(tag_g.valid & tag_g.load):
+            first = tag_g.first
+            m.d.sync += [
+                min_s.eq(Mux(first | (min_g < min_s), min_g, min_s)),
+                max_s.eq(Mux(first | (max_g > max_s), max_g, max_s)),
+                sum_p.eq(Mux(first, 0, sum_p) + sum_g[0]),
+                sum_c.eq(Mux(first, 0, sum_c) + cnt_g),
             ]
-            stored.append((v, product))
-            beat_sum = beat_sum + Mux(valid(lane) & (loading | (v > edge)), product, 0)
-        weighed = Signal(signed(tb + 2))
-        m.d.comb += weighed.eq(beat_sum)
+
+        # The row setup runs free from the row's statistics, which hold still from the end of
+        # the load pass until the next row's: the span (and the reciprocal of B), then
+        # span // B and min(s) * sum(cnt), then S, the width and the top pass's edge, then T.
+        # The states SPAN, QUOT, TOTAL and RATIO wait for it; THRESH latches the results.
+        shift = reciprocal_shift(sb, nb)
+        recips = Array(Const(reciprocal(b, shift) if b else 0, shift + 1) for b in range(nb + 1))
+        hi = Mux(self.mode, clamp(max_s), max_s - min_s)            # hi = max(v) < 2**sb
+        span = Signal(sb)                                           # hi - lo
+        recip = Signal(shift + 1)
+        m.d.sync += [top.eq(hi), span.eq(hi - Mux(self.mode, clamp(min_s), 0)),
+                     recip.eq(recips[self.buckets])]
+        # min(s) * sum(cnt) in two halves of sum(cnt), multiplied with the span and added up
+        # with the quotient: no multiply and add in one cycle.
+        split = (len(sum_c) + 1) // 2
+        min_c_lo = Signal(signed(sb + split + 1))
+        min_c_hi = Signal(signed(sb + len(sum_c) - split + 1))
+        m.d.sync += [min_c_lo.eq(min_s * sum_c[:split]), min_c_hi.eq(min_s * sum_c[split:])]
+        m.d.sync += [quot.eq((span * recip) >> shift),
+                     min_times_c.eq(min_c_lo + (min_c_hi << split))]
+        setup_total = Signal(tb)
+        setup_width = Signal(sb + 2)
+        setup_edge = Signal(signed(edge_bits))
+        m.d.sync += [setup_total.eq(Mux(self.mode, sum_p, sum_p - min_times_c)),
+                     setup_width.eq(quot + 1), setup_edge.eq(top - quot - 1)]
+        setup_threshold = Signal(tb)
+        m.d.sync += setup_threshold.eq((setup_total * self.ratio) >> 16)
 
         # The mask emitter: row r's mask (and its o_row beat) leaves while row r + 1 loads;
-        # after the last row, the OR-ed final mask. It reads one beat ahead: e_k is the next
-        # word to read, e_stage says the read data holds word e_stage_k.
+        # after the last row, the OR-ed final mask. Two stages: e_k is the next word to read;
+        # the read ports' outputs hold word r_k if r_valid; the output registers hold word
+        # o_k if o_valid, whose beat is offered on o_mask and OR-ed into the final mask as it
+        # leaves. The block RAMs' outputs only feed registers.
         e_active = Signal()
         e_final = Signal()                        # emitting the final mask
         e_first = Signal()                        # row 0: nothing to OR with
         e_row_sent = Signal()
         e_k = Signal(range(depth + 1))
-        e_stage = Signal()
-        e_stage_k = Signal(range(depth + 1))
-        cut = Signal(signed(edge_bits + 1))      # v > exit edge <=> s > cut
-        exit_bucket = Signal(range(self._max_buckets))
-        e_advance = ~e_stage | self.o_mask.ready
+        r_valid = Signal()
+        r_k = Signal(range(depth + 1))
+        o_valid = Signal()
+        o_k = Signal(range(depth + 1))
+        o_scores = Signal(lanes * sb)
+        o_final = Signal(lanes)
+        cut = Signal(cut_shape)                   # v > exit edge <=> s > cut
+        exit_bucket = Signal(range(nb))
+        o_advance = ~o_valid | self.o_mask.ready
+        r_advance = ~r_valid | o_advance          # the read ports take the next address
         e_reading = e_active & (e_k != beats)
         e_done = Signal()
-        m.d.comb += e_done.eq(e_active & e_advance & (e_k == beats)
+        m.d.comb += e_done.eq(e_active & (e_k == beats) & ~r_valid & o_advance
                               & (e_final | e_row_sent | self.o_row.ready))
         row_mask = Signal(lanes)
-        for lane, s in enumerate(scores(s_rd.data)):
-            m.d.comb += row_mask[lane].eq(valid(lane, e_stage_k) & (s > cut))
+        m.d.comb += row_mask.eq(valid_lanes(o_k) & Cat(*(s > cut for s in scores(o_scores))))
         with m.If(e_active):
             m.d.comb += [
-                s_rd.addr.eq(e_k), s_rd.en.eq(e_advance), f_rd.addr.eq(e_k),
-                f_rd.en.eq(e_advance),
-                self.o_mask.valid.eq(e_stage),
-                self.o_mask.payload.mask.eq(Mux(e_final, f_rd.data, row_mask)),
+                s_rd.addr.eq(e_k), s_rd.en.eq(r_advance), f_rd.addr.eq(e_k),
+                f_rd.en.eq(r_advance),
+                self.o_mask.valid.eq(o_valid),
+                self.o_mask.payload.mask.eq(Mux(e_final, o_final, row_mask)),
                 self.o_mask.payload.final.eq(e_final),
                 self.o_row.valid.eq(~e_final & ~e_row_sent),
                 self.o_row.payload.exit_bucket.eq(exit_bucket),
@@ -251,31 +376,41 @@ class WTU(wiring.Component):
             ]
             with m.If(self.o_row.ready):
                 m.d.sync += e_row_sent.eq(1)
-            with m.If(e_stage & self.o_mask.ready & ~e_final):
-                m.d.comb += [f_wr.addr.eq(e_stage_k), f_wr.en.eq(1),
-                             f_wr.data.eq(Mux(e_first, row_mask, row_mask | f_rd.data))]
-            with m.If(e_advance):
-                m.d.sync += [e_stage.eq(e_k != beats), e_stage_k.eq(e_k)]
+            with m.If(o_valid & self.o_mask.ready & ~e_final):
+                m.d.comb += [f_wr.addr.eq(o_k), f_wr.en.eq(1),
+                             f_wr.data.eq(Mux(e_first, row_mask, row_mask | o_final))]
+            with m.If(o_advance):
+                m.d.sync += [o_valid.eq(r_valid), o_k.eq(r_k), o_scores.eq(s_rd.data),
+                             o_final.eq(f_rd.data)]
+            with m.If(r_advance):
+                m.d.sync += [r_valid.eq(e_k != beats), r_k.eq(e_k)]
                 with m.If(e_k != beats):
                     m.d.sync += e_k.eq(e_k + 1)
             with m.If(e_done):
                 m.d.sync += e_active.eq(0)
 
         def start_emitter(final):
-            m.d.sync += [e_active.eq(1), e_final.eq(final), e_k.eq(0), e_stage.eq(0),
-                         e_row_sent.eq(0)]
+            m.d.sync += [e_active.eq(1), e_final.eq(final), e_k.eq(0), r_valid.eq(0),
+                         o_valid.eq(0), e_row_sent.eq(0)]
 
-        def exit_at(b, edge_value):
-            """Leave the selection with exit bucket ``b``: its mask is ``v > edge_value``."""
+        def exit_at(b, cut_value):
+            """Leave the selection with exit bucket ``b``: its mask is ``s > cut_value``."""
+            m.d.comb += flush.eq(1)
             m.d.sync += [exit_bucket.eq(b), e_first.eq(first_row), first_row.eq(0), k.eq(0),
-                         cut.eq(Mux(self.mode, Mux(edge_value < 0, -(1 << (sb - 1)) - 1,
-                                                   edge_value),
-                                    edge_value + min_s))]
+                         cut.eq(cut_value)]
             start_emitter(final=0)
             with m.If(last_row):
                 m.next = "FLUSH"
             with m.Else():
                 m.next = "LOAD"
+
+        def issue(first_pass_beat):
+            """Issue beat ``k`` of the row buffers into the pipeline (A)."""
+            m.d.comb += [s_rd.addr.eq(k), c_rd.addr.eq(k), tag_a.valid.eq(1),
+                         tag_a.first.eq(first_pass_beat), tag_a.last.eq(last_beat),
+                         tag_a.bucket.eq(bucket), tag_a.cut.eq(cut_of(edge)),
+                         tag_a.lanes.eq(valid_lanes(k))]
+            m.d.sync += k.eq(Mux(last_beat, 0, k + 1))
 
         with m.FSM():
             with m.State("COUNT"):
@@ -288,140 +423,122 @@ class WTU(wiring.Component):
                         m.d.sync += [k.eq(0), first_row.eq(1)]
                         m.next = "LOAD"
 
-            with m.State("LOAD"):                 # fold each beat as it arrives
+            with m.State("LOAD"):                 # each beat into the buffer and the pipeline
                 # The emitter must have read word k of the previous row before it is replaced.
-                free = ~e_reading | (e_k > k) | ((e_k == k) & e_advance)
+                free = ~e_reading | (e_k > k) | ((e_k == k) & r_advance)
                 take = self.i_score.valid & free
-                m.d.comb += [self.busy.eq(1), self.i_score.ready.eq(free), loading.eq(1),
-                             c_rd.addr.eq(k + take)]          # the counts of the next beat
-                s = scores(self.i_score.payload.scores.as_value())
-                beat_min = Const((1 << (sb - 1)) - 1, signed(sb))
-                beat_max = Const(-(1 << (sb - 1)), signed(sb))
-                beat_c = 0
-                for lane in range(lanes):
-                    use = valid(lane)
-                    # Each fold step is a signal: reused expressions would otherwise be copied
-                    # into the netlist once per use, doubling with every lane.
-                    step_min = Signal(signed(sb), name=f"beat_min{lane}")
-                    step_max = Signal(signed(sb), name=f"beat_max{lane}")
-                    m.d.comb += [
-                        step_min.eq(Mux(use & (s[lane] < beat_min), s[lane], beat_min)),
-                        step_max.eq(Mux(use & (s[lane] > beat_max), s[lane], beat_max)),
-                    ]
-                    beat_min, beat_max = step_min, step_max
-                    beat_c = beat_c + Mux(use, counts[lane], 0)
-                first = k == 0
+                m.d.comb += [self.busy.eq(1), self.i_score.ready.eq(free), c_rd.addr.eq(k)]
                 with m.If(take):
                     m.d.comb += [s_wr.addr.eq(k), s_wr.data.eq(self.i_score.payload.scores),
-                                 s_wr.en.eq(1)]
-                    m.d.sync += [
-                        min_s.eq(Mux(first | (beat_min < min_s), beat_min, min_s)),
-                        max_s.eq(Mux(first | (beat_max > max_s), beat_max, max_s)),
-                        sum_p.eq(Mux(first, 0, sum_p) + weighed),
-                        sum_c.eq(Mux(first, 0, sum_c) + beat_c),
-                        k.eq(k + 1),
-                    ]
+                                 s_wr.en.eq(1),
+                                 tag_a.valid.eq(1), tag_a.load.eq(1), tag_a.first.eq(k == 0),
+                                 tag_a.last.eq(last_beat), tag_a.lanes.eq(valid_lanes(k))]
+                    m.d.sync += k.eq(k + 1)
                     with m.If(last_beat):
                         m.d.sync += [k.eq(0), last_row.eq(self.i_score.payload.last)]
-                        m.next = "THRESH"
+                        m.next = "DRAIN"
 
-            with m.State("THRESH"):               # total, bucket width and top edge
+            with m.State("DRAIN"):                # until the last beat is folded in
                 m.d.comb += self.busy.eq(1)
-                top = Signal(sb, name="top")      # hi = max(v) < 2**sb
-                span = Signal(sb, name="span")    # hi - lo
-                m.d.comb += [top.eq(Mux(self.mode, clamp(max_s), max_s - min_s)),
-                             span.eq(top - Mux(self.mode, clamp(min_s), 0))]
-                # span // B without a divider: a ROM of reciprocals and one multiply.
-                shift = reciprocal_shift(sb, self._max_buckets)
-                recips = Array(Const(reciprocal(b, shift) if b else 0, shift + 1)
-                               for b in range(self._max_buckets + 1))
-                quot = Signal(sb, name="quot")
-                m.d.comb += quot.eq((span * recips[self.buckets]) >> shift)
+                with m.If(tag_g.valid & tag_g.load & tag_g.last):
+                    m.next = "SPAN"
+
+            with m.State("SPAN"):
+                m.d.comb += self.busy.eq(1)
                 # The previous row's emitter must be done with the score port and the total.
                 with m.If(~e_active | e_done):
-                    m.d.comb += [s_rd.addr.eq(0), c_rd.addr.eq(0)]    # the first pass's beat
-                    m.d.sync += [
-                        total.eq(Mux(self.mode, sum_p, sum_p - min_s * sum_c)),
-                        width.eq(quot + 1), edge.eq(top - quot - 1),
-                        bucket.eq(0), exited.eq(0), k.eq(0),
-                    ]
-                    m.next = "SCAN" if scan else "HIST"
+                    m.next = "QUOT"
+
+            with m.State("QUOT"):
+                m.d.comb += self.busy.eq(1)
+                m.next = "TOTAL"
+
+            with m.State("TOTAL"):
+                m.d.comb += self.busy.eq(1)
+                m.next = "RATIO"
+
+            with m.State("RATIO"):
+                m.d.comb += self.busy.eq(1)
+                m.next = "THRESH"
+
+            with m.State("THRESH"):               # latch the setup; the first pass's state
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [total.eq(setup_total), threshold.eq(setup_threshold),
+                             width.eq(setup_width), edge.eq(setup_edge), bucket.eq(0), k.eq(0),
+                             exited.eq(0), issued_all.eq(0)]
+                if not scan:
+                    m.d.sync += [cuts[b].eq(cut_of(setup_edge - b * setup_width))
+                                 for b in range(nb)]
+                m.next = "SCAN" if scan else "HIST"
 
             if scan:
                 # One pass per bucket from the top: A(b) = sum over the lanes with v > edge.
                 # Values and counts are never negative, so once a pass's running sum is past T
-                # the bucket is the exit: with early exit the pass stops there.
+                # the bucket is the exit: with early exit the selection stops there.
                 with m.State("SCAN"):
                     m.d.comb += self.busy.eq(1)
-                    running = Signal(signed(tb + 2))
-                    m.d.comb += running.eq(Mux(k == 0, 0, acc) + weighed)
-                    passed = running > threshold
-                    end_of_pass = last_beat
-                    last_bucket = bucket == self.buckets - 1
-                    if self._early_exit:
-                        leave = passed | (end_of_pass & last_bucket)
-                    else:
-                        leave = end_of_pass & last_bucket
-                    # The next beat: 0 at the end of a pass and when leaving (the next row's
-                    # load wants the first count word).
-                    next_k = Mux(end_of_pass | leave, 0, k + 1)
-                    m.d.comb += [s_rd.addr.eq(next_k), c_rd.addr.eq(next_k)]
-                    m.d.sync += [acc.eq(running), k.eq(next_k)]
-                    if not self._early_exit:
-                        with m.If(end_of_pass & passed & ~exited):
-                            m.d.sync += [exited.eq(1), found_bucket.eq(bucket),
-                                         found_edge.eq(edge)]
-                    with m.If(leave):
+                    with m.If(~issued_all):
+                        issue(k == 0)
+                        with m.If(last_beat):
+                            with m.If(bucket == self.buckets - 1):
+                                m.d.sync += issued_all.eq(1)
+                            with m.Else():
+                                m.d.sync += [bucket.eq(bucket + 1), edge.eq(edge - width)]
+                    # The running sum passes T when the beat's sum passes what T leaves of it:
+                    # one compare on the decision's path, not an add and then a compare. The
+                    # decision is registered (H) and acted on a cycle later.
+                    left = Signal(signed(tb + 2))
+                    m.d.comb += left.eq(Mux(tag_g.first, threshold, slack))
+                    passed = sum_g[0] > left
+                    last_pass = tag_g.last & (tag_g.bucket == self.buckets - 1)
+                    leave = Signal()
+                    leave_bucket = Signal(range(nb))
+                    leave_cut = Signal(cut_shape)
+                    m.d.sync += leave.eq(0)
+                    with m.If(tag_g.valid):
+                        m.d.sync += slack.eq(left - sum_g[0])
                         if self._early_exit:
-                            exit_at(bucket, edge)
+                            m.d.sync += [leave.eq(passed | last_pass),
+                                         leave_bucket.eq(tag_g.bucket), leave_cut.eq(tag_g.cut)]
                         else:
-                            with m.If(exited):
-                                exit_at(found_bucket, found_edge)
-                            with m.Else():                # B - 1: passed now, or never
-                                exit_at(bucket, edge)
-                    with m.Elif(end_of_pass):
-                        m.d.sync += [bucket.eq(bucket + 1), edge.eq(edge - width)]
+                            with m.If(tag_g.last & passed & ~exited):
+                                m.d.sync += [exited.eq(1), found_bucket.eq(tag_g.bucket),
+                                             found_cut.eq(tag_g.cut)]
+                            # B - 1 if no pass passed before the last, which may pass or not.
+                            m.d.sync += [
+                                leave.eq(last_pass),
+                                leave_bucket.eq(Mux(exited, found_bucket, tag_g.bucket)),
+                                leave_cut.eq(Mux(exited, found_cut, tag_g.cut))]
+                    with m.If(leave):
+                        exit_at(leave_bucket, leave_cut)
+                        m.d.sync += leave.eq(0)            # and drop the next beat's decision
 
             if not scan:
+                slacks = [Signal(signed(tb + 2), name=f"slack{b}") for b in range(nb)]
+                hits = Signal(nb)
                 with m.State("HIST"):                 # every A(b) in one pass
                     m.d.comb += self.busy.eq(1)
-                    nb = self._max_buckets
-                    edges = []
-                    for b in range(nb):
-                        e = Signal(signed(edge_bits), name=f"edge{b}")
-                        m.d.comb += e.eq(edge - b * width)
-                        edges.append(e)
-                    weighted = []
-                    for lane, (v, product) in enumerate(stored):
-                        p = Signal(signed(sb + cb + 2), name=f"hist_p{lane}")
-                        m.d.comb += p.eq(Mux(valid(lane), product, 0))
-                        weighted.append((v, p))
-                    accs = [Signal(signed(tb + 2), name=f"acc{b}") for b in range(nb)]
-                    passed_any = Const(0)
-                    chosen = Const(0, range(nb))
-                    for b in range(nb):
-                        add = 0
-                        for v, p in weighted:
-                            add = add + Mux(v > edges[b], p, 0)
-                        running = Signal(signed(tb + 2), name=f"hist_running{b}")
-                        m.d.comb += running.eq(Mux(k == 0, 0, accs[b]) + add)
-                        m.d.sync += accs[b].eq(running)
-                        hit = Signal(name=f"hist_hit{b}")
-                        step_any = Signal(name=f"hist_any{b}")
-                        step_chosen = Signal(range(nb), name=f"hist_chosen{b}")
-                        m.d.comb += [
-                            hit.eq((running > threshold) & (b < self.buckets) & ~passed_any),
-                            step_any.eq(passed_any | hit),
-                            step_chosen.eq(Mux(hit, b, chosen)),
-                        ]
-                        passed_any, chosen = step_any, step_chosen
-                    next_k = Mux(last_beat, 0, k + 1)
-                    m.d.comb += [s_rd.addr.eq(next_k), c_rd.addr.eq(next_k)]
-                    m.d.sync += k.eq(next_k)
-                    with m.If(last_beat):
-                        exit_sel = Signal(range(nb))
-                        m.d.comb += exit_sel.eq(Mux(passed_any, chosen, self.buckets - 1))
-                        exit_at(exit_sel, Array(edges)[exit_sel])
+                    with m.If(~issued_all):
+                        issue(k == 0)
+                        with m.If(last_beat):
+                            m.d.sync += issued_all.eq(1)
+                    with m.If(tag_g.valid):
+                        for b in range(nb):
+                            left = Signal(signed(tb + 2), name=f"hist_left{b}")
+                            m.d.comb += left.eq(Mux(tag_g.first, threshold, slacks[b]))
+                            m.d.sync += [slacks[b].eq(left - sum_g[b]),
+                                         hits[b].eq((sum_g[b] > left) & (b < self.buckets))]
+                        with m.If(tag_g.last):
+                            m.next = "PICK"
+
+                with m.State("PICK"):                 # the first bucket past T
+                    m.d.comb += self.busy.eq(1)
+                    chosen = Signal(range(nb))
+                    m.d.comb += chosen.eq(self.buckets - 1)
+                    for b in reversed(range(nb)):
+                        with m.If(hits[b]):
+                            m.d.comb += chosen.eq(b)
+                    exit_at(chosen, Array(cuts)[chosen])
 
             with m.State("FLUSH"):                # the last row's mask, then the final mask
                 m.d.comb += self.busy.eq(1)

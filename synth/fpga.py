@@ -23,7 +23,7 @@ __all__ = ["FAMILIES", "Family", "FpgaReport", "fpga_run", "fpga_report", "count
 @dataclasses.dataclass(frozen=True)
 class Family:
     device: str
-    synth: str                  # Yosys's flow for the family
+    synth: str                  # Yosys's flow for the family, top module as {top}
     pnr_tool: str
     pnr_args: tuple             # device and package for nextpnr
     target_mhz: float           # clock nextpnr is constrained to (issue 6)
@@ -43,17 +43,21 @@ class Family:
 FAMILIES = {
     # The iCEBreaker's part: iCE40 UP5K in the SG48 package.
     "ice40": Family(
-        device="iCE40 UP5K", synth="synth_ice40 -top top -dsp", pnr_tool="nextpnr-ice40",
+        device="iCE40 UP5K", synth="synth_ice40 -top {top} -dsp", pnr_tool="nextpnr-ice40",
         pnr_args=("--up5k", "--package", "sg48"), target_mhz=24.0,
         capacity={"lut4": 5280, "ff": 5280, "ebr": 30, "spram": 4, "dsp": 8},
         classes={"lut4": ("SB_LUT4",), "carry": ("SB_CARRY",), "ff": ("SB_DFF",),
                  "ebr": ("SB_RAM40_4K",), "spram": ("SB_SPRAM256KA",),
                  "dsp": ("SB_MAC16",)}),
-    # The ULX3S-85F's part: LFE5U-85F, CABGA381, speed grade 6. Without LUT RAM: after
-    # mapping the small HCU's count memory to it, Yosys 0.70's abc9 fails an assertion
-    # (``count_id(wire->name) == 0``); block RAM holds such memories as well.
+    # The ULX3S-85F's part: LFE5U-85F, CABGA381, speed grade 6. LUTs are mapped by the classic
+    # ABC instead of the flow's abc9: Yosys 0.70's abc9 fails assertions on some of the units
+    # (``count_id(wire->name) == 0`` on the small HCU, ``GetSize(conn.first) ==
+    # GetSize(conn.second)`` on the pipelined WTU) when it reintegrates the mapped netlist.
     "ecp5": Family(
-        device="ECP5-85F", synth="synth_ecp5 -top top -nolutram", pnr_tool="nextpnr-ecp5",
+        device="ECP5-85F",
+        synth=("synth_ecp5 -top {top} -run :map_luts\nabc -dress -lut 4:7\nclean\n"
+               "synth_ecp5 -top {top} -run map_cells:"),
+        pnr_tool="nextpnr-ecp5",
         pnr_args=("--85k", "--package", "CABGA381", "--speed", "6",
                   "--lpf-allow-unconstrained"), target_mhz=100.0,
         capacity={"lut4": 83640, "ff": 83640, "ebr": 208, "dsp": 156},
@@ -138,11 +142,10 @@ def _script(family: Family) -> str:
     harness (``harness.json``; the netlist nextpnr places). Two runs, not one with the design
     kept as a module: ``keep_hierarchy`` trips an assertion in Yosys 0.70's ECP5 flow."""
     dut = f"top.{HARNESS_DUT}"
-    synth = family.synth.replace("-top top", "-top {top}")
-    return (f"read_rtlil design.il\nhierarchy -top {dut}\n{synth.format(top=dut)}\n"
+    return (f"read_rtlil design.il\nhierarchy -top {dut}\n{family.synth.format(top=dut)}\n"
             f"tee -q -o stat.json stat -json\n"
             f"design -reset\nread_rtlil design.il\nhierarchy -top top\n"
-            f"{synth.format(top='top')}\ntee -q -o harness.json stat -json\n"
+            f"{family.synth.format(top='top')}\ntee -q -o harness.json stat -json\n"
             f"write_json netlist.json\n")
 
 

@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from vrex.golden.baselines import sort_wtu_cycles
+from vrex.golden.config import Config
+from vrex.golden.wtu import WTU_MASK_LATENCY, WTU_ROW_SETUP, wtu_pipeline
 from vrex.rtl.baselines.sort import SortDatapath, merge_network, sort_network
 
 
@@ -90,3 +93,15 @@ def test_datapath_against_numpy(seed):
     sim = Simulator(dut)
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_sort_cycle_model_by_hand():
+    # 64 clusters in 16 lanes: P = 4 beats, 2 merge passes; the prefix pass stops on beat 1
+    # (position 20). The load pass drains and sets up as the WTU's, the prefix pass is decided
+    # a pipeline later, and the masks leave as the WTU's.
+    cfg = Config(wtu_lanes=16)
+    pipeline = wtu_pipeline(16)
+    per_row = 4 + pipeline + WTU_ROW_SETUP + 2 * 4 + (20 // 16 + 1) + pipeline
+    assert sort_wtu_cycles(np.array([20]), 64, cfg) == 4 + per_row + 2 * (4 + WTU_MASK_LATENCY)
+    assert sort_wtu_cycles(np.array([20, 63]), 64, cfg) - \
+        sort_wtu_cycles(np.array([20]), 64, cfg) == per_row + 2

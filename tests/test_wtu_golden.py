@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from vrex.golden.config import Config, Mode
 from vrex.golden.stimulus import WTU_SHAPES
-from vrex.golden.wtu import Schedule, exact_wicsum, run_wtu, wtu_cycles
+from vrex.golden.wtu import (WTU_DECIDE, WTU_MASK_LATENCY, WTU_ROW_SETUP, Schedule,
+                             exact_wicsum, run_wtu, wtu_cycles, wtu_pipeline)
 
 import spec_reference as ref
 from conftest import small_config
@@ -146,10 +147,15 @@ def test_cycle_model_schedules():
     scan = wtu_cycles(exits, 1024, cfg, exit_beat=beats)
     full = wtu_cycles(exits, 1024, cfg, early_exit=False)
     hist = wtu_cycles(exits, 1024, cfg, schedule=Schedule.HISTOGRAM)
-    # Passes of 64 beats: the scan stops inside pass e after beat x (e * 64 + x + 1 cycles),
+    # Passes of 64 beats: the scan stops inside pass e after beat x (e * 64 + x + 1 beats),
     # no early exit pays all 16 passes, the histogram schedule one.
     scan_passes = exits * 64 + beats + 1
     assert full - scan == int((16 * 64 - scan_passes).sum())
     assert scan - hist == int((scan_passes - 64).sum())
+    # Every row pays its load pass, the pipeline's drain and decision, and the row setup.
+    one = wtu_cycles(exits[:1], 1024, cfg, exit_beat=beats[:1])
+    assert wtu_pipeline(16) == 4 + 4 and wtu_pipeline(1) == 4 and wtu_pipeline(5) == 4 + 3
+    row = 64 + 2 * wtu_pipeline(16) + WTU_ROW_SETUP + WTU_DECIDE + 1
+    assert one == 64 + row + 2 * (64 + WTU_MASK_LATENCY)
     with pytest.raises(ValueError, match="exit_beat"):
         wtu_cycles(exits, 1024, cfg)
