@@ -73,10 +73,11 @@ def descriptor_cycles(select, layout: PagedLayout, lanes: int) -> int:
     The selection arrives in ``W = ceil(n / lanes)`` beats, one a cycle (``W`` cycles, at least
     1: an empty query sends one empty beat); then one cycle to fetch the first word, and per
     word one to load it and one to find it exhausted; per selected cluster one to pick it and
-    one per page (one when it has none, to read its entry); and the end beat.
+    one per page (one when it has none, to read its entry); and the end beat, which leaves
+    through the output register a cycle later.
     """
     select = np.asarray(select, dtype=bool).reshape(-1)
     words = max(1, -(-select.size // lanes))
     picked = np.flatnonzero(select).tolist()
     per_cluster = sum(1 + max(1, len(layout.chains[c])) for c in picked)
-    return words + 1 + 2 * words + per_cluster + 1
+    return words + 1 + 2 * words + per_cluster + 1 + 1

@@ -16,13 +16,16 @@ from .controller import PagedLayout, descriptor_cycles
 from .hcu import HCU_TOKEN_OVERHEAD, HcuModel
 from .wtu import run_wtu
 
-__all__ = ["DreResult", "QueryBatch", "run_dre", "QUERY_AFTER_TOKEN",
+__all__ = ["DreResult", "QueryBatch", "run_dre", "SLOT_LATENCY", "QUERY_AFTER_TOKEN",
            "QUERY_AFTER_MARKER"]
 
-# The DRE's sequencing (rtl/dre.py), in cycles. A query starts this long after the EMIT cycle of
-# the token before it: two cycles for that token's count and slot to be written, one to see the
-# DRE idle, one to take the query's settings. Without a token since the previous query (or at
-# the start) it starts this long after the cycle its marker first shows.
+# The DRE's sequencing (rtl/dre.py), in cycles. A token's slot leaves this long after its id
+# (the controller reads the cluster's chain entry, registers it, then decides). A query starts
+# QUERY_AFTER_TOKEN after the EMIT cycle of the token before it: two cycles for that token's
+# count, and its slot, to be written, one to see the DRE idle, one to take the query's
+# settings. Without a token since the previous query (or at the start) it starts
+# QUERY_AFTER_MARKER after the cycle its marker first shows.
+SLOT_LATENCY = 2
 QUERY_AFTER_TOKEN = 4
 QUERY_AFTER_MARKER = 2
 
@@ -91,7 +94,7 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config) 
             # Back to back, each token is taken in the EMIT cycle of the one before.
             emit = accept + (hcu.compare_cycles - before) + (end - start) * HCU_TOKEN_OVERHEAD
             accept, after_token = emit, True
-            last_out = emit + 1                      # the slot leaves a cycle after the id
+            last_out = emit + SLOT_LATENCY           # the slot leaves after the id
         cluster[start:end] = ids
         slot[start:end] = layout.place(ids)
         start = end

@@ -62,7 +62,7 @@ class Controller(wiring.Component):
     i_id : In(stream.Signature(id_layout(max_clusters)))
         Each token's cluster, in order, and whether the token founded it.
     o_slot : Out(stream.Signature(slot_layout(...)))
-        One beat per token, one cycle later when not held back.
+        One beat per token, two cycles later when not held back.
     i_select : In(stream.Signature(select_layout(lanes)))
         A query's final selection mask, cluster 0 at lane 0 of the first beat.
     o_desc : Out(stream.Signature(desc_layout(...)))
@@ -131,13 +131,26 @@ class Controller(wiring.Component):
         overflow = Signal()
         m.d.comb += [self.pages.eq(next_free), self.page_overflow.eq(overflow)]
 
-        # Slots: the id's chain entry is read as the id is taken; the next cycle decides the
-        # slot, writes the entry back and offers the slot.
-        b_valid = Signal()
-        b_id = Signal(id_layout(cap))
-        advance = ~b_valid | self.o_slot.ready
+        # Slots, in three steps: the id's chain entry is read as the id is taken (A); the
+        # block RAM's output is registered (R); the next cycle decides the slot, offers it and,
+        # as it is taken, writes the entry back (C). The read sees a write made in its own
+        # cycle (transparent port); the entry of the token just before, written after this
+        # token's read, is forwarded from `prev`.
+        r_valid, c_valid = Signal(), Signal()
+        r_id, c_id = Signal(id_layout(cap)), Signal(id_layout(cap))
+        c_entry = Signal(entry)
+        prev = Signal(data.StructLayout({"valid": 1, "cluster": len(c_id.cluster),
+                                         "entry": entry}))
+        c_advance = ~c_valid | self.o_slot.ready
+        r_advance = ~r_valid | c_advance
+        with m.If(c_advance):
+            m.d.sync += [c_valid.eq(r_valid), c_id.eq(r_id), c_entry.eq(e_rd.data)]
+        with m.If(r_advance):
+            m.d.sync += [r_valid.eq(self.i_id.valid), r_id.eq(self.i_id.payload)]
         cur = Signal(entry)
-        m.d.comb += cur.eq(Mux(b_id.new, 0, e_rd.data.as_value()))   # a new cluster: no page
+        m.d.comb += cur.eq(Mux(c_id.new, 0,                       # a new cluster: no page
+                               Mux(prev.valid & (prev.cluster == c_id.cluster),
+                                   prev.entry.as_value(), c_entry.as_value())))
         has_room = cur.has & (cur.fill != per_page)
         page_free = next_free != pool
         upd = Signal(entry)
@@ -153,13 +166,14 @@ class Controller(wiring.Component):
         with m.Else():
             m.d.comb += [upd.eq(cur), slot.eq(no_slot)]
         m.d.comb += [
-            self.o_slot.valid.eq(b_valid),
-            self.o_slot.payload.cluster.eq(b_id.cluster),
+            self.o_slot.valid.eq(c_valid),
+            self.o_slot.payload.cluster.eq(c_id.cluster),
             self.o_slot.payload.slot.eq(slot),
-            self.i_id.ready.eq(advance),
+            self.i_id.ready.eq(r_advance),
         ]
-        with m.If(b_valid & self.o_slot.ready):
-            m.d.comb += [e_wr.addr.eq(b_id.cluster), e_wr.data.eq(upd), e_wr.en.eq(1)]
+        with m.If(c_valid & self.o_slot.ready):
+            m.d.comb += [e_wr.addr.eq(c_id.cluster), e_wr.data.eq(upd), e_wr.en.eq(1)]
+            m.d.sync += [prev.valid.eq(1), prev.cluster.eq(c_id.cluster), prev.entry.eq(upd)]
             with m.If(~has_room & page_free):
                 m.d.sync += next_free.eq(next_free + 1)
                 with m.If(cur.has):                        # link the new page to the chain
@@ -167,8 +181,6 @@ class Controller(wiring.Component):
                                  l_wr.en.eq(1)]
             with m.If(~has_room & ~page_free):
                 m.d.sync += overflow.eq(1)
-        with m.If(advance):
-            m.d.sync += [b_valid.eq(self.i_id.valid), b_id.eq(self.i_id.payload)]
 
         # Descriptors: capture the selection, then walk it: each selected cluster's entry, then
         # its pages along the links, one descriptor a cycle.
@@ -183,17 +195,28 @@ class Controller(wiring.Component):
         tail = Signal(pb)
         fill = Signal(range(per_page + 1))
 
+        # The walk's descriptors pass a register on their way out, so o_desc starts from
+        # flip-flops and not from the block RAMs' outputs (one cycle more per query).
+        desc = stream.Signature(desc_layout(per_page, pool)).create()
+        out_valid = Signal()
+        out_payload = Signal(desc_layout(per_page, pool))
+        m.d.comb += [desc.ready.eq(~out_valid | self.o_desc.ready),
+                     self.o_desc.valid.eq(out_valid), self.o_desc.payload.eq(out_payload)]
+        with m.If(desc.ready):
+            m.d.sync += [out_valid.eq(desc.valid), out_payload.eq(desc.payload)]
+
         def emit(p):
             """Offer ``p``'s descriptor; true when it is taken."""
-            m.d.comb += [self.o_desc.valid.eq(1), self.o_desc.payload.page.eq(p),
-                         self.o_desc.payload.tokens.eq(Mux(p == tail, fill, per_page))]
-            return self.o_desc.ready
+            m.d.comb += [desc.valid.eq(1), desc.payload.page.eq(p),
+                         desc.payload.tokens.eq(Mux(p == tail, fill, per_page))]
+            return desc.ready
 
         # The slot path reads the entry of the id it takes, and holds it while stalled.
-        m.d.comb += [e_rd.addr.eq(self.i_id.payload.cluster), e_rd.en.eq(advance)]
+        m.d.comb += [e_rd.addr.eq(self.i_id.payload.cluster), e_rd.en.eq(r_advance)]
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += [self.i_select.ready.eq(1), self.busy.eq(b_valid | (k != 0))]
+                m.d.comb += [self.i_select.ready.eq(1),
+                             self.busy.eq(r_valid | c_valid | (k != 0) | out_valid)]
                 with m.If(self.i_select.valid):
                     m.d.comb += [s_wr.addr.eq(k), s_wr.data.eq(self.i_select.payload.mask),
                                  s_wr.en.eq(1)]
@@ -201,8 +224,8 @@ class Controller(wiring.Component):
                     with m.If(self.i_select.payload.last):
                         m.d.sync += [n_words.eq(k + 1), k.eq(0)]
                         m.next = "FETCH"
-                with m.Elif(self.clear & ~b_valid & (k == 0)):
-                    m.d.sync += [next_free.eq(0), overflow.eq(0)]
+                with m.Elif(self.clear & ~r_valid & ~c_valid & (k == 0)):
+                    m.d.sync += [next_free.eq(0), overflow.eq(0), prev.valid.eq(0)]
 
             with m.State("FETCH"):                 # read selection word k
                 m.d.comb += [self.busy.eq(1), s_rd.addr.eq(k)]
@@ -234,11 +257,11 @@ class Controller(wiring.Component):
                 with m.If(~first.has):
                     m.next = "PICK"
                 with m.Else():
-                    m.d.comb += [self.o_desc.valid.eq(1), self.o_desc.payload.page.eq(first.head),
-                                 self.o_desc.payload.tokens.eq(
+                    m.d.comb += [desc.valid.eq(1), desc.payload.page.eq(first.head),
+                                 desc.payload.tokens.eq(
                                      Mux(first.head == first.tail, first.fill, per_page))]
                     m.d.comb += [l_rd.addr.eq(first.head), e_rd.en.eq(0)]
-                    with m.If(self.o_desc.ready):
+                    with m.If(desc.ready):
                         with m.If(first.head == first.tail):
                             m.next = "PICK"
                         with m.Else():
@@ -253,9 +276,8 @@ class Controller(wiring.Component):
                         m.next = "PICK"
 
             with m.State("END"):
-                m.d.comb += [self.busy.eq(1), self.o_desc.valid.eq(1),
-                             self.o_desc.payload.end.eq(1)]
-                with m.If(self.o_desc.ready):
+                m.d.comb += [self.busy.eq(1), desc.valid.eq(1), desc.payload.end.eq(1)]
+                with m.If(desc.ready):
                     m.d.sync += k.eq(0)
                     m.next = "IDLE"
         return m

@@ -50,9 +50,13 @@ def simulate_dre(arrays: dict, config: Config, golden, *, idle: float = 0.0,
     status = {r.name: r.offset for r in dut.registers}["STATUS"]
     out = {}
 
+    seen = {"descs": 0, "ends": 0}               # counted as they arrive, not every cycle
+
     def done(received):
-        ends = sum(1 for d in received[dut.o_desc] if d.end)
-        return len(received[dut.o_slot]) == tokens and ends == queries
+        descs = received[dut.o_desc]
+        seen["ends"] += sum(1 for d in descs[seen["descs"]:] if d.end)
+        seen["descs"] = len(descs)
+        return len(received[dut.o_slot]) == tokens and seen["ends"] == queries
 
     async def bench(ctx):
         received, first, last = await run_streams(
