@@ -200,6 +200,60 @@ def cmd_bench_golden(args):
     bench_golden(tokens=args.tokens, rows=args.rows, columns=args.columns)
 
 
+def _board_config(args):
+    """The configuration a board is built for: its preset unless --config names another."""
+    from vrex.board.build import board
+    b = board(args.board)
+    if args.config is None:
+        args.config = b.preset
+    return b, _config(args)
+
+
+def cmd_fpga_build(args):
+    import json
+    from vrex.board.build import build_board
+    _, config = _board_config(args)
+    out = Path(args.out or f"build/fpga/{args.board}")
+    result = build_board(args.board, config, out, baud=args.baud, progress=_progress)
+    print(result.summary())
+    if args.json:
+        write_json(args.json, {"config": args.config, **result.as_dict()})
+    (out / "build.json").write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+    return 0 if result.timing_met else 1
+
+
+def cmd_fpga_program(args):
+    from vrex.board.build import NAME, board, program_board
+    b = board(args.board)
+    bitstream = args.bitstream or Path(f"build/fpga/{args.board}/{NAME}.{b.bitstream}")
+    program_board(args.board, bitstream)
+
+
+def cmd_fpga_check(args):
+    from vrex.golden.vectors import load_vectors
+    from vrex.host.check import bringup_check
+    from vrex.host.driver import DreDriver
+    from vrex.host.link import SerialLink, SimLink
+    if args.seeds < 0 or args.tokens < 1:
+        raise UsageError(f"--seeds must be >= 0 and --tokens >= 1, not {args.seeds}, "
+                         f"{args.tokens}")
+    _, config = _board_config(args)
+    extra = [(str(path), load_vectors(path)) for path in args.vectors or ()]
+    link = SerialLink(args.port, args.baud) if args.port else SimLink(config)
+    print(f"bring-up check on {link.name}, configuration {args.config}", flush=True)
+    try:
+        driver = DreDriver(link, config)
+        results = bringup_check(driver, seeds=range(1, args.seeds + 1), tokens=args.tokens,
+                                extra=extra, progress=print)
+        counters = driver.counters()
+    finally:
+        link.close()
+    print("counters after the last run: " + ", ".join(f"{k} {v}" for k, v in counters.items()))
+    failed = [r for r in results if not r.passed]
+    print(f"{len(results) - len(failed)} of {len(results)} runs equal the golden model")
+    return 1 if failed else 0
+
+
 # ---------------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -321,6 +375,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--build", default="build/synth", help="synthesis cache directory")
     p.set_defaults(func=cmd_sweep)
 
+    fpga = sub.add_parser("fpga", help="the DRE on an FPGA board: bitstreams, programming and "
+                                       "the bring-up check")
+    fsub = fpga.add_subparsers(dest="fpga_command", metavar="WHAT", required=True)
+
+    def board_args(p):
+        from vrex.board.top import BOARDS
+        p.add_argument("--board", default="icebreaker", choices=sorted(BOARDS),
+                       help="icebreaker (iCE40 UP5K, small) or ulx3s (ECP5-85F, default)")
+        p.add_argument("--config", default=None, metavar="NAME|FILE",
+                       help="preset or TOML file (default: the board's preset)")
+        p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                       help="override one parameter (repeatable)")
+        p.add_argument("--baud", type=int, default=115200, help="UART baud (default 115200)")
+
+    p = fsub.add_parser("build", help="bitstream with the PyPI toolchain; utilization and Fmax "
+                                      "against the board clock")
+    board_args(p)
+    p.add_argument("--out", type=Path, help="build directory (default build/fpga/BOARD)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    p.set_defaults(func=cmd_fpga_build)
+    p = fsub.add_parser("program", help="load the bitstream with the board's programmer")
+    p.add_argument("--board", default="icebreaker", help="icebreaker or ulx3s")
+    p.add_argument("--bitstream", type=Path, help="default: build/fpga/BOARD/vrex_dre.bin|bit")
+    p.set_defaults(func=cmd_fpga_program)
+    p = fsub.add_parser("check", help="random and given DRE vectors through the board (or the "
+                                      "simulated board) against the golden model")
+    board_args(p)
+    p.add_argument("--port", help="serial port of the board (default: the simulated board)")
+    p.add_argument("--seeds", type=int, default=2, help="random vectors, seeds 1..N "
+                                                       "(default 2)")
+    p.add_argument("--tokens", type=int, default=40, help="tokens per random vector")
+    p.add_argument("--vectors", action="append", type=Path, metavar="FILE",
+                   help="also check this dre vector file (repeatable)")
+    p.set_defaults(func=cmd_fpga_check)
+
     bench = sub.add_parser("bench", help="benchmarks that print their figures")
     bsub = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
     p = bsub.add_parser("golden", help="golden-model speed on large vectors")
@@ -343,13 +432,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from vrex.board.build import BuildError
+    from vrex.host.driver import BoardError
+    from vrex.host.link import LinkError
     from vrex.synth.yosys import SynthError
     from vrex.testbench.runner import SimError
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         status = args.func(args)
-    except (UsageError, ConfigError, VectorError, ValueError, SimError, SynthError) as error:
+    except (UsageError, ConfigError, VectorError, ValueError, SimError, SynthError,
+            BuildError, BoardError, LinkError) as error:
         print(f"vrex: error: {error}", file=sys.stderr)
         return 2
     return int(status or 0)

@@ -1,0 +1,1 @@
+"""FPGA bring-up: the UART bridge, the board top levels and their builds."""

@@ -1,0 +1,158 @@
+"""The DRE behind the UART bridge: the design a board runs, and its platform wrappers.
+
+:class:`LinkTop` is the whole board design with its serial line as plain ports, so the
+simulator runs exactly what the FPGA runs; :class:`BoardTop` only ties those ports to a
+board's clock, UART pins and LEDs.
+"""
+
+import dataclasses
+
+from amaranth.hdl import Elaboratable, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out, connect
+
+from vrex.rtl.dre import DRE
+
+from .bridge import Bridge
+from .uart import UARTRx, UARTTx, check_divisor
+
+__all__ = ["PUSH_STREAMS", "POP_STREAMS", "FIFO_DEPTHS", "LinkTop", "BoardTop", "stream_widths"]
+
+# The DRE's streams in the bridge's index order (the host driver uses the same names).
+PUSH_STREAMS = ("i_hash", "i_score")
+POP_STREAMS = ("o_slot", "o_select", "o_desc")
+# FIFO depths: a push frame holds at most 51 hash beats; slots and descriptors come in bursts.
+FIFO_DEPTHS = {"i_hash": 64, "i_score": 32, "o_slot": 64, "o_select": 16, "o_desc": 64}
+
+
+def stream_widths(dre: DRE) -> dict[str, int]:
+    """Payload width of each bridged DRE stream."""
+    return {name: len(getattr(dre, name).payload.as_value())
+            for name in PUSH_STREAMS + POP_STREAMS}
+
+
+class LinkTop(wiring.Component):
+    """The DRE, its bridge and a UART.
+
+    Members
+    -------
+    rx : In(1), tx : Out(1)
+        The serial line (8N1, ``divisor`` clock cycles a bit), idle high.
+    leds : Out(4)
+        0 heartbeat, 1 a response sent (toggles), 2 the last frame was refused, 3 a UART
+        framing error or overrun was seen (sticky).
+    """
+
+    rx: In(1, init=1)
+    tx: Out(1, init=1)
+    leds: Out(4)
+
+    def __init__(self, config, *, divisor: int, timeout: int, heartbeat_bits: int = 23):
+        self.config = config
+        self.divisor = check_divisor(divisor, self)
+        self.timeout = timeout
+        self.heartbeat_bits = heartbeat_bits
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.dre = dre = DRE(self.config)
+        widths = stream_widths(dre)
+        m.submodules.bridge = bridge = Bridge(
+            pushes=[(widths[n], FIFO_DEPTHS[n]) for n in PUSH_STREAMS],
+            pops=[(widths[n], FIFO_DEPTHS[n]) for n in POP_STREAMS],
+            addr_width=len(dre.bus.adr), timeout=self.timeout)
+        m.submodules.uart_rx = uart_rx = UARTRx(self.divisor)
+        m.submodules.uart_tx = uart_tx = UARTTx(self.divisor)
+        m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx)]
+        connect(m, uart_rx.o_data, bridge.i_rx)
+        connect(m, bridge.o_tx, uart_tx.i_data)
+        connect(m, bridge.bus, dre.bus)
+
+        # The bridge carries raw bits; the DRE's streams are structured views of them.
+        for i, name in enumerate(PUSH_STREAMS):
+            src, dst = getattr(bridge, f"push{i}"), getattr(dre, name)
+            m.d.comb += [dst.valid.eq(src.valid), dst.payload.eq(src.payload),
+                         src.ready.eq(dst.ready)]
+        for i, name in enumerate(POP_STREAMS):
+            src, dst = getattr(dre, name), getattr(bridge, f"pop{i}")
+            m.d.comb += [dst.valid.eq(src.valid), dst.payload.eq(src.payload),
+                         src.ready.eq(dst.ready)]
+
+        heartbeat = Signal(self.heartbeat_bits)
+        responded = Signal()
+        uart_fault = Signal()
+        m.d.sync += heartbeat.eq(heartbeat + 1)
+        with m.If(bridge.frame_done):
+            m.d.sync += responded.eq(~responded)
+        with m.If(uart_rx.framing_error | uart_rx.overrun):
+            m.d.sync += uart_fault.eq(1)
+        m.d.comb += [self.leds[0].eq(heartbeat[-1]), self.leds[1].eq(responded),
+                     self.leds[2].eq(bridge.frame_error), self.leds[3].eq(uart_fault)]
+        return m
+
+
+@dataclasses.dataclass(frozen=True)
+class Board:
+    """A supported board: its platform, the configuration it is sized for, its clock."""
+
+    name: str
+    platform: str           # class name in amaranth_boards.<module>
+    module: str
+    preset: str
+    clock_hz: float
+    family: str             # "ice40" or "ecp5" (vrex.synth.fpga)
+    bitstream: str          # file extension of the programming file
+    programmer: str         # the tool `vrex fpga program` calls
+    leds: tuple             # (resource name, number) per LinkTop LED, None: not shown;
+                            # LEDs named twice show either
+
+    def make_platform(self):
+        import importlib
+        module = importlib.import_module(f"amaranth_boards.{self.module}")
+        return getattr(module, self.platform)()
+
+
+BOARDS = {
+    "icebreaker": Board("icebreaker", "ICEBreakerPlatform", "icebreaker", "small", 12e6,
+                        "ice40", "bin", "iceprog",
+                        (("led_g", 0), None, ("led_r", 0), ("led_r", 0))),
+    "ulx3s": Board("ulx3s", "ULX3S_85F_Platform", "ulx3s", "default", 25e6, "ecp5", "bit",
+                   "openFPGALoader", (("led", 0), ("led", 1), ("led", 2), ("led", 3))),
+}
+
+
+class BoardTop(Elaboratable):
+    """:class:`LinkTop` on a board: its default clock, UART 0 and LEDs."""
+
+    def __init__(self, board: Board, config, *, baud: int):
+        from .uart import divisor_for
+        self.board, self.config, self.baud = board, config, baud
+        try:
+            self.divisor = divisor_for(board.clock_hz, baud)
+        except ValueError:
+            self._MustUse__used = True          # refused, not forgotten
+            raise
+
+    def elaborate(self, platform):
+        m = Module()
+        # A frame cut short is abandoned after 50 ms without a byte.
+        m.submodules.link = link = LinkTop(self.config, divisor=self.divisor,
+                                           timeout=int(self.board.clock_hz * 0.05),
+                                           heartbeat_bits=max(
+                                               2, int(self.board.clock_hz).bit_length() - 1))
+        uart = platform.request("uart", 0)
+        m.d.comb += [link.rx.eq(uart.rx.i), uart.tx.o.eq(link.tx)]
+        leds = {}
+        for i, key in enumerate(self.board.leds):
+            if key is None:
+                continue
+            if key not in leds:
+                leds[key] = [platform.request(*key), []]
+            leds[key][1].append(link.leds[i])
+        for pin, sources in leds.values():
+            value = sources[0]
+            for other in sources[1:]:
+                value = value | other
+            m.d.comb += pin.o.eq(value)
+        return m
