@@ -107,8 +107,9 @@ def synth_report(config: Config, *, units=UNITS, families=tuple(FAMILIES),
               + f"), placed and routed at {fam.target_mhz:g} MHz")
         for unit in units:
             report = FpgaReport(**results[unit, family])
-            fmax = (f"Fmax {report.fmax_mhz:6.1f} MHz" if report.fmax_mhz is not None
-                    else "no Fmax: " + report.note)
+            fmax = (f"Fmax {report.fmax_mhz:6.1f} MHz" + (f" [{report.note}]" if report.note
+                                                          else "")
+                    if report.fmax_mhz is not None else "no Fmax: " + report.note)
             verdict = _verdict(report.fmax_mhz, target, "MHz", at_most=False) \
                 if unit == "dre" else ""
             print(f"{unit:12s} " + " ".join(f"{k} {v}" for k, v in report.resources.items())

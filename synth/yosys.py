@@ -25,12 +25,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["SynthError", "tool_command", "tool_version", "yosys_command", "yosys_version",
-           "run_tool", "design_text", "ToolRun"]
+__all__ = ["SynthError", "ToolTimeout", "tool_command", "tool_version", "yosys_command",
+           "yosys_version", "run_tool", "design_text", "ToolRun"]
 
 
 class SynthError(RuntimeError):
     """A synthesis tool is missing or failed; the message says which and why."""
+
+
+class ToolTimeout(SynthError):
+    """A tool ran past its time limit and was stopped."""
 
 
 # Tool -> (its name in messages, environment variable, PyPI command = distribution).
@@ -79,7 +83,7 @@ def run_tool(tool: str, args: list[str], cwd: Path, log: str, *,
         done = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise SynthError(f"{name} did not finish within {timeout:.0f} s; see "
+        raise ToolTimeout(f"{name} did not finish within {timeout:.0f} s; see "
                          f"{Path(cwd) / log}") from None
     if done.returncode != 0:
         path = Path(cwd) / log

@@ -151,3 +151,14 @@ def test_report_round_trips():
                         None, "", 1.0)
     assert FpgaReport(**report.as_dict()) == report
     assert report.device == "ECP5-85F" and report.summary()["fits"]
+
+
+def test_router2_routes_what_router1_does_not_finish(tmp_path, monkeypatch):
+    # With no time for router1, the same placement is routed by router2 and the report says
+    # so: a figure, and which router it is.
+    import vrex.synth.fpga as fpga
+    monkeypatch.setattr(fpga, "ROUTER1_BUDGET", 0.01)
+    report = fpga_report(unit_component("registers", small_config()), "registers", "ice40",
+                         build_root=tmp_path)
+    assert report.note == "router2: router1 did not finish within 0 s"
+    assert report.fmax_mhz > 0 and report.fits
