@@ -9,8 +9,8 @@ import numpy as np
 
 from .config import Config, Mode, Schedule
 
-__all__ = ["Schedule", "WtuResult", "run_wtu", "exact_wicsum", "values", "wtu_cycles",
-           "exit_beats", "wtu_pipeline", "WTU_ROW_SETUP", "WTU_DECIDE", "WTU_MASK_LATENCY"]
+__all__ = ["Schedule", "WtuResult", "run_wtu", "exact_wicsum", "fewest_highest", "values",
+           "wtu_cycles", "exit_beats", "wtu_pipeline", "WTU_ROW_SETUP", "WTU_DECIDE", "WTU_MASK_LATENCY"]
 
 # The WTU's pipeline (rtl/wtu.py): a beat is accumulated wtu_pipeline(lanes) cycles after it
 # is issued (block RAM read, operands, products, the adder tree one level a cycle, accumulate).
@@ -145,6 +145,13 @@ def exact_wicsum(scores, counts, config: Config) -> np.ndarray:
     """
     _check(scores, counts, config)
     v, weighted, _, threshold = _totals(scores, counts, config)
+    return fewest_highest(v, weighted, threshold)
+
+
+def fewest_highest(v, weighted, threshold) -> np.ndarray:
+    """Per row, the fewest highest values ``v`` (ties by smaller index) whose ``weighted``
+    sum passes ``threshold``, or every column if none does: the exact sorted WiCSum, on
+    integers or floats alike."""
     order = np.argsort(-v, axis=1, kind="stable")
     running = np.cumsum(np.take_along_axis(weighted, order, axis=1), axis=1)
     passed = running > threshold[:, None]

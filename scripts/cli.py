@@ -98,6 +98,49 @@ def cmd_trace_generate(args):
     print(f"wrote {args.output}: keys {trace.keys.shape}")
 
 
+def cmd_eval(args):
+    import time
+    from vrex.golden.resv import SELECTIONS
+    from vrex.golden.trace import generate_trace, load_trace
+    from vrex.scripts.evaluate import (evaluate_trace, format_sweep, format_table, parse_sweep,
+                                       plot_eval, summarize, sweep_eval)
+    config = _config(args)
+    for s in args.selection or ():
+        if s not in SELECTIONS:
+            raise UsageError(f"--selection must be one of {', '.join(SELECTIONS)}, not {s!r}")
+    axes = [parse_sweep(item) for item in args.sweep or ()]
+    start = time.monotonic()
+    trace = load_trace(args.trace) if args.trace else generate_trace()
+    if axes:
+        rows = sweep_eval(trace, config, axes, rows=args.rows, window=args.window,
+                          progress=_progress)
+        print(format_sweep(rows))
+        if args.json:
+            write_json(args.json, {"trace": str(args.trace or "generated"),
+                                   "parameters": config.as_dict(), "sweep": rows})
+        print(f"({time.monotonic() - start:.1f} s)")
+        return
+    records = evaluate_trace(trace, config, rows=args.rows, window=args.window,
+                             selections=args.selection or SELECTIONS)
+    summary = summarize(records)
+    window = trace.tokens if args.window is None else args.window
+    print(f"ReSV on {args.trace or 'the default generated trace'}: {trace.frames} frames x "
+          f"{trace.tokens} tokens x {trace.heads} heads x {trace.head_dim} dims; configuration "
+          f"{args.config}: th_hd {config.th_hd}, ratio {config.ratio / 65536:.3f}, buckets "
+          f"{config.buckets}, mode {config.mode.name.lower()}, score_bits {config.score_bits}; "
+          f"{args.rows} prefill queries a frame, recent window {window} tokens; baselines at "
+          f"resv/int-bucketed's budget\n")
+    print(format_table(summary, heads=not args.overall))
+    if args.json:
+        write_json(args.json, {"trace": str(args.trace or "generated"),
+                               "parameters": config.as_dict(), "rows": args.rows,
+                               "window": window, "summary": summary, "steps": records})
+    if not args.no_plot:
+        for path in plot_eval(records, Path(args.plots)):
+            print(f"plot: {path}")
+    print(f"({time.monotonic() - start:.1f} s)")
+
+
 def cmd_compare(args):
     from vrex.golden.vectors import compare_outputs, read_npz
     a, b = read_npz(args.a), read_npz(args.b)
@@ -300,6 +343,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT.npz")
     p.set_defaults(func=cmd_vectors_trace)
+
+    p = sub.add_parser("eval", help="ReSV against full attention and the baselines on a trace: "
+                                    "retrieval, attention recall and error, KV bytes")
+    p.add_argument("trace", nargs="?", metavar="TRACE.npz",
+                   help="a trace (docs/traces.md); default: the generated default trace")
+    _add_config_args(p)
+    p.add_argument("--rows", type=int, default=16, help="prefill queries a frame (default 16)")
+    p.add_argument("--window", type=int, help="recent window in tokens (default: one frame)")
+    p.add_argument("--selection", action="append", metavar="NAME",
+                   help="int-bucketed, int-exact, float-bucketed, float-exact (repeatable; "
+                        "default: all)")
+    p.add_argument("--overall", action="store_true", help="the all-heads rows only")
+    p.add_argument("--sweep", action="append", metavar="NAME=V1,V2,...",
+                   help="instead of one table: th_hd, ratio, buckets, mode, hash_bits or "
+                        "score_bits over these values (repeatable)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write every step as JSON")
+    p.add_argument("--plots", default="build/eval", help="plot directory (default build/eval)")
+    p.add_argument("--no-plot", action="store_true")
+    p.set_defaults(func=cmd_eval)
 
     trace = sub.add_parser("trace", help="streaming KV traces")
     tsub = trace.add_subparsers(dest="trace_command", metavar="ACTION", required=True)
