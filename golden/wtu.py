@@ -10,7 +10,8 @@ import numpy as np
 from .config import Config, Mode, Schedule
 
 __all__ = ["Schedule", "WtuResult", "run_wtu", "exact_wicsum", "fewest_highest", "values",
-           "wtu_cycles", "exit_beats", "wtu_pipeline", "WTU_ROW_SETUP", "WTU_DECIDE", "WTU_MASK_LATENCY"]
+           "wtu_cycles", "exit_beats", "wtu_pipeline", "WTU_ROW_SETUP", "WTU_DECIDE",
+           "WTU_MASK_LATENCY"]
 
 # The WTU's pipeline (rtl/wtu.py): a beat is accumulated wtu_pipeline(lanes) cycles after it
 # is issued (block RAM read, operands, products, the adder tree one level a cycle, accumulate).
