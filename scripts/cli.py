@@ -110,21 +110,30 @@ def cmd_eval(args):
             raise UsageError(f"--selection must be one of {', '.join(SELECTIONS)}, not {s!r}")
     axes = [parse_sweep(item) for item in args.sweep or ()]
     start = time.monotonic()
-    trace = load_trace(args.trace) if args.trace else generate_trace()
+    traces = [load_trace(path) for path in args.trace] or [generate_trace()]
+    names = [str(p) for p in args.trace] or ["the default generated trace"]
+    trace = traces[0]
     if axes:
+        if len(traces) > 1:
+            raise UsageError("--sweep takes one trace (one layer)")
         rows = sweep_eval(trace, config, axes, rows=args.rows, window=args.window,
                           progress=_progress)
         print(format_sweep(rows))
         if args.json:
-            write_json(args.json, {"trace": str(args.trace or "generated"),
-                                   "parameters": config.as_dict(), "sweep": rows})
+            write_json(args.json, {"trace": names[0], "parameters": config.as_dict(),
+                                   "sweep": rows})
         print(f"({time.monotonic() - start:.1f} s)")
         return
-    records = evaluate_trace(trace, config, rows=args.rows, window=args.window,
-                             selections=args.selection or SELECTIONS)
+    records = []
+    for layer, t in enumerate(traces):
+        records += [{"layer": layer, **r} for r in evaluate_trace(
+            t, config, rows=args.rows, window=args.window,
+            selections=args.selection or SELECTIONS)]
     summary = summarize(records)
     window = trace.tokens if args.window is None else args.window
-    print(f"ReSV on {args.trace or 'the default generated trace'}: {trace.frames} frames x "
+    layers = f"{len(traces)} layers ({', '.join(names)}), each " if len(traces) > 1 else \
+        f"{names[0]}: "
+    print(f"ReSV on {layers}{trace.frames} frames x "
           f"{trace.tokens} tokens x {trace.heads} heads x {trace.head_dim} dims; configuration "
           f"{args.config}: th_hd {config.th_hd}, ratio {config.ratio / 65536:.3f}, buckets "
           f"{config.buckets}, mode {config.mode.name.lower()}, score_bits {config.score_bits}; "
@@ -132,8 +141,7 @@ def cmd_eval(args):
           f"resv/int-bucketed's budget\n")
     print(format_table(summary, heads=not args.overall))
     if args.json:
-        write_json(args.json, {"trace": str(args.trace or "generated"),
-                               "parameters": config.as_dict(), "rows": args.rows,
+        write_json(args.json, {"traces": names, "parameters": config.as_dict(), "rows": args.rows,
                                "window": window, "summary": summary, "steps": records})
     if not args.no_plot:
         for path in plot_eval(records, Path(args.plots)):
@@ -346,8 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="ReSV against full attention and the baselines on a trace: "
                                     "retrieval, attention recall and error, KV bytes")
-    p.add_argument("trace", nargs="?", metavar="TRACE.npz",
-                   help="a trace (docs/traces.md); default: the generated default trace")
+    p.add_argument("trace", nargs="*", metavar="TRACE.npz",
+                   help="traces (docs/traces.md), one a layer; default: the generated default "
+                        "trace")
     _add_config_args(p)
     p.add_argument("--rows", type=int, default=16, help="prefill queries a frame (default 16)")
     p.add_argument("--window", type=int, help="recent window in tokens (default: one frame)")

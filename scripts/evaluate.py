@@ -32,10 +32,14 @@ def evaluate_trace(trace: Trace, config: Config, *, rows: int = 16, window: int 
 
 
 def summarize(records: list[dict]) -> list[dict]:
-    """Means over steps, per (head, kind, method) and over all heads (head ``"all"``)."""
+    """Means over steps, per (head, kind, method) and over all heads and layers (head
+    ``"all"``)."""
     groups = collections.defaultdict(list)
+    layers = len({r.get("layer", 0) for r in records}) > 1
     for r in records:
-        groups[r["head"], r["kind"], r["method"]].append(r)
+        # One trace is one layer; with several, heads are named layer.head.
+        head = f"{r['layer']}.{r['head']}" if layers else r["head"]
+        groups[head, r["kind"], r["method"]].append(r)
         groups["all", r["kind"], r["method"]].append(r)
     rows = []
     for (head, kind, method), rs in groups.items():

@@ -129,6 +129,10 @@ def test_eval_command(tmp_path, capsys):
         "topk-token", "topk-frame", "window"}
     assert (tmp_path / "plots" / "error_vs_ratio.png").stat().st_size > 0
     assert (tmp_path / "plots" / "selected_clusters.png").stat().st_size > 0
+    # Two traces are two layers: heads are named layer.head, "all" covers both.
+    assert main(["eval", str(trace), str(trace), "--rows", "4", "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "2 layers" in out and "| 1.1 | text | window |" in out
 
 
 def test_eval_refuses_bad_input(tmp_path, capsys):
