@@ -64,7 +64,9 @@ class Controller(wiring.Component):
     o_slot : Out(stream.Signature(slot_layout(...)))
         One beat per token, two cycles later when not held back.
     i_select : In(stream.Signature(select_layout(lanes)))
-        A query's final selection mask, cluster 0 at lane 0 of the first beat.
+        A query's final selection mask, cluster 0 at lane 0 of the first beat. Taken once no
+        id is in flight; while it is offered, taken and walked, ``i_id`` waits (the two share
+        the chain table's read port).
     o_desc : Out(stream.Signature(desc_layout(...)))
         ``(page, tokens)`` per page of each selected cluster, in id then link order, then one
         beat with ``end`` set (and no page).
@@ -145,8 +147,12 @@ class Controller(wiring.Component):
         r_advance = ~r_valid | c_advance
         with m.If(c_advance):
             m.d.sync += [c_valid.eq(r_valid), c_id.eq(r_id), c_entry.eq(e_rd.data)]
+        # The two paths share the chain RAM's read port: ids are taken only while no
+        # selection is offered, captured or walked, and a selection is taken only when no id
+        # is in flight (the DRE never overlaps them; a standalone user might).
+        ids_ok = Signal()
         with m.If(r_advance):
-            m.d.sync += [r_valid.eq(self.i_id.valid), r_id.eq(self.i_id.payload)]
+            m.d.sync += [r_valid.eq(self.i_id.valid & ids_ok), r_id.eq(self.i_id.payload)]
         cur = Signal(entry)
         m.d.comb += cur.eq(Mux(c_id.new, 0,                       # a new cluster: no page
                                Mux(prev.valid & (prev.cluster == c_id.cluster),
@@ -169,7 +175,7 @@ class Controller(wiring.Component):
             self.o_slot.valid.eq(c_valid),
             self.o_slot.payload.cluster.eq(c_id.cluster),
             self.o_slot.payload.slot.eq(slot),
-            self.i_id.ready.eq(r_advance),
+            self.i_id.ready.eq(r_advance & ids_ok),
         ]
         with m.If(c_valid & self.o_slot.ready):
             m.d.comb += [e_wr.addr.eq(c_id.cluster), e_wr.data.eq(upd), e_wr.en.eq(1)]
@@ -213,11 +219,11 @@ class Controller(wiring.Component):
 
         # The slot path reads the entry of the id it takes, and holds it while stalled.
         m.d.comb += [e_rd.addr.eq(self.i_id.payload.cluster), e_rd.en.eq(r_advance)]
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
-                m.d.comb += [self.i_select.ready.eq(1),
+                m.d.comb += [self.i_select.ready.eq(~r_valid & ~c_valid),
                              self.busy.eq(r_valid | c_valid | (k != 0) | out_valid)]
-                with m.If(self.i_select.valid):
+                with m.If(self.i_select.valid & self.i_select.ready):
                     m.d.comb += [s_wr.addr.eq(k), s_wr.data.eq(self.i_select.payload.mask),
                                  s_wr.en.eq(1)]
                     m.d.sync += k.eq(k + 1)
@@ -280,4 +286,5 @@ class Controller(wiring.Component):
                 with m.If(desc.ready):
                     m.d.sync += k.eq(0)
                     m.next = "IDLE"
+        m.d.comb += ids_ok.eq(fsm.ongoing("IDLE") & (k == 0) & ~self.i_select.valid)
         return m

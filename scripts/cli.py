@@ -149,6 +149,21 @@ def cmd_eval(args):
     print(f"({time.monotonic() - start:.1f} s)")
 
 
+def cmd_formal(args):
+    from vrex.formal.units import run_proofs
+    if args.depth is not None and args.depth < 1:
+        raise UsageError(f"--depth must be a positive integer, not {args.depth}")
+    results = run_proofs(args.unit, build=Path(args.build), depth=args.depth)
+    for r in results:
+        print(r.line())
+        if not r.passed:
+            print(f"  {r.workdir}/job: counterexample and log\n" +
+                  "\n".join("  " + line for line in r.detail.splitlines()))
+    failed = [r for r in results if not r.passed]
+    print(f"{len(results) - len(failed)} of {len(results)} proofs passed")
+    return 1 if failed else 0
+
+
 def cmd_compare(args):
     from vrex.golden.vectors import compare_outputs, read_npz
     a, b = read_npz(args.a), read_npz(args.b)
@@ -481,6 +496,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also check this dre vector file (repeatable)")
     p.set_defaults(func=cmd_fpga_check)
 
+    p = sub.add_parser("formal", help="formal proofs of the units (SymbiYosys, Yices)")
+    p.add_argument("--unit", action="append", metavar="UNIT", help="controller (repeatable; "
+                                                                   "default: all)")
+    p.add_argument("--depth", type=int, help="override each proof's depth")
+    p.add_argument("--build", default="build/formal", help="work directory")
+    p.set_defaults(func=cmd_formal)
+
     bench = sub.add_parser("bench", help="benchmarks that print their figures")
     bsub = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
     p = bsub.add_parser("golden", help="golden-model speed on large vectors")
@@ -504,6 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     from vrex.board.build import BuildError
+    from vrex.formal.sby import FormalError
     from vrex.host.driver import BoardError
     from vrex.host.link import LinkError
     from vrex.synth.yosys import SynthError
@@ -513,7 +536,7 @@ def main(argv=None) -> int:
     try:
         status = args.func(args)
     except (UsageError, ConfigError, VectorError, ValueError, SimError, SynthError,
-            BuildError, BoardError, LinkError) as error:
+            BuildError, BoardError, LinkError, FormalError) as error:
         print(f"vrex: error: {error}", file=sys.stderr)
         return 2
     return int(status or 0)

