@@ -69,7 +69,7 @@ FAMILIES = {
 
 SEED = 1                        # nextpnr's placer seed: the same netlist gives the same Fmax
 # nextpnr's router1 reaches a better Fmax than router2 on these designs (WTU on the ECP5: 83
-# against 67 MHz), but on the default DRE it did not converge in 30 minutes (about 400 wires
+# against 67 MHz), but on one default DRE it did not converge in 30 minutes (about 400 wires
 # stayed overused) where router2 took one. So router1 gets this long, then router2 routes the
 # same placement; the report says which router it is.
 ROUTER1_BUDGET = 600            # seconds
