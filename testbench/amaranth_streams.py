@@ -29,9 +29,9 @@ async def run_streams(ctx, sources, sinks, done, rng, *, idle: float = 0.0,
 
     ``sources`` maps an input port to its list of payloads, ``sinks`` is a list of output
     ports. A source offers its next beat after idling (chance ``idle`` a cycle) and holds it
-    until it is taken; a sink is ready unless it stalls (chance ``stall`` a cycle). Returns ``(received, first_in,
-    last_out)``: the payloads taken per sink, and the cycles of the first input beat offered
-    and of the last output handshake.
+    until it is taken; a sink is ready unless it stalls (chance ``stall`` a cycle). Returns
+    ``(received, first_in, last_out)``: the payloads taken per sink, and the cycles of the
+    first input beat offered and of the last output handshake.
     """
     pending = {port: list(beats) for port, beats in sources.items()}
     offering = dict.fromkeys(sources, False)      # a beat once offered stays until taken
