@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from .controller import controller_harness
+from .hcu import hcu_miter
 from .sby import ProofResult, run_sby
 
 __all__ = ["PROOFS", "run_proofs"]
@@ -29,6 +30,11 @@ PROOFS = [
         )),
     Proof("controller", controller_harness, "cover", 12, (
         "cover: the page pool exhausted (PAGE_OVERFLOW set)",)),
+    Proof("hcu", hcu_miter, "bmc", 30, (
+        "early exit is exact: with and without it, every token gets the same cluster and "
+        "founding flag (3 tokens of free hashes, free threshold, a 2-cluster table so the "
+        "full-table rule is reached too)",
+        "every token leaves both units within 24 cycles, so depth 30 compares them all")),
 ]
 
 

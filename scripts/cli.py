@@ -497,8 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fpga_check)
 
     p = sub.add_parser("formal", help="formal proofs of the units (SymbiYosys, Yices)")
-    p.add_argument("--unit", action="append", metavar="UNIT", help="controller (repeatable; "
-                                                                   "default: all)")
+    p.add_argument("--unit", action="append", metavar="UNIT", help="controller or hcu "
+                                                                   "(repeatable; default: all)")
     p.add_argument("--depth", type=int, help="override each proof's depth")
     p.add_argument("--build", default="build/formal", help="work directory")
     p.set_defaults(func=cmd_formal)

@@ -3,6 +3,7 @@
 import pytest
 
 from vrex.formal.controller import controller_harness
+from vrex.formal.hcu import hcu_miter
 from vrex.formal.sby import missing_tools, run_sby
 from vrex.formal.units import run_proofs
 from vrex.rtl.controller import Controller
@@ -10,9 +11,10 @@ from vrex.rtl.controller import Controller
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"not installed: {missing_tools()}")
 
 
-def test_controller_proofs_pass(tmp_path):
-    results = run_proofs(["controller"], build=tmp_path)
-    assert [r.mode for r in results] == ["bmc", "cover"]
+def test_proofs_pass(tmp_path):
+    results = run_proofs(build=tmp_path)
+    assert [(r.name, r.mode) for r in results] == [("controller", "bmc"),
+                                                   ("controller", "cover"), ("hcu", "bmc")]
     assert all(r.passed for r in results), [r.line() + "\n" + r.detail for r in results]
 
 
@@ -33,6 +35,15 @@ def test_a_broken_controller_is_caught(tmp_path):
     assert "controller.py" in result.detail            # the failed assertion's location
 
 
+@pytest.mark.parametrize("broken", [{"th_offset": 1}, {"within": 8}])
+def test_the_hcu_miter_catches_a_threshold_off_by_one(tmp_path, broken):
+    # One HCU compares against a threshold one higher: some token's cluster differs. And a
+    # bound too short for the tokens to leave is refused, not silently vacuous.
+    m, ports = hcu_miter(**broken)
+    result = run_sby(m, ports, "hcu-broken", mode="bmc", depth=30, workdir=tmp_path)
+    assert result.status == "FAIL" and "hcu.py" in result.detail
+
+
 def test_unknown_unit_is_named():
-    with pytest.raises(ValueError, match="unit must be one of controller, not 'hcu2'"):
+    with pytest.raises(ValueError, match="unit must be one of controller, hcu, not 'hcu2'"):
         run_proofs(["hcu2"])
