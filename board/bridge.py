@@ -180,19 +180,16 @@ class Bridge(wiring.Component):
 
         with m.FSM() as fsm:
             with m.State("SYNC"):
-                m.d.comb += rx.ready.eq(1)
                 with m.If(rx.valid & (rx.payload == REQUEST_SYNC)):
                     m.d.sync += crc.eq(0)
                     m.next = "CMD"
             with m.State("CMD"):
-                m.d.comb += rx.ready.eq(1)
                 with m.If(rx.valid):
                     m.d.sync += [cmd.eq(rx.payload), crc.eq(crc_next)]
                     m.next = "LEN"
                 with m.Elif(timed_out):
                     m.next = "SYNC"
             with m.State("LEN"):
-                m.d.comb += rx.ready.eq(1)
                 with m.If(rx.valid):
                     m.d.sync += [length.eq(rx.payload), count.eq(0),
                                  crc.eq(crc_next)]
@@ -203,7 +200,7 @@ class Bridge(wiring.Component):
                 with m.Elif(timed_out):
                     m.next = "SYNC"
             with m.State("PAYLOAD"):
-                m.d.comb += [rx.ready.eq(1), buf_wr.addr.eq(count), buf_wr.data.eq(rx.payload),
+                m.d.comb += [buf_wr.addr.eq(count), buf_wr.data.eq(rx.payload),
                              buf_wr.en.eq(rx.valid)]
                 with m.If(rx.valid):
                     m.d.sync += [count.eq(count + 1), crc.eq(crc_next),
@@ -215,7 +212,6 @@ class Bridge(wiring.Component):
                 with m.Elif(timed_out):
                     m.next = "SYNC"
             with m.State("CHECK"):
-                m.d.comb += rx.ready.eq(1)
                 with m.If(rx.valid):
                     with m.If(rx.payload == crc):
                         m.next = "EXEC"
@@ -336,6 +332,8 @@ class Bridge(wiring.Component):
                 with m.If(send(crc, "SYNC")):
                     m.d.comb += self.frame_done.eq(1)
                     m.d.sync += self.frame_error.eq(status != Status.OK)
-        m.d.comb += receiving.eq(fsm.ongoing("CMD") | fsm.ongoing("LEN") |
-                                 fsm.ongoing("PAYLOAD") | fsm.ongoing("CHECK"))
+        # Bytes are taken in the receiving states (and SYNC), never while a frame is answered.
+        m.d.comb += [receiving.eq(fsm.ongoing("CMD") | fsm.ongoing("LEN") |
+                                  fsm.ongoing("PAYLOAD") | fsm.ongoing("CHECK")),
+                     rx.ready.eq(receiving | fsm.ongoing("SYNC"))]
         return m

@@ -100,7 +100,6 @@ class Board:
     platform: str           # class name in amaranth_boards.<module>
     module: str
     preset: str
-    clock_hz: float
     family: str             # "ice40" or "ecp5" (vrex.synth.fpga)
     bitstream: str          # file extension of the programming file
     programmer: str         # the tool `vrex fpga program` calls
@@ -112,12 +111,17 @@ class Board:
         module = importlib.import_module(f"amaranth_boards.{self.module}")
         return getattr(module, self.platform)()
 
+    @property
+    def clock_hz(self) -> float:
+        """The frequency of the board's default clock, as its platform declares it."""
+        return self.make_platform().default_clk_frequency
+
 
 BOARDS = {
-    "icebreaker": Board("icebreaker", "ICEBreakerPlatform", "icebreaker", "small", 12e6,
-                        "ice40", "bin", "iceprog",
+    "icebreaker": Board("icebreaker", "ICEBreakerPlatform", "icebreaker", "small", "ice40",
+                        "bin", "iceprog",
                         (("led_g", 0), None, ("led_r", 0), ("led_r", 0))),
-    "ulx3s": Board("ulx3s", "ULX3S_85F_Platform", "ulx3s", "default", 25e6, "ecp5", "bit",
+    "ulx3s": Board("ulx3s", "ULX3S_85F_Platform", "ulx3s", "default", "ecp5", "bit",
                    "openFPGALoader", (("led", 0), ("led", 1), ("led", 2), ("led", 3))),
 }
 

@@ -66,6 +66,8 @@ VECTOR_SCALARS = (
     "ratio", "buckets", "mode", "page_tokens", "max_pages",
 )
 MICROARCH = ("digit", "hcu_lanes", "wtu_lanes", "max_buckets", "wtu_schedule")
+# The run-time settings: registers of the same name (upper case) set them on the DRE.
+RUNTIME = ("th_hd", "ratio", "buckets", "mode")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,7 +37,8 @@ import numpy as np
 from .config import Config, Mode
 from .hcu import HcuModel
 from .trace import Trace, cluster_means, hash_keys, hyperplanes, int_scores
-from .wtu import exact_wicsum, fewest_highest, run_wtu
+from .stimulus import row_pick
+from .wtu import exact_wicsum, fewest_highest, run_wtu, values
 
 __all__ = ["SELECTIONS", "BASELINES", "Step", "steps", "wicsum_float", "wicsum_float_bucketed",
            "attention",
@@ -60,26 +61,18 @@ def steps(trace: Trace, head: int, rows: int) -> list[Step]:
     first (spread evenly over the frame), then the text queries."""
     out = []
     for f in range(trace.frames - 1):
-        pick = np.unique(np.linspace(0, trace.tokens - 1, min(rows, trace.tokens)).round()
-                         .astype(np.int64))
-        out.append(Step("prefill", f + 1, trace.queries[f + 1, pick, head]))
+        out.append(Step("prefill", f + 1,
+                        trace.queries[f + 1, row_pick(trace.tokens, rows), head]))
     if trace.text_queries.shape[0]:
         out.append(Step("text", trace.frames, trace.text_queries[:, head]))
     return out
-
-
-def _values(scores: np.ndarray, mode: Mode) -> np.ndarray:
-    if mode == Mode.CLAMP:
-        return np.maximum(scores, 0)
-    return scores - scores.min(axis=1, keepdims=True)
 
 
 def wicsum_float(scores, counts, ratio: float, mode: Mode) -> np.ndarray:
     """Exact sorted WiCSum on float scores: per row the fewest highest values whose
     count-weighted sum passes ``ratio`` of the row's total (every cluster if none does);
     ``bool[R, C]``."""
-    scores = np.asarray(scores, dtype=np.float64)
-    v = _values(scores, mode)
+    v = values(np.asarray(scores, dtype=np.float64), mode)
     weighted = v * np.asarray(counts, dtype=np.float64)[None, :]
     return fewest_highest(v, weighted, ratio * weighted.sum(axis=1))
 
@@ -88,7 +81,7 @@ def wicsum_float_bucketed(scores, counts, ratio: float, mode: Mode, buckets: int
     """SPEC 3's bucket rule on float values: ``buckets`` equal-width buckets from the highest
     value down, every cluster of the buckets up to the first whose prefix passes the
     threshold (the last bucket if none does); ``bool[R, C]``."""
-    v = _values(np.asarray(scores, dtype=np.float64), mode)
+    v = values(np.asarray(scores, dtype=np.float64), mode)
     weighted = v * np.asarray(counts, dtype=np.float64)[None, :]
     threshold = ratio * weighted.sum(axis=1)
     lo, hi = v.min(axis=1, keepdims=True), v.max(axis=1, keepdims=True)
@@ -177,6 +170,8 @@ def evaluate_head(trace: Trace, head: int, config: Config, *, rows: int = 16,
     evaluated."""
     if not 0 <= head < trace.heads:
         raise ValueError(f"head must be in 0..{trace.heads - 1}, not {head!r}")
+    if rows < 1:
+        raise ValueError(f"rows must be a positive integer, not {rows}")
     window = trace.tokens if window is None else window
     if window < 0:
         raise ValueError(f"window must be >= 0 tokens, not {window}")

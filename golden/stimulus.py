@@ -10,7 +10,8 @@ from .hcu import HcuModel
 from .trace import Trace, cluster_means, hash_keys, hyperplanes, int_scores
 from .vectors import Vectors, check_vectors
 
-__all__ = ["random_hashes", "random_vectors", "trace_vectors", "WTU_SHAPES"]
+__all__ = ["random_hashes", "random_vectors", "trace_vectors", "row_pick",
+           "WTU_SHAPES"]
 
 
 def _vectors(unit: str, config: Config, arrays: dict) -> Vectors:
@@ -87,7 +88,7 @@ def random_vectors(unit: str, config: Config, seed: int, *, tokens: int = 200,
     raise ValueError(f"unit must be one of hcu, wtu, dre, not {unit!r}")
 
 
-def _row_pick(available: int, rows: int) -> np.ndarray:
+def row_pick(available: int, rows: int) -> np.ndarray:
     """``rows`` evenly spread row indices out of ``available``."""
     rows = min(rows, available)
     return np.linspace(0, available - 1, rows).round().astype(np.int64)
@@ -113,7 +114,7 @@ def trace_vectors(unit: str, trace: Trace, config: Config, *, head: int = 0,
     if unit == "hcu":
         return _vectors(unit, config, {"hashes": hashes})
     frame_end = np.arange(1, trace.frames + 1, dtype=np.int64) * trace.tokens
-    batches = [(f, trace.queries[f + 1, _row_pick(trace.tokens, rows), head])
+    batches = [(f, trace.queries[f + 1, row_pick(trace.tokens, rows), head])
                for f in range(trace.frames - 1)]
     if trace.text_queries.shape[0]:
         batches.append((trace.frames - 1, trace.text_queries[:rows, head]))

@@ -61,8 +61,10 @@ class WtuResult:
 
 
 def values(scores: np.ndarray, mode: Mode) -> np.ndarray:
-    """Non-negative values ``v`` of signed scores, per row (SPEC 3)."""
-    scores = np.asarray(scores, dtype=np.int64)
+    """Non-negative values ``v`` of signed scores, per row (SPEC 3); integers stay exact
+    integers, float scores (the algorithm without the hardware's rounding) stay floats."""
+    scores = np.asarray(scores)
+    scores = scores if scores.dtype.kind == "f" else scores.astype(np.int64)
     if Mode(mode) is Mode.SHIFT:
         return scores - scores.min(axis=-1, keepdims=True)
     return np.maximum(scores, 0)

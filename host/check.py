@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from vrex.golden.config import RUNTIME, VECTOR_SCALARS
 from vrex.golden.stimulus import random_vectors
 from vrex.golden.vectors import Vectors, compare_outputs, run_golden
 
@@ -14,8 +15,7 @@ from .driver import DreDriver
 __all__ = ["CheckResult", "bringup_check", "check_vectors_on"]
 
 # What a vector file must share with the board; its run-time settings are written to it.
-GENERATOR = ("hash_bits", "max_clusters", "count_bits", "score_bits", "page_tokens",
-             "max_pages")
+GENERATOR = tuple(k for k in VECTOR_SCALARS if k not in RUNTIME)
 
 
 @dataclasses.dataclass

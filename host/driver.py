@@ -18,9 +18,10 @@ from vrex.board.bridge import info_bytes
 from vrex.board.protocol import (MAX_PAYLOAD, REQUEST_SYNC, RESPONSE_SYNC, Command, Status,
                                  beat_bytes, crc8, frame)
 from vrex.board.top import FIFO_DEPTHS, POP_STREAMS, PUSH_STREAMS
-from vrex.golden.config import Config
+from vrex.golden.config import RUNTIME, Config
 from vrex.rtl.dre import DRE
 from vrex.rtl.registers import ID_MAGIC, dre_registers
+from vrex.testbench.amaranth_wtu import beats_of
 from vrex.testbench.dre_streams import dre_outputs
 
 __all__ = ["DreDriver", "BoardError", "BoardTimeout", "ProtocolError", "CommandError"]
@@ -170,6 +171,8 @@ class DreDriver:
 
     def pop(self, stream: str, max_beats: int = 255) -> list:
         """Up to ``max_beats`` beats waiting on an output stream (views of its layout)."""
+        if not 1 <= max_beats <= 255:
+            raise ValueError(f"max_beats must be in 1..255 (one frame), not {max_beats}")
         layout = self.layouts[stream]
         size = beat_bytes(layout.size)
         data = self.transact(Command.POP | POP_STREAMS.index(stream), bytes([max_beats]))
@@ -193,10 +196,8 @@ class DreDriver:
         """The run-time settings (TH_HD, RATIO, BUCKETS, MODE) of ``settings``, by default
         the driver's configuration."""
         c = settings or self.config
-        self.write("TH_HD", c.th_hd)
-        self.write("RATIO", c.ratio)
-        self.write("BUCKETS", c.buckets)
-        self.write("MODE", int(c.mode))
+        for field in RUNTIME:
+            self.write(field.upper(), int(getattr(c, field)))
 
     def run(self, arrays: dict, settings: Config | None = None) -> dict:
         """A SPEC 6 ``dre`` vector from CLEAR, with the run-time settings of ``settings``
@@ -251,12 +252,10 @@ class DreDriver:
                 ns.append(n)
                 rows = scores[row:row + int(query_rows[q]), :n] if n else scores[:0, :0]
                 row += int(query_rows[q])
-                beats = []
-                for r, values in enumerate(rows.tolist()):
-                    values = values + [0] * (-len(values) % lanes)
-                    for k in range(0, len(values), lanes):
-                        beats.append({"scores": values[k:k + lanes],
-                                      "last": r == len(rows) - 1 and k + lanes >= len(values)})
+                beats = [{"scores": chunk, "last": False}
+                         for values in rows for chunk in beats_of(values, lanes)]
+                if beats:
+                    beats[-1]["last"] = True
                 send("i_hash", [{"hash": 0, "query": 1}])
                 send("i_score", beats)
                 # The end beat comes after the last selection beat, but the two travel in

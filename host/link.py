@@ -56,7 +56,6 @@ class SimLink:
     exactly as they do on the board. Time here is simulated time at ``clock_hz``."""
 
     default_timeout = 0.01         # simulated seconds: 120k cycles at 12 MHz
-    stop_sampling = True
 
     def __init__(self, config, *, divisor: int = 4, clock_hz: float = 12e6,
                  timeout_bytes: int = 32):

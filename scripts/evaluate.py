@@ -4,7 +4,6 @@ plots."""
 from __future__ import annotations
 
 import collections
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +21,6 @@ METRICS = ("retrieval_ratio", "mass_recall", "output_rel_error", "kv_bytes")
 def evaluate_trace(trace: Trace, config: Config, *, rows: int = 16, window: int | None = None,
                    selections=SELECTIONS, baselines=BASELINES) -> list[dict]:
     """Every head's step records (:func:`vrex.golden.resv.evaluate_head`)."""
-    if rows < 1:
-        raise ValueError(f"rows must be a positive integer, not {rows}")
     records = []
     for head in range(trace.heads):
         records += evaluate_head(trace, head, config, rows=rows, window=window,
@@ -164,7 +161,3 @@ def plot_eval(records: list[dict], out: Path) -> list[Path]:
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
     return paths
-
-
-def progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
