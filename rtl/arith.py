@@ -2,18 +2,29 @@
 reciprocals (the WTU's bucket width) or by a generator constant (cluster id to word and lane),
 and balanced reduction trees."""
 
-from amaranth.hdl import Signal
+from amaranth.hdl import Assert, Shape, Signal
 from amaranth.utils import bits_for
 
 __all__ = ["reciprocal_shift", "reciprocal", "divmod_const", "reduce_levels", "reduce_tree",
-           "tree_levels"]
+           "tree_levels", "fits"]
 
 
-def reduce_levels(m, terms, combine, *, shape, name: str, levels: int | None = None) -> list:
+def fits(value, shape):
+    """Whether ``value`` (of any width) is representable in ``shape``: assigning it loses
+    nothing. Amaranth's comparisons widen both sides, so this is exact."""
+    shape = Shape.cast(shape)
+    if shape.signed:
+        return (value >= -(1 << (shape.width - 1))) & (value < (1 << (shape.width - 1)))
+    return (value >= 0) & (value < (1 << shape.width))
+
+
+def reduce_levels(m, terms, combine, *, shape, name: str, levels: int | None = None,
+                  checked: bool = False) -> list:
     """Reduce ``terms`` with the associative ``combine(a, b)`` in a balanced binary tree,
     ``levels`` levels of it (all of them if ``None``), and return what is left: one term after
     ``ceil(log2 n)`` levels, where a fold would be ``n - 1`` deep. Every node is a signal of
-    ``shape``, so no subexpression is copied into the netlist twice."""
+    ``shape``, so no subexpression is copied into the netlist twice. ``checked``: assert that
+    every node's value fits ``shape`` (for the formal harnesses)."""
     terms = list(terms)
     if not terms:
         raise ValueError(f"{name}: a reduction needs at least one term")
@@ -22,7 +33,10 @@ def reduce_levels(m, terms, combine, *, shape, name: str, levels: int | None = N
         paired = []
         for i in range(0, len(terms) - 1, 2):
             node = Signal(shape, name=f"{name}_{level}_{i // 2}")
-            m.d.comb += node.eq(combine(terms[i], terms[i + 1]))
+            value = combine(terms[i], terms[i + 1])
+            m.d.comb += node.eq(value)
+            if checked:
+                m.d.comb += Assert(fits(value, shape), f"{node.name}_fits")
             paired.append(node)
         terms = paired + terms[len(terms) & ~1:]
         level += 1

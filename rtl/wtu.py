@@ -11,13 +11,13 @@ A batch is: ``ceil(columns / lanes)`` count beats, then per row as many score be
 beat of the last row flagged ``last``.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Assert, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-from .arith import reciprocal, reciprocal_shift, reduce_levels, tree_levels
+from .arith import fits, reciprocal, reciprocal_shift, reduce_levels, tree_levels
 from .params import check_int
 
 __all__ = ["WTU", "score_layout", "row_layout", "mask_layout"]
@@ -67,6 +67,10 @@ class WTU(wiring.Component):
         ``"scan"``: one selection pass per bucket from the top (the paper's). ``"histogram"``:
         one pass that accumulates every bucket's prefix sum ``A(b)`` at once (``max_buckets``
         adder trees), then picks the first ``A(b) > T``; a fixed cost for more adders.
+    checks : bool
+        Embed an ``Assert`` beside every narrowing assignment of the accumulators, the adder
+        trees and the row setup that the value fits its register (``vrex formal`` proves them);
+        off in the generated Verilog.
 
     Members
     -------
@@ -91,7 +95,7 @@ class WTU(wiring.Component):
     """
 
     def __init__(self, *, score_bits=16, count_bits=16, max_clusters=1024, lanes=16,
-                 max_buckets=16, early_exit=True, schedule="scan"):
+                 max_buckets=16, early_exit=True, schedule="scan", checks=False):
         check_int(self, "score_bits", score_bits, 2, 32)
         check_int(self, "count_bits", count_bits, 1, 32)
         check_int(self, "max_clusters", max_clusters, 1, 1 << 16)
@@ -112,6 +116,7 @@ class WTU(wiring.Component):
             self._MustUse__used = True
             raise ValueError(f"schedule must be 'scan' or 'histogram', not {schedule!r}")
         self._schedule = schedule
+        self._checks = bool(checks)
         self._total_bits = total
         super().__init__({
             "columns": In(range(max_clusters + 1)),
@@ -142,12 +147,25 @@ class WTU(wiring.Component):
     early_exit = property(lambda self: self._early_exit)
     schedule = property(lambda self: self._schedule)
 
+    def _passes(self, beat_sum, left):
+        """The exit comparator: the running sum passes ``T`` when the beat's sum exceeds what
+        ``T`` leaves of it. A method so that a test can break it and see the proofs fail."""
+        return beat_sum > left
+
     def elaborate(self, platform):
         m = Module()
         sb, cb, lanes = self._score_bits, self._count_bits, self._lanes
         cap, tb, nb = self._max_clusters, self._total_bits, self._max_buckets
         depth = -(-cap // lanes)
         scan = self._schedule == "scan"
+        checks = self._checks
+
+        def narrow(target, value, name=None):
+            """``target.eq(value)``; with ``checks``, in the same context, an assertion that
+            ``value`` fits ``target`` (nothing is lost)."""
+            if checks:
+                m.d.comb += Assert(fits(value, target.shape()), f"{name or target.name}_fits")
+            return target.eq(value)
 
         # Row buffers: the row's scores and the batch's counts, one beat per word, and the OR of
         # the row masks so far. The score port reads the old word while the next row
@@ -287,7 +305,7 @@ class WTU(wiring.Component):
             """Reduce ``terms`` one registered tree level a stage."""
             for level in range(levels):
                 terms = reduce_levels(m, terms, combine, shape=shape, name=f"{name}_l{level}",
-                                      levels=1)
+                                      levels=1, checked=checks)
                 held = [Signal(shape, name=f"{name}_e{level + 1}_{i}") for i in range(len(terms))]
                 m.d.sync += [a.eq(b) for a, b in zip(held, terms)]
                 terms = held
@@ -305,8 +323,8 @@ class WTU(wiring.Component):
             m.d.sync += [
                 min_s.eq(Mux(first | (min_g < min_s), min_g, min_s)),
                 max_s.eq(Mux(first | (max_g > max_s), max_g, max_s)),
-                sum_p.eq(Mux(first, 0, sum_p) + sum_g[0]),
-                sum_c.eq(Mux(first, 0, sum_c) + cnt_g),
+                narrow(sum_p, Mux(first, 0, sum_p) + sum_g[0]),
+                narrow(sum_c, Mux(first, 0, sum_c) + cnt_g),
             ]
 
         # The row setup runs free from the row's statistics, which hold still from the end of
@@ -318,23 +336,23 @@ class WTU(wiring.Component):
         hi = Mux(self.mode, clamp(max_s), max_s - min_s)            # hi = max(v) < 2**sb
         span = Signal(sb)                                           # hi - lo
         recip = Signal(shift + 1)
-        m.d.sync += [top.eq(hi), span.eq(hi - Mux(self.mode, clamp(min_s), 0)),
-                     recip.eq(recips[self.buckets])]
+        setup = [(top, hi), (span, hi - Mux(self.mode, clamp(min_s), 0)),
+                 (recip, recips[self.buckets])]
         # min(s) * sum(cnt) in two halves of sum(cnt), multiplied with the span and added up
         # with the quotient: no multiply and add in one cycle.
         split = (len(sum_c) + 1) // 2
         min_c_lo = Signal(signed(sb + split + 1))
         min_c_hi = Signal(signed(sb + len(sum_c) - split + 1))
-        m.d.sync += [min_c_lo.eq(min_s * sum_c[:split]), min_c_hi.eq(min_s * sum_c[split:])]
-        m.d.sync += [quot.eq((span * recip) >> shift),
-                     min_times_c.eq(min_c_lo + (min_c_hi << split))]
+        setup += [(min_c_lo, min_s * sum_c[:split]), (min_c_hi, min_s * sum_c[split:]),
+                  (quot, (span * recip) >> shift), (min_times_c, min_c_lo + (min_c_hi << split))]
         setup_total = Signal(tb)
         setup_width = Signal(sb + 2)
         setup_edge = Signal(signed(edge_bits))
-        m.d.sync += [setup_total.eq(Mux(self.mode, sum_p, sum_p - min_times_c)),
-                     setup_width.eq(quot + 1), setup_edge.eq(top - quot - 1)]
         setup_threshold = Signal(tb)
-        m.d.sync += setup_threshold.eq((setup_total * self.ratio) >> 16)
+        setup += [(setup_total, Mux(self.mode, sum_p, sum_p - min_times_c)),
+                  (setup_width, quot + 1), (setup_edge, top - quot - 1),
+                  (setup_threshold, (setup_total * self.ratio) >> 16)]
+        m.d.sync += [target.eq(value) for target, value in setup]
 
         # The mask emitter: row r's mask (and its o_row beat) leaves while row r + 1 loads;
         # after the last row, the OR-ed final mask. Two stages: e_k is the next word to read;
@@ -408,7 +426,7 @@ class WTU(wiring.Component):
             """Issue beat ``k`` of the row buffers into the pipeline (A)."""
             m.d.comb += [s_rd.addr.eq(k), c_rd.addr.eq(k), tag_a.valid.eq(1),
                          tag_a.first.eq(first_pass_beat), tag_a.last.eq(last_beat),
-                         tag_a.bucket.eq(bucket), tag_a.cut.eq(cut_of(edge)),
+                         tag_a.bucket.eq(bucket), narrow(tag_a.cut, cut_of(edge), "issued_cut"),
                          tag_a.lanes.eq(valid_lanes(k))]
             m.d.sync += k.eq(Mux(last_beat, 0, k + 1))
 
@@ -463,11 +481,15 @@ class WTU(wiring.Component):
 
             with m.State("THRESH"):               # latch the setup; the first pass's state
                 m.d.comb += self.busy.eq(1)
+                # The setup runs free and may wrap while a row loads; here it has settled on
+                # the row's statistics, so every stage's value is the one latched.
+                for target, value in setup:
+                    narrow(target, value)
                 m.d.sync += [total.eq(setup_total), threshold.eq(setup_threshold),
                              width.eq(setup_width), edge.eq(setup_edge), bucket.eq(0), k.eq(0),
                              exited.eq(0), issued_all.eq(0)]
                 if not scan:
-                    m.d.sync += [cuts[b].eq(cut_of(setup_edge - b * setup_width))
+                    m.d.sync += [narrow(cuts[b], cut_of(setup_edge - b * setup_width))
                                  for b in range(nb)]
                 m.next = "SCAN" if scan else "HIST"
 
@@ -483,20 +505,20 @@ class WTU(wiring.Component):
                             with m.If(bucket == self.buckets - 1):
                                 m.d.sync += issued_all.eq(1)
                             with m.Else():
-                                m.d.sync += [bucket.eq(bucket + 1), edge.eq(edge - width)]
+                                m.d.sync += [bucket.eq(bucket + 1), narrow(edge, edge - width)]
                     # The running sum passes T when the beat's sum passes what T leaves of it:
                     # one compare on the decision's path, not an add and then a compare. The
                     # decision is registered (H) and acted on a cycle later.
                     left = Signal(signed(tb + 2))
                     m.d.comb += left.eq(Mux(tag_g.first, threshold, slack))
-                    passed = sum_g[0] > left
+                    passed = self._passes(sum_g[0], left)
                     last_pass = tag_g.last & (tag_g.bucket == self.buckets - 1)
                     leave = Signal()
                     leave_bucket = Signal(range(nb))
                     leave_cut = Signal(cut_shape)
                     m.d.sync += leave.eq(0)
                     with m.If(tag_g.valid):
-                        m.d.sync += slack.eq(left - sum_g[0])
+                        m.d.sync += narrow(slack, left - sum_g[0])
                         if self._early_exit:
                             m.d.sync += [leave.eq(passed | last_pass),
                                          leave_bucket.eq(tag_g.bucket), leave_cut.eq(tag_g.cut)]
@@ -526,8 +548,9 @@ class WTU(wiring.Component):
                         for b in range(nb):
                             left = Signal(signed(tb + 2), name=f"hist_left{b}")
                             m.d.comb += left.eq(Mux(tag_g.first, threshold, slacks[b]))
-                            m.d.sync += [slacks[b].eq(left - sum_g[b]),
-                                         hits[b].eq((sum_g[b] > left) & (b < self.buckets))]
+                            m.d.sync += [narrow(slacks[b], left - sum_g[b]),
+                                         hits[b].eq(self._passes(sum_g[b], left)
+                                                    & (b < self.buckets))]
                         with m.If(tag_g.last):
                             m.next = "PICK"
 
