@@ -1,5 +1,6 @@
-"""The controller's proof harness: stream rules on its four ports, no slot handed out twice,
-nothing written past ``max_pages``."""
+"""The controller's proof harness: stream rules on its four ports, one slot per id and
+descriptors only for a selection, no slot handed out twice between clears, nothing written
+past ``max_pages``."""
 
 from amaranth.asserts import AnyConst
 from amaranth.hdl import Assert, Assume, Cover, Signal
@@ -23,8 +24,20 @@ def controller_harness(*, max_clusters=4, page_tokens=2, max_pages=4, lanes=2,
     stream_rule(m, dut.o_slot, assume=False, name="o_slot")
     stream_rule(m, dut.o_desc, assume=False, name="o_desc")
     m.d.comb += Assume(dut.i_id.payload.cluster < max_clusters)
-    # Uniqueness holds between clears: a CLEAR hands every page out again.
-    m.d.comb += Assume(~dut.clear)
+    # The HCU's side of the contract: a cluster's first id since reset or a CLEAR founds it
+    # (the controller keeps no per-cluster state across a CLEAR, it trusts ``new``), and a
+    # CLEAR comes only while the controller is idle, with no id or selection offered: an id
+    # taken with it would belong to the table before the CLEAR (the DRE clears the HCU and
+    # the controller together, with no token between them).
+    founded = Signal(max_clusters)
+    cluster = dut.i_id.payload.cluster
+    first = ~founded.bit_select(cluster, 1)
+    m.d.comb += [Assume(~dut.i_id.valid | (dut.i_id.payload.new == first)),
+                 Assume(~dut.clear | (~dut.busy & ~dut.i_select.valid & ~dut.i_id.valid))]
+    with m.If(dut.i_id.valid & dut.i_id.ready):
+        m.d.sync += founded.eq(founded | (1 << cluster))
+    with m.If(dut.clear):
+        m.d.sync += founded.eq(0)
 
     slots = max_pages * page_tokens
     no_slot = (1 << len(dut.o_slot.payload.slot)) - 1
@@ -32,15 +45,33 @@ def controller_harness(*, max_clusters=4, page_tokens=2, max_pages=4, lanes=2,
     taken = dut.o_slot.valid & dut.o_slot.ready
     watch = Signal(len(slot))
     m.d.comb += watch.eq(AnyConst(len(slot)))
-    seen = Signal()
+    seen = Signal()                         # ``watch`` handed out since the last CLEAR
     with m.If(taken & (slot == watch) & (slot != no_slot)):
         m.d.sync += seen.eq(1)
+    with m.If(dut.clear):
+        m.d.sync += seen.eq(0)
+    cleared = Signal()                      # a CLEAR took pages back
+    with m.If(dut.clear & (dut.pages != 0)):
+        m.d.sync += cleared.eq(1)
+    # Beats in, beats out: a slot only for an id inside (two stages hold them), a descriptor
+    # only for a selection inside (the walk, and its end in the output register).
+    ids_inside = Signal(range(4))
+    m.d.sync += ids_inside.eq(ids_inside + (dut.i_id.valid & dut.i_id.ready) - taken)
+    queries_inside = Signal(range(4))
+    selected = dut.i_select.valid & dut.i_select.ready & dut.i_select.payload.last
+    ended = dut.o_desc.valid & dut.o_desc.ready & dut.o_desc.payload.end
+    m.d.sync += queries_inside.eq(queries_inside + selected - ended)
     m.d.comb += [
+        Assert(~dut.o_slot.valid | (ids_inside > 0), "no_slot_without_an_id"),
+        Assert(ids_inside <= 2, "no_id_dropped"),
+        Assert(~dut.o_desc.valid | (queries_inside > 0), "no_descriptor_without_a_query"),
+        Assert(queries_inside <= 2, "no_query_dropped"),
         Assert(~(seen & taken & (slot == watch) & (slot != no_slot)), "slot_once"),
         Assert(~taken | (slot < slots) | (slot == no_slot), "slot_in_pool"),
         Assert(dut.pages <= max_pages, "pages_in_pool"),
         Assert(~dut.o_desc.valid | dut.o_desc.payload.end |
                (dut.o_desc.payload.page < max_pages), "desc_in_pool"),
         Cover(dut.page_overflow, "pool_exhausted"),
+        Cover(cleared & taken & (slot == 0), "slot_0_again_after_clear"),
     ]
     return m, ports

@@ -2,13 +2,13 @@
 without them, fed the same tokens, give every token the same cluster."""
 
 from amaranth.asserts import AnyConst
-from amaranth.hdl import Array, Assert, Assume, Cover, Signal
+from amaranth.hdl import Array, Assert, Assume, Cover, Mux, Signal
 
 from vrex.rtl.hcu import HCU
 
-from .rules import harness_module
+from .rules import free_inputs, harness_module, stream_rule
 
-__all__ = ["hcu_miter"]
+__all__ = ["hcu_miter", "hcu_streams"]
 
 
 def hcu_miter(*, tokens=3, hash_bits=4, digit=1, max_clusters=2, count_bits=2, within=24,
@@ -39,6 +39,7 @@ def hcu_miter(*, tokens=3, hash_bits=4, digit=1, max_clusters=2, count_bits=2, w
             m.d.sync += sent.eq(sent + 1)
         with m.If(hcu.o_id.valid & (out < tokens)):
             m.d.sync += [out.eq(out + 1), ids[out].eq(hcu.o_id.payload.as_value())]
+        m.d.comb += Assert(~hcu.o_id.valid | (out < tokens), f"{name}_no_extra_id")
         got[name] = (out, ids)
     (out_a, ids_a), (out_b, ids_b) = got["ee"], got["full"]
     for j in range(tokens):
@@ -52,5 +53,45 @@ def hcu_miter(*, tokens=3, hash_bits=4, digit=1, max_clusters=2, count_bits=2, w
     m.d.comb += [
         Assert((cycle <= within) | ((out_a == tokens) & (out_b == tokens)), "all_out_in_time"),
         Cover((out_a == tokens) & (out_b == tokens), "all_tokens_out"),
+    ]
+    return m, ports
+
+
+def hcu_streams(*, hash_bits=4, digit=2, lanes=2, max_clusters=3, count_bits=2, capacity=1):
+    """The HCU under free back-pressure, free hashes, thresholds, clears and table reads:
+    ``o_id`` keeps the stream rule, an id leaves only for a token taken and not yet answered,
+    at most ``capacity`` tokens are inside at once (so none is dropped and overwritten), a
+    founding id names the next cluster and any other one already founded, and the table
+    counts what was founded."""
+    m, ports = harness_module()
+    m.submodules.dut = dut = HCU(hash_bits=hash_bits, digit=digit, lanes=lanes,
+                                 max_clusters=max_clusters, count_bits=count_bits)
+    free_inputs(m, dut)
+    stream_rule(m, dut.i_hash, assume=True, name="i_hash")
+    stream_rule(m, dut.o_id, assume=False, name="o_id")
+    m.d.comb += [Assume(dut.th_hd <= hash_bits + 1), Assume(dut.rd_addr < max_clusters)]
+    taken_in = dut.i_hash.valid & dut.i_hash.ready
+    taken_out = dut.o_id.valid & dut.o_id.ready
+    inside = Signal(range(capacity + 2))
+    m.d.sync += inside.eq(inside + taken_in - taken_out)
+    # Clusters founded since reset or the last CLEAR (which the environment gives only while
+    # the HCU is idle and no hash is offered, as the DRE does).
+    m.d.comb += Assume(~dut.clear | (~dut.busy & ~dut.i_hash.valid))
+    founded = Signal(range(max_clusters + 1))
+    ident = dut.o_id.payload
+    with m.If(taken_out & ident.new):
+        m.d.sync += founded.eq(founded + 1)
+    with m.If(dut.clear):
+        m.d.sync += founded.eq(0)
+    table = dut.n_clusters
+    m.d.comb += [
+        Assert(~dut.o_id.valid | (inside > 0), "no_id_without_a_token"),
+        Assert(inside <= capacity, "no_token_dropped"),
+        Assert(~dut.o_id.valid | Mux(ident.new, (ident.cluster == founded) &
+                                     (founded < max_clusters), ident.cluster < founded),
+               "id_names_a_founded_cluster"),
+        Assert(table == founded, "table_counts_the_founded"),
+        Cover(table == max_clusters, "table_full"),
+        Cover(dut.cluster_overflow & taken_out, "token_forced_into_full_table"),
     ]
     return m, ports

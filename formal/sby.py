@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -75,10 +76,15 @@ def run_sby(harness, ports, name: str, *, mode: str, depth: int, workdir: Path,
         f"[script]\nread_rtlil design.il\nprep -top top\n\n[files]\ndesign.il\n")
     start = time.monotonic()
     env = _env()
+    # sby runs the solver in processes of its own: a timeout stops the whole group.
+    proc = subprocess.Popen([env["SBY"], "-f", "job.sby"], cwd=workdir, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
-        done = subprocess.run([env["SBY"], "-f", "job.sby"], cwd=workdir, env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         raise FormalError(f"{name}: sby did not finish within {timeout:.0f} s; see "
                           f"{workdir}") from None
     seconds = time.monotonic() - start
@@ -87,7 +93,7 @@ def run_sby(harness, ports, name: str, *, mode: str, depth: int, workdir: Path,
     detail = ""
     if status != "PASS":
         log = workdir / "job" / "logfile.txt"
-        text = log.read_text(errors="replace") if log.exists() else done.stdout + done.stderr
+        text = log.read_text(errors="replace") if log.exists() else stdout + stderr
         detail = "\n".join(text.splitlines()[-12:])
     return ProofResult(name, mode, depth, status == "PASS", status, round(seconds, 1),
                        str(workdir), detail)

@@ -3,38 +3,83 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 from .controller import controller_harness
-from .hcu import hcu_miter
+from .hcu import hcu_miter, hcu_streams
 from .sby import ProofResult, run_sby
+from .wtu import wtu_harness
 
 __all__ = ["PROOFS", "run_proofs"]
 
 
 @dataclasses.dataclass(frozen=True)
 class Proof:
-    unit: str
+    name: str                   # its name in the report and its directory under the build
+    unit: str                   # what --unit selects
     harness: object             # () -> (module, ports)
     mode: str
     depth: int
     properties: tuple           # what it checks, for the docs and the report
 
 
+# Small but not trivial sizes: every table can fill, every pool run out, every bucket exit.
+WTU_SMALL = dict(score_bits=2, count_bits=1, max_clusters=3, lanes=2, max_buckets=4, rows=2)
+
 PROOFS = [
-    Proof("controller", controller_harness, "bmc", 10, (
+    Proof("controller", "controller", controller_harness, "bmc", 11, (
         "o_slot and o_desc: a valid beat stays, payload unchanged, until taken",
-        "no slot handed out twice between clears",
+        "a slot only for an id inside, at most two inside (none dropped); a descriptor only "
+        "for a selection inside",
+        "no slot handed out twice between clears (CLEARs free, given while idle)",
         "every slot inside the page pool (or no_slot); PAGES <= max_pages; descriptor "
         "pages < max_pages",
         )),
-    Proof("controller", controller_harness, "cover", 12, (
-        "cover: the page pool exhausted (PAGE_OVERFLOW set)",)),
-    Proof("hcu", hcu_miter, "bmc", 30, (
+    Proof("controller-cover", "controller", controller_harness, "cover", 12, (
+        "cover: the page pool exhausted (PAGE_OVERFLOW set)",
+        "cover: a slot handed out again after a CLEAR took the pages back")),
+    Proof("hcu-miter", "hcu", hcu_miter, "bmc", 30, (
         "early exit is exact: with and without it, every token gets the same cluster and "
         "founding flag (3 tokens of free hashes, free threshold, a 2-cluster table so the "
         "full-table rule is reached too)",
-        "every token leaves both units within 24 cycles, so depth 30 compares them all")),
+        "every token leaves both units within 24 cycles, so depth 30 compares them all; "
+        "no id beyond the tokens sent")),
+    Proof("hcu-streams", "hcu", hcu_streams, "bmc", 30, (
+        "o_id: a valid beat stays, payload unchanged, until taken (free back-pressure, "
+        "hashes, thresholds, clears)",
+        "no id without a token inside, at most one token inside (none dropped)",
+        "a founding id names the next cluster, any other id a founded one; N_CLUSTERS "
+        "counts them")),
+    Proof("hcu-cover", "hcu", hcu_streams, "cover", 30, (
+        "cover: the table full", "cover: a token forced into the nearest cluster of a full "
+        "table")),
+    Proof("wtu-miter", "wtu", functools.partial(wtu_harness, **WTU_SMALL, units=("ee", "full"),
+                                                within=48, compare=()), "bmc", 50, (
+        "early exit is exact: the scan with and without it, fed the same 2 rows of free "
+        "scores, counts and settings (columns, ratio, buckets, mode), sends the same exit "
+        "bucket for each row and the same row and final masks",
+        "every output leaves within 48 cycles, so depth 50 compares them all",
+        "no accumulator, adder-tree node or row-setup register overflows "
+        "(WTU(checks=True))")),
+    Proof("wtu-spec", "wtu", functools.partial(
+            wtu_harness, **{**WTU_SMALL, "rows": 1}, units=("ee",), within=32,
+            compare=("total", "threshold_of_total", "exit", "mask")), "bmc", 34, (
+        "a row's S, exit bucket and mask and the final mask are SPEC 3's, written out as "
+        "logic at widths that cannot overflow; T = (S * ratio) >> 16 of the S sent (one row; "
+        "the miter carries it to two)",
+        "the row leaves within 32 cycles, so depth 34 checks it",
+        "no accumulator, adder-tree node or row-setup register overflows")),
+    Proof("wtu-streams", "wtu", functools.partial(wtu_harness, units=("ee",), stalls=True,
+                                                  compare=()), "bmc", 30, (
+        "o_row and o_mask: a valid beat stays, payload unchanged, until taken (free "
+        "back-pressure on every port; 3-bit scores, 2-bit counts)",
+        "no row or mask beat beyond the batch; the final flag on the final mask only",
+        "no accumulator, adder-tree node or row-setup register overflows")),
+    Proof("wtu-cover", "wtu", functools.partial(wtu_harness, **WTU_SMALL, units=("ee",),
+                                                within=48, compare=()), "cover", 50, (
+        "cover: a row exits in the first of 4 buckets", "cover: a row exits in the last",
+        "cover: the whole batch out")),
 ]
 
 
@@ -49,9 +94,8 @@ def run_proofs(units=None, *, build: Path = Path("build/formal"), depth: int | N
         if units and proof.unit not in units:
             continue
         module, ports = proof.harness()
-        result = run_sby(module, ports, proof.unit, mode=proof.mode,
-                         depth=depth or proof.depth,
-                         workdir=Path(build) / f"{proof.unit}-{proof.mode}")
+        result = run_sby(module, ports, proof.name, mode=proof.mode,
+                         depth=depth or proof.depth, workdir=Path(build) / proof.name)
         if progress:
             progress(result.line())
         results.append(result)

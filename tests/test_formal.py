@@ -5,16 +5,17 @@ import pytest
 from vrex.formal.controller import controller_harness
 from vrex.formal.hcu import hcu_miter
 from vrex.formal.sby import missing_tools, run_sby
-from vrex.formal.units import run_proofs
+from vrex.formal.units import PROOFS, WTU_SMALL, run_proofs
+from vrex.formal.wtu import wtu_harness
 from vrex.rtl.controller import Controller
+from vrex.rtl.wtu import WTU
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"not installed: {missing_tools()}")
 
 
 def test_proofs_pass(tmp_path):
     results = run_proofs(build=tmp_path)
-    assert [(r.name, r.mode) for r in results] == [("controller", "bmc"),
-                                                   ("controller", "cover"), ("hcu", "bmc")]
+    assert [r.name for r in results] == [p.name for p in PROOFS]
     assert all(r.passed for r in results), [r.line() + "\n" + r.detail for r in results]
 
 
@@ -30,7 +31,8 @@ class Unarbitrated(Controller):
 
 def test_a_broken_controller_is_caught(tmp_path):
     m, ports = controller_harness(unit=Unarbitrated)
-    result = run_sby(m, ports, "unarbitrated", mode="bmc", depth=10, workdir=tmp_path)
+    result = run_sby(m, ports, "unarbitrated", mode="bmc", depth=PROOFS[0].depth,
+                     workdir=tmp_path)
     assert not result.passed and result.status == "FAIL"
     assert "controller.py" in result.detail            # the failed assertion's location
 
@@ -44,6 +46,20 @@ def test_the_hcu_miter_catches_a_threshold_off_by_one(tmp_path, broken):
     assert result.status == "FAIL" and "hcu.py" in result.detail
 
 
+class EarlyExitOffByOne(WTU):
+    """A WTU whose early exit leaves when the running sum reaches T instead of passing it."""
+
+    def _passes(self, beat_sum, left):
+        return beat_sum >= left if self.early_exit else beat_sum > left
+
+
+def test_the_wtu_miter_catches_an_exit_comparator_off_by_one(tmp_path):
+    m, ports = wtu_harness(**WTU_SMALL, units=("ee", "full"), within=48, compare=(),
+                           unit=EarlyExitOffByOne)
+    result = run_sby(m, ports, "wtu-broken", mode="bmc", depth=50, workdir=tmp_path)
+    assert result.status == "FAIL" and "wtu.py" in result.detail
+
+
 def test_unknown_unit_is_named():
-    with pytest.raises(ValueError, match="unit must be one of controller, hcu, not 'hcu2'"):
+    with pytest.raises(ValueError, match="unit must be one of controller, hcu, wtu, not 'hcu2'"):
         run_proofs(["hcu2"])
