@@ -4,6 +4,9 @@ SPEC 3 written out as logic, and the units' exit buckets and masks to one anothe
 early-exit miter); every accumulator, adder-tree node and row-setup register asserted to hold
 its value (``WTU(checks=True)``)."""
 
+import functools
+import operator
+
 from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Array, Assert, Assume, Cat, Cover, Mux, Signal, signed
 
@@ -100,7 +103,7 @@ def wtu_harness(*, rows=2, score_bits=3, count_bits=2, max_clusters=3, lanes=2, 
         expected.append(_spec3(m, scores[r][:max_clusters], counts[:max_clusters], columns,
                                ratio, buckets, mode, max_buckets=max_buckets))
     final = Signal(max_clusters, name="ref_final")
-    m.d.comb += final.eq(_or(e[0] for e in expected))
+    m.d.comb += final.eq(functools.reduce(operator.or_, (e[0] for e in expected)))
     want_masks = Array([e[0] for e in expected] + [final])
 
     done = []
@@ -130,17 +133,20 @@ def wtu_harness(*, rows=2, score_bits=3, count_bits=2, max_clusters=3, lanes=2, 
         for r in range(rows + 1):
             m.d.comb += Assert(~((masks_a > r) & (masks_b > r)) |
                                (got_masks_a[r] == got_masks_b[r]), f"same_mask_{r}")
-    done = [d[0] for d in done]
+    done = Cat(*(d[0] for d in done)).all()
     if not stalls:
         cycle = Signal(range(within + 2))
         with m.If(cycle <= within):
             m.d.sync += cycle.eq(cycle + 1)
-        m.d.comb += Assert((cycle <= within) | _and(done), "all_out_in_time")
-    m.d.comb += Cover(_and(done), "batch_done")
-    for r, (_, exit_bucket, _, _) in enumerate(expected):
-        m.d.comb += [Cover(_and(done) & (exit_bucket == 0) & (buckets == max_buckets),
+        m.d.comb += Assert((cycle <= within) | done, "all_out_in_time")
+    # Covers of what the first unit sent: the whole batch, a row that exits in the first of
+    # the buckets, one that exits in the last.
+    m.d.comb += Cover(done, "batch_done")
+    for r in range(rows):
+        sent = (rows_a > r)
+        m.d.comb += [Cover(sent & (got_rows_a[r].exit_bucket == 0) & (buckets == max_buckets),
                            f"row{r}_exits_first_bucket"),
-                     Cover(_and(done) & (exit_bucket == max_buckets - 1),
+                     Cover(sent & (got_rows_a[r].exit_bucket == max_buckets - 1),
                            f"row{r}_exits_last_bucket")]
     return m, ports
 
@@ -225,17 +231,3 @@ def _drive(m, dut, name, *, rows, beats, depth, count_beats, score_beats, stalls
     finished = Signal(name=f"{name}_done")
     m.d.comb += finished.eq((rows_out == rows) & (masks_out == rows + 1))
     return finished, rows_out, got_rows, masks_out, got_masks
-
-
-def _or(values):
-    acc = 0
-    for v in values:
-        acc = acc | v
-    return acc
-
-
-def _and(values):
-    acc = 1
-    for v in values:
-        acc = acc & v
-    return acc

@@ -41,8 +41,7 @@ from .stimulus import row_pick
 from .wtu import exact_wicsum, fewest_highest, run_wtu, values
 
 __all__ = ["SELECTIONS", "BASELINES", "Step", "steps", "wicsum_float", "wicsum_float_bucketed",
-           "attention",
-           "step_metrics", "evaluate_head", "BYTES_PER_ELEMENT"]
+           "attention", "step_metrics", "evaluate_head", "BYTES_PER_ELEMENT"]
 
 SELECTIONS = ("int-bucketed", "int-exact", "float-bucketed", "float-exact")
 BASELINES = ("topk-token", "topk-frame", "window")

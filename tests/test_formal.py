@@ -5,8 +5,7 @@ import pytest
 from vrex.formal.controller import controller_harness
 from vrex.formal.hcu import hcu_miter
 from vrex.formal.sby import missing_tools, run_sby
-from vrex.formal.units import PROOFS, WTU_SMALL, run_proofs
-from vrex.formal.wtu import wtu_harness
+from vrex.formal.units import PROOFS, run_proofs
 from vrex.rtl.controller import Controller
 from vrex.rtl.wtu import WTU
 
@@ -53,10 +52,13 @@ class EarlyExitOffByOne(WTU):
         return beat_sum >= left if self.early_exit else beat_sum > left
 
 
-def test_the_wtu_miter_catches_an_exit_comparator_off_by_one(tmp_path):
-    m, ports = wtu_harness(**WTU_SMALL, units=("ee", "full"), within=48, compare=(),
-                           unit=EarlyExitOffByOne)
-    result = run_sby(m, ports, "wtu-broken", mode="bmc", depth=50, workdir=tmp_path)
+@pytest.mark.parametrize("name", ["wtu-miter", "wtu-spec"])
+def test_the_wtu_proofs_catch_an_exit_comparator_off_by_one(tmp_path, name):
+    # The miter sees the two scans disagree; the spec proof sees the exit differ from SPEC 3.
+    proof = next(p for p in PROOFS if p.name == name)
+    m, ports = proof.harness(unit=EarlyExitOffByOne)
+    result = run_sby(m, ports, f"{name}-broken", mode="bmc", depth=proof.depth,
+                     workdir=tmp_path)
     assert result.status == "FAIL" and "wtu.py" in result.detail
 
 
