@@ -1,31 +1,23 @@
 """ReSV end to end (SPEC 1) on a trace: which tokens each attention step retrieves, light
-attention over them, and how close it comes to full attention; with the baselines users
-compare ReSV with, at the same token budget.
+attention over them, and how close it comes to full attention; beside the baselines, at the
+same token budget. The methods themselves (``SELECTIONS``, ``BASELINES``) are defined once,
+in ``retrieval.py``.
 
 One KV head at a time. The cache grows frame by frame; the HCU model clusters every key as it
-arrives (SPEC 2, the hardware's own rule). An attention step is a batch of queries against
-the cache of that moment:
+arrives (SPEC 2, the hardware's own rule) from token ``trace.sink`` on. An attention step is
+a batch of query rows (the picked tokens times every query head of the KV head's GQA group)
+against the cache of that moment and, causally, the step's own tokens:
 
-- frame prefill: ``rows`` queries of frame ``f + 1`` against frames ``0 .. f``;
-- text generation: the text queries against every frame.
+- frame prefill: ``rows`` tokens of frame ``f + 1`` against frames ``0 .. f`` and frame
+  ``f + 1`` itself, a row at token ``t`` seeing its tokens ``0 .. t``;
+- text generation: the text queries against every frame and the text tokens, query ``i``
+  seeing text tokens ``0 .. i`` (a trace without text keys: the frames only).
 
-The newest ``window`` tokens of the cache are always attended (the recent window); ReSV and
-the baselines choose among the older ones (steps with none are skipped). Selections
-(``SELECTIONS``):
-
-- ``int-bucketed``: what the DRE does: integer scores of ``score_bits`` (one scale a batch,
-  ``trace.int_scores``), the WTU's bucketed WiCSum (``wtu.run_wtu``), OR over the rows;
-- ``int-exact``: the paper's exact sorted WiCSum on the same integers (``wtu.exact_wicsum``);
-- ``float-bucketed``: the WTU's bucket rule on the float scores (``buckets`` equal-width
-  buckets from the highest value down; no integer rounding);
-- ``float-exact``: the exact sorted WiCSum on the float scores ``Q @ Kc.T`` (the algorithm
-  without any hardware approximation).
-
-Baselines (``BASELINES``), given the number of older tokens the hardware selection retrieved
-in that step: ``topk-token`` the tokens with the highest ``q . k`` of any query row
-(InfiniGen-style, with exact scores: an upper bound for it); ``topk-frame`` the frames whose
-mean key scores highest, as many as fit the budget (ReKV-style); ``window`` the recent window
-alone (StreamingLLM-style).
+Every method attends the sink prefix (the first ``trace.sink`` tokens), the recent window (the
+newest ``window`` tokens of the cache) and the step's own tokens; the methods choose among the
+rest of the cache, the *older* tokens (a step with none is skipped). ReSV attends every older
+token of the clusters its selection keeps; each baseline gets the number of older tokens
+``resv/int-bucketed`` (the hardware) retrieved in that step.
 """
 
 from __future__ import annotations
@@ -34,144 +26,143 @@ import dataclasses
 
 import numpy as np
 
-from .config import Config, Mode
+from .config import Config
+from .hashing import cluster_means, hash_keys, hyperplanes
 from .hcu import HcuModel
-from .trace import Trace, cluster_means, hash_keys, hyperplanes, int_scores
+from .retrieval import BASELINES, SELECTIONS, STREAMING_SINKS, baseline_tokens, resv_clusters
 from .stimulus import row_pick
-from .wtu import exact_wicsum, fewest_highest, run_wtu, values
+from .trace import Trace
 
-__all__ = ["SELECTIONS", "BASELINES", "Step", "steps", "wicsum_float", "wicsum_float_bucketed",
-           "attention", "step_metrics", "evaluate_head", "BYTES_PER_ELEMENT"]
+__all__ = ["SELECTIONS", "BASELINES", "Step", "steps", "attention", "step_metrics",
+           "evaluate_head", "BYTES_PER_ELEMENT"]
 
-SELECTIONS = ("int-bucketed", "int-exact", "float-bucketed", "float-exact")
-BASELINES = ("topk-token", "topk-frame", "window")
 BYTES_PER_ELEMENT = 2              # fp16 keys and values
 
 
 @dataclasses.dataclass(frozen=True)
 class Step:
-    kind: str                      # "prefill" or "text"
-    frames: int                    # frames in the cache
-    queries: np.ndarray            # float[R, D]
+    """One attention step of one KV head.
+
+    Members
+    -------
+    kind : str
+        ``"prefill"`` or ``"text"``.
+    frames : int
+        Frames in the cache.
+    queries : float[R, D]
+        The query rows, token-major: G rows (the group's query heads) a token.
+    positions : int[R]
+        Each row's token within the step's own block, for causality.
+    block_keys, block_values : float[B, D]
+        The step's own tokens: frame ``frames`` for prefill, the text tokens for text
+        (``B = 0`` when the trace has no text keys).
+    """
+
+    kind: str
+    frames: int
+    queries: np.ndarray
+    positions: np.ndarray
+    block_keys: np.ndarray
+    block_values: np.ndarray
 
 
 def steps(trace: Trace, head: int, rows: int) -> list[Step]:
-    """The attention steps of one head: ``rows`` prefill queries of each frame after the
+    """The attention steps of one head: ``rows`` prefill tokens of each frame after the
     first (spread evenly over the frame), then the text queries."""
+    group = trace.group
     out = []
     for f in range(trace.frames - 1):
-        out.append(Step("prefill", f + 1,
-                        trace.queries[f + 1, row_pick(trace.tokens, rows), head]))
-    if trace.text_queries.shape[0]:
-        out.append(Step("text", trace.frames, trace.text_queries[:, head]))
+        picked = row_pick(trace.tokens, rows)
+        out.append(Step("prefill", f + 1, trace.query_rows(head, f + 1, picked),
+                        np.repeat(picked, group), trace.keys[f + 1, :, head],
+                        trace.values[f + 1, :, head]))
+    if trace.text_tokens:
+        out.append(Step("text", trace.frames, trace.text_query_rows(head),
+                        np.repeat(np.arange(trace.text_tokens), group),
+                        trace.text_keys[:, head], trace.text_values[:, head]))
     return out
 
 
-def wicsum_float(scores, counts, ratio: float, mode: Mode) -> np.ndarray:
-    """Exact sorted WiCSum on float scores: per row the fewest highest values whose
-    count-weighted sum passes ``ratio`` of the row's total (every cluster if none does);
-    ``bool[R, C]``."""
-    v = values(np.asarray(scores, dtype=np.float64), mode)
-    weighted = v * np.asarray(counts, dtype=np.float64)[None, :]
-    return fewest_highest(v, weighted, ratio * weighted.sum(axis=1))
-
-
-def wicsum_float_bucketed(scores, counts, ratio: float, mode: Mode, buckets: int) -> np.ndarray:
-    """SPEC 3's bucket rule on float values: ``buckets`` equal-width buckets from the highest
-    value down, every cluster of the buckets up to the first whose prefix passes the
-    threshold (the last bucket if none does); ``bool[R, C]``."""
-    v = values(np.asarray(scores, dtype=np.float64), mode)
-    weighted = v * np.asarray(counts, dtype=np.float64)[None, :]
-    threshold = ratio * weighted.sum(axis=1)
-    lo, hi = v.min(axis=1, keepdims=True), v.max(axis=1, keepdims=True)
-    width = np.where(hi > lo, (hi - lo) / buckets, 1.0)
-    bucket = np.minimum(((hi - v) / width).astype(np.int64), buckets - 1)
-    prefix = np.stack([(weighted * (bucket <= b)).sum(axis=1) for b in range(buckets)], axis=1)
-    passed = prefix > threshold[:, None]
-    exit_bucket = np.where(passed.any(axis=1), passed.argmax(axis=1), buckets - 1)
-    return bucket <= exit_bucket[:, None]
-
-
 def attention(queries, keys, values, mask=None) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax attention of ``queries`` over the ``keys`` where ``mask`` is set (all when
-    None): the outputs ``[R, D]`` and the weights ``[R, N]``."""
+    """Softmax attention of ``queries`` over the ``keys`` where ``mask`` (``bool[N]``, or
+    ``bool[R, N]`` a row; all when None) is set, ``q . k`` divided by ``sqrt(D)``: the outputs
+    ``[R, D]`` and the weights ``[R, N]``. A row that attends nothing outputs zeros."""
     q = np.asarray(queries, dtype=np.float64)
     logits = q @ np.asarray(keys, dtype=np.float64).T / np.sqrt(q.shape[1])
     if mask is not None:
-        logits = np.where(np.asarray(mask, dtype=bool)[None, :], logits, -np.inf)
-    logits -= logits.max(axis=1, keepdims=True)
-    weights = np.exp(logits)
-    weights /= weights.sum(axis=1, keepdims=True)
+        logits = np.where(np.broadcast_to(np.asarray(mask, dtype=bool), logits.shape), logits,
+                          -np.inf)
+    top = logits.max(axis=1, keepdims=True, initial=-np.inf)
+    weights = np.exp(logits - np.where(np.isfinite(top), top, 0.0))
+    total = weights.sum(axis=1, keepdims=True)
+    weights /= np.where(total > 0, total, 1.0)
     return weights @ np.asarray(values, dtype=np.float64), weights
 
 
-def step_metrics(queries, keys, values, mask, old: int) -> dict:
-    """How light attention over ``mask`` compares with full attention over the whole cache;
-    the first ``old`` tokens are the ones a method chooses among."""
-    full, weights = attention(queries, keys, values)
-    light, _ = attention(queries, keys, values, mask)
-    error = np.linalg.norm(light - full, axis=1) / np.maximum(np.linalg.norm(full, axis=1),
-                                                              1e-300)
-    mask = np.asarray(mask, dtype=bool)
+def step_metrics(queries, keys, values, mask, chosen, *, visible=None,
+                 cached: int | None = None) -> dict:
+    """How light attention over ``mask`` compares with full attention.
+
+    Parameters
+    ----------
+    queries : float[R, D]
+    keys, values : float[N, D]
+        Every token of the step: the cache, then the step's own tokens.
+    mask : bool[N]
+        The tokens light attention attends (within ``visible``).
+    chosen : bool[N]
+        The older tokens the methods choose among.
+    visible : bool[R, N], optional
+        What each row may attend (causality); full attention attends all of it. All when
+        None.
+    cached : int, optional
+        The first ``cached`` tokens are the KV cache (default: all); ``attended_tokens`` and
+        ``kv_bytes`` count the attended ones, what is fetched.
+
+    Returns
+    -------
+    dict
+        ``retrieval_ratio`` and ``retrieved_tokens`` (chosen tokens attended), ``keeps_all``
+        (every chosen token attended), ``attended_tokens``, ``mass_recall`` (full attention's
+        weight on the attended tokens, mean over rows), ``output_error`` (below),
+        ``kv_bytes``.
+
+    ``output_error`` is ``|o_light - o_full| / sqrt(sum_j w_j |v_j|^2)``, mean over rows: the
+    attention-weighted RMS value norm, with ``w`` full attention's weights or light
+    attention's where that gives more. Either output is at most its own RMS norm (Jensen), so
+    the error is at most 2; full weights alone would not bound it (light attention on a
+    large value that full attention barely weighs).
+    """
+    keys, values = np.asarray(keys, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    mask, chosen = np.asarray(mask, dtype=bool), np.asarray(chosen, dtype=bool)
+    rows, n = np.shape(queries)[0], keys.shape[0]
+    visible = np.ones((rows, n), dtype=bool) if visible is None else np.asarray(visible, bool)
+    cached = n if cached is None else cached
+    light_visible = visible & mask[None, :]
+    full, weights = attention(queries, keys, values, visible)
+    light, light_weights = attention(queries, keys, values, light_visible)
+    power = (values * values).sum(axis=1)
+    rms = np.sqrt(np.maximum(weights @ power, light_weights @ power))
+    # rms is 0 only where every attended value is 0: then both outputs are 0 too.
+    error = np.linalg.norm(light - full, axis=1) / np.where(rms > 0, rms, 1.0)
+    candidates, retrieved = int(chosen.sum()), int((mask & chosen).sum())
+    attended = int(mask[:cached].sum())
     return {
-        "retrieval_ratio": float(mask[:old].mean()) if old else 0.0,
-        "retrieved_tokens": int(mask[:old].sum()),
-        "attended_tokens": int(mask.sum()),
-        "mass_recall": float((weights * mask[None, :]).sum(axis=1).mean()),
-        "output_rel_error": float(error.mean()),
-        "kv_bytes": int(mask.sum()) * 2 * keys.shape[1] * BYTES_PER_ELEMENT,
+        "retrieval_ratio": retrieved / candidates if candidates else 0.0,
+        "retrieved_tokens": retrieved,
+        "keeps_all": bool(candidates) and retrieved == candidates,
+        "attended_tokens": attended,
+        "mass_recall": float((weights * light_visible).sum(axis=1).mean()),
+        "output_error": float(error.mean()),
+        "kv_bytes": attended * 2 * keys.shape[1] * BYTES_PER_ELEMENT,
     }
 
 
-def _resv_clusters(selection, queries, keys, cluster, counts, config: Config) -> np.ndarray:
-    """The clusters a ReSV selection keeps for this batch of queries (OR over rows)."""
-    n = counts.size
-    means = cluster_means(keys, cluster, n)
-    if selection.startswith("float"):
-        scores = np.asarray(queries, dtype=np.float64) @ means.T
-        ratio = config.ratio / 65536
-        rows = (wicsum_float(scores, counts, ratio, config.mode) if selection == "float-exact"
-                else wicsum_float_bucketed(scores, counts, ratio, config.mode, config.buckets))
-    else:
-        scores = int_scores(queries, means, config.score_bits)
-        rows = (run_wtu(scores, counts, config).row_select if selection == "int-bucketed"
-                else exact_wicsum(scores, counts, config))
-    return rows.any(axis=0)
-
-
-def _baseline_mask(name, queries, keys, old: int, budget: int, tokens_per_frame: int):
-    mask = np.zeros(keys.shape[0], dtype=bool)
-    mask[old:] = True                                        # the recent window
-    if name == "window" or old == 0 or budget == 0:
-        return mask
-    q = np.asarray(queries, dtype=np.float64)
-    if name == "topk-token":
-        score = (q @ np.asarray(keys[:old], dtype=np.float64).T).max(axis=0)
-        mask[np.argsort(-score, kind="stable")[:budget]] = True
-        return mask
-    # topk-frame: whole frames of the older part, by their mean key's best score.
-    frames = -(-old // tokens_per_frame)
-    starts = np.arange(frames) * tokens_per_frame
-    means = np.stack([keys[s:min(s + tokens_per_frame, old)].mean(axis=0) for s in starts])
-    score = (q @ means.T).max(axis=0)
-    take = max(1, round(budget / tokens_per_frame))
-    for f in np.argsort(-score, kind="stable")[:take]:
-        mask[starts[f]:min(starts[f] + tokens_per_frame, old)] = True
-    return mask
-
-
-def evaluate_head(trace: Trace, head: int, config: Config, *, rows: int = 16,
-                  window: int | None = None, hash_seed: int = 0,
-                  selections=SELECTIONS, baselines=BASELINES) -> list[dict]:
-    """One record per attention step and method: the step, the method and
-    :func:`step_metrics`, plus for ReSV the clusters and their mean size. The baselines get
-    the budget of ``int-bucketed`` (the hardware's selection), which is therefore always
-    evaluated."""
+def _check(trace: Trace, head: int, rows: int, window: int, selections, baselines) -> None:
     if not 0 <= head < trace.heads:
         raise ValueError(f"head must be in 0..{trace.heads - 1}, not {head!r}")
     if rows < 1:
         raise ValueError(f"rows must be a positive integer, not {rows}")
-    window = trace.tokens if window is None else window
     if window < 0:
         raise ValueError(f"window must be >= 0 tokens, not {window}")
     for s in selections:
@@ -180,38 +171,94 @@ def evaluate_head(trace: Trace, head: int, config: Config, *, rows: int = 16,
     for b in baselines:
         if b not in BASELINES:
             raise ValueError(f"baseline must be one of {', '.join(BASELINES)}, not {b!r}")
+
+
+def evaluate_head(trace: Trace, head: int, config: Config, *, rows: int = 16,
+                  window: int | None = None, hash_seed: int = 0,
+                  selections=SELECTIONS, baselines=BASELINES) -> list[dict]:
+    """Every attention step of KV head ``head`` (:func:`steps`) under every method.
+
+    Parameters
+    ----------
+    trace : Trace
+    head : int
+        The KV head; its whole GQA group of query heads queries.
+    config : Config
+        The DRE configuration (HCU, WTU and ``page_tokens`` for ``topk-page``).
+    rows : int
+        Prefill tokens a frame (spread over it); each gives G query rows.
+    window : int, optional
+        The recent window in tokens (default: one frame).
+    hash_seed : int
+        Seed of the hashing hyperplanes.
+    selections, baselines : iterable of str
+        ReSV selections and baselines to run; ``int-bucketed`` always runs, as it sets the
+        baselines' budget.
+
+    Returns
+    -------
+    list of dict
+        One record per step and method: the step (``head``, ``kind``, ``frames``, ``tokens``
+        in the cache, query ``rows``, ``group``, ``sink``, ``candidates`` older tokens), the
+        ``method``, :func:`step_metrics`, and for ReSV ``clusters``, ``selected_clusters``
+        and ``tokens_per_cluster``.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument out of range.
+    """
+    window = trace.tokens if window is None else window
+    _check(trace, head, rows, window, selections, baselines)
     selections = list(dict.fromkeys(["int-bucketed", *selections]))
-    keys_all = trace.keys[:, :, head].reshape(-1, trace.head_dim)
-    values_all = trace.values[:, :, head].reshape(-1, trace.head_dim)
-    hashes = hash_keys(keys_all, hyperplanes(trace.head_dim, config.hash_bits, hash_seed))
+    sink, dim = trace.sink, trace.head_dim
+    keys_all = trace.keys[:, :, head].reshape(-1, dim)
+    values_all = trace.values[:, :, head].reshape(-1, dim)
+    # The sink prefix is attended by every method, so it is neither clustered nor chosen.
+    hashes = hash_keys(keys_all[sink:], hyperplanes(dim, config.hash_bits, hash_seed))
     hcu = HcuModel(config)
-    cluster = np.empty(hashes.size, dtype=np.int64)
-    clustered = 0
+    cluster = np.full(keys_all.shape[0], -1, dtype=np.int64)
+    clustered = sink
+    # StreamingLLM's own sinks only where the trace has no sink prefix that all attend.
+    streaming_sinks = 0 if sink else STREAMING_SINKS
     records = []
     for step in steps(trace, head, rows):
         end = step.frames * trace.tokens
-        cluster[clustered:end] = hcu.push(hashes[clustered:end])
-        clustered = end
-        keys, values = keys_all[:end], values_all[:end]
-        old = max(0, end - window)
-        if old == 0:                  # all in the window: nothing to choose, nothing to learn
+        if end > clustered:
+            cluster[clustered:end] = hcu.push(hashes[clustered - sink:end - sink])
+            clustered = end
+        older = max(sink, end - window)             # the older tokens: sink .. older - 1
+        if older == sink:                           # nothing to choose, nothing to learn
             continue
+        block = step.block_keys.shape[0]
+        keys = np.concatenate([keys_all[:end], step.block_keys])
+        values = np.concatenate([values_all[:end], step.block_values])
+        visible = np.ones((step.queries.shape[0], end + block), dtype=bool)
+        visible[:, end:] = np.arange(block)[None, :] <= step.positions[:, None]
+        chosen = np.zeros(end + block, dtype=bool)
+        chosen[sink:older] = True
+        attend = (step.queries, keys, values)
         counts = hcu.counts
+        means = cluster_means(keys_all[sink:end], cluster[sink:end], counts.size)
         base = {"head": head, "kind": step.kind, "frames": step.frames, "tokens": end,
-                "rows": int(step.queries.shape[0])}
+                "rows": int(step.queries.shape[0]), "group": trace.group, "sink": sink,
+                "candidates": older - sink}
         budget = None
         for selection in selections:
-            kept = _resv_clusters(selection, step.queries, keys, cluster[:end], counts, config)
-            mask = kept[cluster[:end]]
-            mask[old:] = True
-            metrics = step_metrics(step.queries, keys, values, mask, old)
+            kept = resv_clusters(selection, step.queries, means, counts, config)
+            mask = ~chosen            # the sink prefix, the recent window, the step's own
+            mask[sink:older] = kept[cluster[sink:older]]
+            metrics = step_metrics(*attend, mask, chosen, visible=visible, cached=end)
             if selection == "int-bucketed":
                 budget = metrics["retrieved_tokens"]
             records.append({**base, "method": f"resv/{selection}", **metrics,
                             "clusters": int(counts.size), "selected_clusters": int(kept.sum()),
-                            "tokens_per_cluster": end / max(1, counts.size)})
+                            "tokens_per_cluster": (end - sink) / max(1, counts.size)})
         for name in baselines:
-            mask = _baseline_mask(name, step.queries, keys, old, budget, trace.tokens)
+            mask = ~chosen
+            mask[sink:older] = baseline_tokens(
+                name, step.queries, keys_all[sink:older], budget, frame_tokens=trace.tokens,
+                page_tokens=config.page_tokens, first=sink, sinks=streaming_sinks)
             records.append({**base, "method": name,
-                            **step_metrics(step.queries, keys, values, mask, old)})
+                            **step_metrics(*attend, mask, chosen, visible=visible, cached=end)})
     return records

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from .config import Config
+from .hashing import cluster_means, hash_keys, hyperplanes, int_scores
 from .hcu import HcuModel
-from .trace import Trace, cluster_means, hash_keys, hyperplanes, int_scores
+from .trace import Trace
 from .vectors import Vectors, check_vectors
 
 __all__ = ["random_hashes", "random_vectors", "trace_vectors", "row_pick",
@@ -101,23 +102,28 @@ def trace_vectors(unit: str, trace: Trace, config: Config, *, head: int = 0,
 
     Queries follow causality: the queries of frame ``f + 1`` score the clusters that exist
     after frame ``f``; the text queries (if any) come after the last frame. ``rows`` query
-    tokens per frame are used, spread evenly over the frame. The ``wtu`` vector is the last
-    query of that sequence.
+    tokens per frame are used, spread evenly over the frame (the first ``rows`` text
+    queries); with G query heads per KV head (GQA), a token gives G rows, one per group head
+    (``Trace.query_rows``). The ``wtu`` vector is the last query of that sequence. The
+    trace's sink prefix is left out: the first hash is token ``trace.sink``'s.
     """
     if not 0 <= head < trace.heads:
         raise ValueError(f"head must be in 0..{trace.heads - 1}, not {head!r}")
     if rows < 1:
         raise ValueError(f"rows must be a positive integer, not {rows!r}")
     planes = hyperplanes(trace.head_dim, config.hash_bits, hash_seed)
-    keys = trace.keys[:, :, head].reshape(-1, trace.head_dim)
+    # The sink prefix never reaches the DRE: the host attends to it directly.
+    keys = trace.keys[:, :, head].reshape(-1, trace.head_dim)[trace.sink:]
     hashes = hash_keys(keys, planes)
     if unit == "hcu":
         return _vectors(unit, config, {"hashes": hashes})
-    frame_end = np.arange(1, trace.frames + 1, dtype=np.int64) * trace.tokens
-    batches = [(f, trace.queries[f + 1, row_pick(trace.tokens, rows), head])
+    frame_end = np.maximum(
+        0, np.arange(1, trace.frames + 1, dtype=np.int64) * trace.tokens - trace.sink)
+    batches = [(f, trace.query_rows(head, f + 1, row_pick(trace.tokens, rows)))
                for f in range(trace.frames - 1)]
-    if trace.text_queries.shape[0]:
-        batches.append((trace.frames - 1, trace.text_queries[:rows, head]))
+    if trace.text_tokens:
+        batches.append((trace.frames - 1,
+                        trace.text_query_rows(head, np.arange(min(rows, trace.text_tokens)))))
     if not batches:
         raise ValueError("trace must have two frames or text queries to make queries from")
     hcu = HcuModel(config)

@@ -15,7 +15,7 @@ from vrex.golden.trace import Trace
 __all__ = ["evaluate_trace", "summarize", "format_table", "plot_eval", "SWEEP_AXES",
            "parse_sweep", "sweep_eval", "format_sweep"]
 
-METRICS = ("retrieval_ratio", "mass_recall", "output_rel_error", "kv_bytes")
+METRICS = ("retrieval_ratio", "mass_recall", "output_error", "kv_bytes")
 
 
 def evaluate_trace(trace: Trace, config: Config, *, rows: int = 16, window: int | None = None,
@@ -30,7 +30,8 @@ def evaluate_trace(trace: Trace, config: Config, *, rows: int = 16, window: int 
 
 def summarize(records: list[dict]) -> list[dict]:
     """Means over steps, per (head, kind, method) and over all heads and layers (head
-    ``"all"``)."""
+    ``"all"``); ``keep_all_steps`` counts the steps that kept every older token (out of
+    ``steps``), which a mean would hide."""
     groups = collections.defaultdict(list)
     layers = len({r.get("layer", 0) for r in records}) > 1
     for r in records:
@@ -40,7 +41,8 @@ def summarize(records: list[dict]) -> list[dict]:
         groups["all", r["kind"], r["method"]].append(r)
     rows = []
     for (head, kind, method), rs in groups.items():
-        row = {"head": head, "kind": kind, "method": method, "steps": len(rs)}
+        row = {"head": head, "kind": kind, "method": method, "steps": len(rs),
+               "keep_all_steps": sum(bool(r["keeps_all"]) for r in rs)}
         for key in METRICS:
             row[key] = float(np.mean([r[key] for r in rs]))
         if "clusters" in rs[0]:
@@ -55,18 +57,24 @@ def summarize(records: list[dict]) -> list[dict]:
 
 
 def format_table(summary: list[dict], heads: bool = True) -> str:
-    lines = ["| head | step | method | retrieved | clusters | tokens/cluster | mass recall | "
-             "output error | KV bytes/step |", "|---|---|---|---|---|---|---|---|---|"]
+    """The summary as Markdown; ``heads=False`` keeps the all-heads rows only."""
+    lines = ["| head | step | method | retrieved | keep-all steps | clusters | tokens/cluster "
+             "| mass recall | output error | KV bytes/step |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in summary:
         if not heads and r["head"] != "all":
             continue
         clusters = f"{r['clusters']:.0f}" if "clusters" in r else "-"
         per = f"{r['tokens_per_cluster']:.1f}" if "tokens_per_cluster" in r else "-"
         lines.append(f"| {r['head']} | {r['kind']} | {r['method']} | "
-                     f"{100 * r['retrieval_ratio']:.1f}% | {clusters} | {per} | "
-                     f"{100 * r['mass_recall']:.1f}% | {100 * r['output_rel_error']:.2f}% | "
-                     f"{r['kv_bytes'] / 1024:.1f} KiB |")
+                     f"{100 * r['retrieval_ratio']:.1f}% | {_kept_all(r)} | {clusters} | "
+                     f"{per} | {100 * r['mass_recall']:.1f}% | "
+                     f"{100 * r['output_error']:.2f}% | {r['kv_bytes'] / 1024:.1f} KiB |")
     return "\n".join(lines)
+
+
+def _kept_all(row: dict) -> str:
+    return f"{row['keep_all_steps']}/{row['steps']}"
 
 
 SWEEP_AXES = ("th_hd", "ratio", "buckets", "mode", "hash_bits", "score_bits")
@@ -110,15 +118,17 @@ def sweep_eval(trace: Trace, config: Config, axes: list[tuple[str, list]], *, ro
 
 
 def format_sweep(rows: list[dict]) -> str:
-    lines = ["| parameter | value | step | method | retrieved | mass recall | output error |",
-             "|---|---|---|---|---|---|---|"]
+    """The ReSV selections and the token baseline (the other baselines follow its budget
+    too, but would crowd the table), one row per axis value and step kind."""
+    lines = ["| parameter | value | step | method | retrieved | keep-all steps | mass recall | "
+             "output error |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        if r["method"] in ("topk-frame", "window"):
+        if not (r["method"].startswith("resv/") or r["method"] == "topk-token"):
             continue
         value = f"{r['value'] / 65536:.3f}" if r["axis"] == "ratio" else r["value"]
         lines.append(f"| {r['axis']} | {value} | {r['kind']} | {r['method']} | "
-                     f"{100 * r['retrieval_ratio']:.1f}% | {100 * r['mass_recall']:.1f}% | "
-                     f"{100 * r['output_rel_error']:.2f}% |")
+                     f"{100 * r['retrieval_ratio']:.1f}% | {_kept_all(r)} | "
+                     f"{100 * r['mass_recall']:.1f}% | {100 * r['output_error']:.2f}% |")
     return "\n".join(lines)
 
 
@@ -137,10 +147,10 @@ def plot_eval(records: list[dict], out: Path) -> list[Path]:
         for method in methods:
             rs = [r for r in records if r["kind"] == kind and r["method"] == method]
             ax.scatter([100 * r["retrieval_ratio"] for r in rs],
-                       [100 * r["output_rel_error"] for r in rs], label=method, s=14)
+                       [100 * r["output_error"] for r in rs], label=method, s=14)
         ax.set_title(f"{kind} steps")
         ax.set_xlabel("older tokens retrieved, %")
-        ax.set_ylabel("attention output error, %")
+        ax.set_ylabel("output error, % of the RMS value norm")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.tight_layout()

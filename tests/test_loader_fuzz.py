@@ -62,12 +62,14 @@ def test_malformed_vector_files_name_the_key(unit, data):
 TRACE = generate_trace(TraceParams(frames=2, tokens=4, heads=1, head_dim=4, text_queries=1))
 
 
-@given(array=st.sampled_from(["keys", "values", "queries", "text_queries"]),
+TRACE_ARRAYS = ("keys", "values", "queries", "text_queries", "text_keys", "text_values")
+
+
+@given(array=st.sampled_from(TRACE_ARRAYS),
        kind=st.sampled_from(["drop", "nan", "inf", "rank", "int", "width"]),
        where=st.integers(0, 7))
 def test_malformed_traces_name_the_array(array, kind, where):
-    arrays = {"keys": TRACE.keys, "values": TRACE.values, "queries": TRACE.queries,
-              "text_queries": TRACE.text_queries}
+    arrays = {key: getattr(TRACE, key) for key in TRACE_ARRAYS}
     value = np.array(arrays[array], dtype=np.float32)
     if kind == "drop":
         del arrays[array]
@@ -89,6 +91,25 @@ def test_malformed_traces_name_the_array(array, kind, where):
             assert array in str(error) or (array == "keys" and kind == "width"), str(error)
         else:
             assert array == "text_queries" and kind == "drop"
+
+
+@given(scalar=st.sampled_from(["layer", "sink"]),
+       value=st.one_of(st.integers(-(1 << 40), 1 << 40), st.floats(allow_nan=False),
+                       st.lists(st.integers(0, 3), min_size=1, max_size=3), st.booleans()))
+def test_malformed_trace_scalars_name_the_scalar(scalar, value):
+    arrays = {key: getattr(TRACE, key) for key in TRACE_ARRAYS}
+    arrays[scalar] = np.asarray(value)
+    with tempfile.TemporaryDirectory() as tmp:
+        np.savez(Path(tmp) / "t.npz", **arrays)
+        try:
+            trace = load_trace(Path(tmp) / "t.npz")
+        except TraceError as error:
+            assert f"scalar {scalar!r} must be" in str(error), str(error)
+        else:
+            # An integer scalar: a layer >= 0, a sink shorter than the trace's 8 tokens.
+            assert isinstance(value, int) and not isinstance(value, bool)
+            assert value >= 0 if scalar == "layer" else 0 <= value < 8
+            assert getattr(trace, scalar) == value
 
 
 PARAMETERS = ["hash_bits", "max_clusters", "count_bits", "score_bits", "page_tokens",
