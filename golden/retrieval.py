@@ -104,9 +104,9 @@ def baseline_tokens(name: str, queries, keys, budget: int, *, frame_tokens: int,
     ``keys`` are the older tokens, the first of them at absolute position ``first``; frames
     (``frame_tokens``) and pages (``page_tokens``) are cut at absolute positions that are
     multiples of their size. ``budget`` is the number of tokens the baseline may keep: frames
-    round it to the nearest whole number of them (at least one, ReKV's unit); the others keep
-    at most ``budget``, pages the best-scoring that fit. ``sinks`` is the number of initial
-    tokens ``streaming`` keeps (0 where a sink prefix is attended anyway).
+    and pages round it to the nearest whole number of them (at least one: their unit of
+    retrieval), the others keep exactly ``budget``. ``sinks`` is the number of initial tokens
+    ``streaming`` keeps (0 where a sink prefix is attended anyway).
     """
     if name not in BASELINES:
         raise ValueError(f"baseline must be one of {', '.join(BASELINES)}, not {name!r}")
@@ -131,16 +131,14 @@ def baseline_tokens(name: str, queries, keys, budget: int, *, frame_tokens: int,
     starts, stops = edges[:-1], edges[1:]
     if name == "topk-frame":
         means = np.add.reduceat(keys, starts, axis=0) / (stops - starts)[:, None]
-        for g in _top((q @ means.T).max(axis=0), max(1, round(budget / size))):
-            mask[starts[g]:stops[g]] = True
-        return mask
-    lo, hi = np.minimum.reduceat(keys, starts, axis=0), np.maximum.reduceat(keys, starts, axis=0)
-    score = np.maximum(q[:, None, :] * lo[None], q[:, None, :] * hi[None]).sum(axis=2).max(axis=0)
-    # Pages in score order while they fit: once a whole page does not, only the partial first
-    # or last page still can.
-    left = budget
-    for g in _top(score, score.size):
-        if stops[g] - starts[g] <= left:
-            mask[starts[g]:stops[g]] = True
-            left -= stops[g] - starts[g]
+        score = (q @ means.T).max(axis=0)
+    else:
+        lo = np.minimum.reduceat(keys, starts, axis=0)
+        hi = np.maximum.reduceat(keys, starts, axis=0)
+        score = np.maximum(q[:, None, :] * lo[None], q[:, None, :] * hi[None]).sum(axis=2)
+        score = score.max(axis=0)
+    # A whole number of groups, the nearest to the budget and at least one: a frame or a
+    # page is these methods' unit of retrieval, so below a group they still fetch one.
+    for g in _top(score, max(1, round(budget / size))):
+        mask[starts[g]:stops[g]] = True
     return mask
