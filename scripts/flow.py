@@ -66,11 +66,13 @@ SYNTH_CHOICES = ("generic", "full", "none")
 
 
 def run_flow(config: Config, out: Path, *, config_name: str = "default",
-             sim: str | None = "icarus", synth: str = "generic", progress=None) -> dict:
+             sim: str | None = "icarus", synth: str = "generic", model: str | None = "smollm2",
+             progress=None) -> dict:
     """Run the flow into ``out``; ``sim=None`` skips the RTL simulation, ``synth`` is one of
     :data:`SYNTH_CHOICES` (generic gates only, with FPGA resources and Fmax, or none; cached
-    in ``out/synth``). The report's ``rtl_agrees`` is false if any simulated output differs
-    from the golden model."""
+    in ``out/synth``), ``model`` names the real model evaluated in the loop (``--gguf``'s
+    forms; None skips it). The report's ``rtl_agrees`` is false if any simulated output
+    differs from the golden model."""
     if synth not in SYNTH_CHOICES:
         raise ValueError(f"synth must be one of {', '.join(SYNTH_CHOICES)}, not {synth!r}")
     from vrex.scripts.generate import generate
@@ -93,11 +95,15 @@ def run_flow(config: Config, out: Path, *, config_name: str = "default",
                   "head_dim": trace.head_dim, "text_queries": int(trace.text_queries.shape[0])},
         "heads": heads,
         "synth": None,
+        "model": None,
     }
     if synth != "none":
         from vrex.synth.report import synth_report
         report["synth"] = synth_report(config, families=("ice40", "ecp5") if synth == "full"
                                        else (), build_root=out / "synth", progress=progress)
+    if model is not None:
+        from vrex.scripts.model_eval import flow_model_section
+        report["model"] = flow_model_section(config, model, progress=progress)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(_markdown(report))
     print(_markdown(report))
@@ -140,6 +146,9 @@ def _markdown(report: dict) -> str:
             f"| {h['dre_cycles']} | {', '.join(flags) or 'none'} |")
     if report["synth"]:
         lines += ["", *_synth_markdown(report["synth"])]
+    if report["model"]:
+        from vrex.scripts.model_eval import flow_model_markdown
+        lines += ["", *flow_model_markdown(report["model"])]
     return "\n".join(lines) + "\n"
 
 

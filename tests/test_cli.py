@@ -98,9 +98,12 @@ def test_config_show_round_trips(tmp_path, capsys):
 
 
 def test_flow_writes_a_report(tmp_path):
+    from tiny_llama import write_tiny_llama
     out = tmp_path / "flow"
     sim = "icarus" if shutil.which("iverilog") else "none"
-    assert main(["flow", "--config", "small", "--out", str(out), "--sim", sim]) == 0
+    model = write_tiny_llama(tmp_path / "tiny.gguf")
+    assert main(["flow", "--config", "small", "--out", str(out), "--sim", sim,
+                 "--model", str(model)]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["config"] == "small" and len(report["heads"]) == 2
     for head in report["heads"]:
@@ -113,6 +116,15 @@ def test_flow_writes_a_report(tmp_path):
     assert set(units) == {"hcu", "wtu", "controller", "registers", "dre"}
     assert units["dre"]["kge"] > units["hcu"]["kge"] > 0 and "ice40" not in units["dre"]
     assert "## Synthesis" in markdown and f"| dre | {units['dre']['kge']:.2f} |" in markdown
+    # The model in the loop: the check, ReSV and every baseline, the nearest one shown.
+    section = report["model"]
+    assert section["check"]["tokens"] == 1032 and section["check"]["perplexity"] > 1
+    assert set(section["methods"]) == {"full", "resv/int-bucketed", "topk-token", "topk-frame",
+                                       "topk-page", "streaming", "window"}
+    best = section["best_baseline"]
+    assert all(section["methods"][best]["kl"] <= m["kl"] for name, m in
+               section["methods"].items() if name not in ("full", "resv/int-bucketed"))
+    assert "## The model in the loop" in markdown and f"| {best} |" in markdown
     # The flow's golden outputs are reproducible from its own vector files.
     assert main(["golden", "run", str(out / "vectors" / "dre_head0_in.npz"),
                  "-o", str(tmp_path / "again.npz")]) == 0
