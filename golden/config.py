@@ -25,6 +25,7 @@ class Mode(enum.IntEnum):
 
     SHIFT = 0  # v = s - min(s)
     CLAMP = 1  # v = max(s, 0), the paper's raw-score rule for non-negative scores
+    EXP = 2    # v = 2**(s - max(s)) in log2-unit scores: attention mass (SPEC 3.1)
 
 
 class Schedule(enum.IntEnum):
@@ -45,6 +46,8 @@ _RANGES = {
     "max_clusters": (1, 1 << 16),
     "count_bits": (1, 32),
     "score_bits": (2, 32),
+    "exp_frac": (0, 6),
+    "exp_bits": (1, 24),
     "page_tokens": (1, 1 << 16),
     "max_pages": (1, 1 << 20),
     # microarchitecture parameters
@@ -57,7 +60,7 @@ _RANGES = {
     "th_hd": (0, 65),
     "ratio": (0, (1 << 16) - 1),
     "buckets": (1, 1 << 10),
-    "mode": (0, 1),
+    "mode": (0, 2),
 }
 
 # Fields a vector file must carry (SPEC 6) and those it may carry.
@@ -66,6 +69,8 @@ VECTOR_SCALARS = (
     "ratio", "buckets", "mode", "page_tokens", "max_pages",
 )
 MICROARCH = ("digit", "hcu_lanes", "wtu_lanes", "max_buckets", "wtu_schedule")
+# Generator parameters a vector file may leave out (SPEC 6: mode exp's, defaults 4 and 16).
+OPTIONAL = ("exp_frac", "exp_bits")
 # The run-time settings: registers of the same name (upper case) set them on the DRE.
 RUNTIME = ("th_hd", "ratio", "buckets", "mode")
 
@@ -84,6 +89,10 @@ class Config:
         Width of a cluster's saturating token count.
     score_bits : int
         Width of a signed cluster score.
+    exp_frac : int
+        Mode ``exp``: fraction bits of a log2-unit score, 0..6 (SPEC 3.1).
+    exp_bits : int
+        Mode ``exp``: width of a value, 1..24; the ROM holds ``2**exp_frac`` such words.
     page_tokens : int
         Token slots per KV page (``P``).
     max_pages : int
@@ -112,6 +121,8 @@ class Config:
     max_clusters: int = 1024
     count_bits: int = 16
     score_bits: int = 16
+    exp_frac: int = 4
+    exp_bits: int = 16
     page_tokens: int = 16
     max_pages: int = 4096
     digit: int = 16
@@ -166,8 +177,9 @@ class Config:
                               f"{self.max_pages} * {self.page_tokens}")
         if self.total_bits > 63:
             raise ConfigError(
-                f"score_bits + count_bits + log2(max_clusters) must fit a 63-bit WiCSum total, "
-                f"not score_bits={self.score_bits}, count_bits={self.count_bits}, "
+                f"max(score_bits, exp_bits) + count_bits + log2(max_clusters) must fit a 63-bit "
+                f"WiCSum total, not score_bits={self.score_bits}, exp_bits={self.exp_bits}, "
+                f"count_bits={self.count_bits}, "
                 f"max_clusters={self.max_clusters} ({self.total_bits} bits)")
 
     # Derived widths: the RTL sizes its datapath from these, the golden model checks against them.
@@ -187,8 +199,16 @@ class Config:
 
     @property
     def value_bits(self) -> int:
-        """Width of an unsigned WTU value ``v``: ``s - min(s)`` spans the whole signed range."""
-        return self.score_bits
+        """Width of an unsigned WTU value ``v``: ``s - min(s)`` spans the whole signed range,
+        and a mode ``exp`` value is below ``2**exp_bits``."""
+        return max(self.score_bits, self.exp_bits)
+
+    @property
+    def exp_table(self) -> tuple[int, ...]:
+        """Mode ``exp``'s ROM ``E`` (SPEC 3.1), the same words for the golden model and the
+        RTL (``WTU.from_config``)."""
+        from .expweight import exp_table
+        return exp_table(self.exp_frac, self.exp_bits)
 
     @property
     def total_bits(self) -> int:

@@ -1,11 +1,13 @@
 """The steps of ReSV that run outside the DRE (SPEC 1), on the host or the main engine:
-random-hyperplane hashing of keys, member-mean cluster keys and integer cluster scores."""
+random-hyperplane hashing of keys, member-mean cluster keys and integer cluster scores (in
+modes ``shift`` and ``clamp`` one scale a batch; in mode ``exp`` log2 units, SPEC 3.1)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["hyperplanes", "hash_keys", "cluster_means", "int_scores"]
+__all__ = ["hyperplanes", "hash_keys", "cluster_means", "int_scores", "attention_logits",
+           "host_scores"]
 
 
 def hyperplanes(head_dim: int, hash_bits: int, seed: int = 0) -> np.ndarray:
@@ -40,3 +42,22 @@ def int_scores(queries: np.ndarray, cluster_keys: np.ndarray, score_bits: int) -
     peak = np.abs(scores).max(initial=0.0)
     scale = top / peak if peak > 0 else 1.0
     return np.clip(np.rint(scores * scale), -top - 1, top).astype(np.int64)
+
+
+def attention_logits(dot, queries) -> np.ndarray:
+    """``q . k / sqrt(D)``: the softmax's logits, natural-log units (queries are not
+    pre-scaled)."""
+    return dot / np.sqrt(np.shape(queries)[-1])
+
+
+def host_scores(queries, cluster_keys, config) -> np.ndarray:
+    """The integer scores the host sends the DRE for one batch, in the ``config``'s mode: in
+    ``shift`` and ``clamp`` :func:`int_scores`; in ``exp`` the attention logits in log2 units
+    with ``exp_frac`` fraction bits (``expweight.log2_scores``): the scale the host folds
+    into its output, the same for every batch."""
+    from .config import Mode
+    from .expweight import log2_scores
+    if config.mode is Mode.EXP:
+        dot = np.asarray(queries, dtype=np.float64) @ np.asarray(cluster_keys).T
+        return log2_scores(attention_logits(dot, queries), config.exp_frac, config.score_bits)
+    return int_scores(queries, cluster_keys, config.score_bits)

@@ -11,7 +11,7 @@ once.
 ReSV selections (``SELECTIONS``), each returning the clusters kept (OR over rows):
 
 - ``int-bucketed``: what the DRE does: ``score_bits`` integer scores (one scale a batch,
-  ``trace.int_scores``), the WTU's bucketed WiCSum (``wtu.run_wtu``);
+  ``hashing.host_scores``; in mode ``exp`` log2 units), the WTU's bucketed WiCSum;
 - ``int-exact``: the paper's exact sorted WiCSum on the same integers;
 - ``float-bucketed``: the WTU's bucket rule on float scores;
 - ``float-exact``: the exact sorted rule on float scores (no hardware approximation).
@@ -34,8 +34,8 @@ from __future__ import annotations
 import numpy as np
 
 from .config import Config, Mode
-from .hashing import int_scores
-from .wtu import exact_wicsum, fewest_highest, run_wtu, values
+from .hashing import attention_logits, host_scores
+from .wtu import bucket_keys, exact_wicsum, fewest_highest, run_wtu, values
 
 __all__ = ["SELECTIONS", "BASELINES", "STREAMING_SINKS", "wicsum_float",
            "wicsum_float_bucketed", "resv_clusters", "baseline_tokens"]
@@ -50,21 +50,24 @@ def wicsum_float(scores, counts, ratio: float, mode: Mode) -> np.ndarray:
     """Exact sorted WiCSum on float scores: per row the fewest highest values whose
     count-weighted sum passes ``ratio`` of the row's total (every cluster if none does);
     ``bool[R, C]``."""
-    v = values(np.asarray(scores, dtype=np.float64), mode)
+    scores = np.asarray(scores, dtype=np.float64)
+    v = values(scores, mode)
     weighted = v * np.asarray(counts, dtype=np.float64)[None, :]
-    return fewest_highest(v, weighted, ratio * weighted.sum(axis=1))
+    return fewest_highest(bucket_keys(scores, v, mode), weighted, ratio * weighted.sum(axis=1))
 
 
 def wicsum_float_bucketed(scores, counts, ratio: float, mode: Mode, buckets: int) -> np.ndarray:
     """SPEC 3's bucket rule on float values: ``buckets`` equal-width buckets from the highest
     value down, every cluster of the buckets up to the first whose prefix passes the
     threshold (the last bucket if none does); ``bool[R, C]``."""
-    v = values(np.asarray(scores, dtype=np.float64), mode)
+    scores = np.asarray(scores, dtype=np.float64)
+    v = values(scores, mode)
     weighted = v * np.asarray(counts, dtype=np.float64)[None, :]
     threshold = ratio * weighted.sum(axis=1)
-    lo, hi = v.min(axis=1, keepdims=True), v.max(axis=1, keepdims=True)
+    key = bucket_keys(scores, v, mode)
+    lo, hi = key.min(axis=1, keepdims=True), key.max(axis=1, keepdims=True)
     width = np.where(hi > lo, (hi - lo) / buckets, 1.0)
-    bucket = np.minimum(((hi - v) / width).astype(np.int64), buckets - 1)
+    bucket = np.minimum(((hi - key) / width).astype(np.int64), buckets - 1)
     prefix = np.stack([(weighted * (bucket <= b)).sum(axis=1) for b in range(buckets)], axis=1)
     passed = prefix > threshold[:, None]
     exit_bucket = np.where(passed.any(axis=1), passed.argmax(axis=1), buckets - 1)
@@ -73,19 +76,23 @@ def wicsum_float_bucketed(scores, counts, ratio: float, mode: Mode, buckets: int
 
 def resv_clusters(selection: str, queries, cluster_keys, counts, config: Config) -> np.ndarray:
     """The clusters a ReSV selection keeps for one batch of query rows: ``bool[C]``, the OR
-    over the rows of each row's WiCSum selection."""
+    over the rows of each row's WiCSum selection. Integer scores are the host's
+    (``hashing.host_scores``); float scores in mode ``exp`` are the logits in log2 units."""
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}, not {selection!r}")
     counts = np.asarray(counts)
     if counts.size == 0:
         return np.zeros(0, dtype=bool)
+    exp = config.mode is Mode.EXP
     if selection.startswith("float"):
         scores = np.asarray(queries, dtype=np.float64) @ np.asarray(cluster_keys).T
+        if exp:                          # log2 units: v = 2**(s - max(s)) is softmax weight
+            scores = attention_logits(scores, queries) * np.log2(np.e)
         ratio = config.ratio / 65536
         rows = (wicsum_float(scores, counts, ratio, config.mode) if selection == "float-exact"
                 else wicsum_float_bucketed(scores, counts, ratio, config.mode, config.buckets))
     else:
-        scores = int_scores(queries, cluster_keys, config.score_bits)
+        scores = host_scores(queries, cluster_keys, config)
         rows = (run_wtu(scores, counts, config).row_select if selection == "int-bucketed"
                 else exact_wicsum(scores, counts, config))
     return rows.any(axis=0)

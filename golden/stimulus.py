@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .config import Config
-from .hashing import cluster_means, hash_keys, hyperplanes, int_scores
+from .hashing import cluster_means, hash_keys, host_scores, hyperplanes
 from .hcu import HcuModel
 from .trace import Trace
 from .vectors import Vectors, check_vectors
@@ -138,7 +138,7 @@ def trace_vectors(unit: str, trace: Trace, config: Config, *, head: int = 0,
                 continue
             means = cluster_means(keys[:end], cluster[:end], hcu.n)
             block = np.zeros((q.shape[0], config.max_clusters), dtype=np.int64)
-            block[:, :hcu.n] = int_scores(q, means, config.score_bits)
+            block[:, :hcu.n] = host_scores(q, means, config)
             scores.append(block)
             query_after.append(frame)
             query_rows.append(q.shape[0])

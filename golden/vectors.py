@@ -1,7 +1,7 @@
 """Vector files (SPEC 6): one ``.npz`` format read by the golden model and the RTL simulation.
 
-A file holds ``unit``, the ten scalar parameters, optional microarchitecture scalars and the
-unit's input arrays. Everything is checked on load and before save; a bad file is refused with
+A file holds ``unit``, the ten scalar parameters, the optional ``exp_frac`` and ``exp_bits``
+and microarchitecture scalars, and the unit's input arrays. Everything is checked on load and before save; a bad file is refused with
 a :class:`VectorError` naming the key, and outputs are written atomically, so a failed run
 never leaves a half-written file behind.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import MICROARCH, VECTOR_SCALARS, Config, ConfigError
+from .config import MICROARCH, OPTIONAL, VECTOR_SCALARS, Config, ConfigError
 from .dre import run_dre
 from .hcu import run_hcu
 from .wtu import run_wtu
@@ -142,7 +142,7 @@ def check_vectors(raw: dict, where: str = "vectors") -> Vectors:
     unit = str(unit_arr.astype(str))
     if unit not in UNITS:
         raise VectorError(f"{where}: key 'unit' must be one of {', '.join(UNITS)}, not {unit!r}")
-    allowed = {"unit", *VECTOR_SCALARS, *MICROARCH, *INPUTS[unit], *OUTPUTS[unit]}
+    allowed = {"unit", *VECTOR_SCALARS, *OPTIONAL, *MICROARCH, *INPUTS[unit], *OUTPUTS[unit]}
     for key in raw:
         if key not in allowed:
             raise VectorError(f"{where}: unknown key {key!r} for unit {unit!r}")
@@ -151,7 +151,7 @@ def check_vectors(raw: dict, where: str = "vectors") -> Vectors:
         if key not in raw:
             raise VectorError(f"{where}: missing key {key!r}")
         params[key] = _scalar_int(where, key, raw[key])
-    for key in MICROARCH:
+    for key in (*OPTIONAL, *MICROARCH):
         if key in raw:
             params[key] = _scalar_int(where, key, raw[key])
     params = _micro_defaults(params)

@@ -8,10 +8,11 @@ import dataclasses
 import numpy as np
 
 from .config import Config, Mode, Schedule
+from .expweight import exp_values
 
 __all__ = ["Schedule", "WtuResult", "run_wtu", "exact_wicsum", "fewest_highest", "values",
-           "wtu_cycles", "exit_beats", "wtu_pipeline", "WTU_ROW_SETUP", "WTU_DECIDE",
-           "WTU_MASK_LATENCY"]
+           "bucket_keys", "wtu_cycles", "exit_beats", "wtu_pipeline", "WTU_ROW_SETUP", "WTU_DECIDE",
+           "WTU_MASK_LATENCY", "WTU_EXP_DECIDE", "WTU_EXP_BUBBLE"]
 
 # The WTU's pipeline (rtl/wtu.py): a beat is accumulated wtu_pipeline(lanes) cycles after it
 # is issued (block RAM read, operands, products, the adder tree one level a cycle, accumulate).
@@ -33,6 +34,15 @@ def wtu_pipeline(lanes: int) -> int:
 WTU_DECIDE = 1
 # A mask's first beat leaves this long after its emitter starts (block RAM read, register).
 WTU_MASK_LATENCY = 2
+# Mode exp: the total S is only known after a pass over the row's values (the values need the
+# row's maximum, which the load pass finds). The scan's first pass sums every value beside
+# bucket 0's; S then takes the row setup's last two registers to T (the same multiplier), and
+# bucket 0 is decided as T arrives: WTU_EXP_DECIDE cycles later than a decision on that
+# pass's last beat. Pass 1 is issued WTU_EXP_BUBBLE cycles late, so its first beat meets T.
+# The histogram takes its last prefix sum A(B - 1) = S the same way, WTU_EXP_DECIDE - 1 extra
+# cycles.
+WTU_EXP_DECIDE = 3
+WTU_EXP_BUBBLE = 2
 
 
 @dataclasses.dataclass
@@ -60,18 +70,31 @@ class WtuResult:
         }
 
 
-def values(scores: np.ndarray, mode: Mode) -> np.ndarray:
+def values(scores: np.ndarray, mode: Mode, exp_frac: int = 4, exp_bits: int = 16) -> np.ndarray:
     """Non-negative values ``v`` of signed scores, per row (SPEC 3); integers stay exact
-    integers, float scores (the algorithm without the hardware's rounding) stay floats."""
+    integers, float scores (the algorithm without the hardware's rounding) stay floats. In
+    mode ``exp`` integer scores have ``exp_frac`` fraction bits and give ``exp_bits``-bit
+    values (SPEC 3.1); float scores are plain log2 units and give ``2**(s - max(s))``."""
     scores = np.asarray(scores)
     scores = scores if scores.dtype.kind == "f" else scores.astype(np.int64)
-    if Mode(mode) is Mode.SHIFT:
+    mode = Mode(mode)
+    if mode is Mode.SHIFT:
         return scores - scores.min(axis=-1, keepdims=True)
+    if mode is Mode.EXP:
+        if scores.dtype.kind == "f":
+            return np.exp2(scores - scores.max(axis=-1, keepdims=True))
+        return exp_values(scores, exp_frac, exp_bits)
     return np.maximum(scores, 0)
 
 
+def bucket_keys(scores: np.ndarray, v: np.ndarray, mode: Mode) -> np.ndarray:
+    """What the buckets are cut over: the values, or in mode ``exp`` the scores (equal steps
+    of log-weight, SPEC 3)."""
+    return np.asarray(scores) if Mode(mode) is Mode.EXP else v
+
+
 def _totals(scores, counts, config: Config):
-    v = values(scores, config.mode)
+    v = values(scores, config.mode, config.exp_frac, config.exp_bits)
     weighted = v * np.asarray(counts, dtype=np.int64)[None, :]
     total = weighted.sum(axis=1)
     # (S * ratio) >> 16 without forming S * ratio, which may need more than 64 bits:
@@ -110,9 +133,10 @@ def run_wtu(scores, counts, config: Config, *, schedule: Schedule | None = None,
     buckets = config.buckets
     v, weighted, total, threshold = _totals(scores, counts, config)
     rows = v.shape[0]
-    lo, hi = v.min(axis=1), v.max(axis=1)
+    key = bucket_keys(scores, v, config.mode).astype(np.int64)
+    lo, hi = key.min(axis=1), key.max(axis=1)
     width = (hi - lo) // buckets + 1
-    bucket = (hi[:, None] - v) // width[:, None]          # 0 holds the largest values
+    bucket = (hi[:, None] - key) // width[:, None]        # 0 holds the largest values
     sums = np.zeros((rows, buckets), dtype=np.int64)
     np.add.at(sums, (np.repeat(np.arange(rows), v.shape[1]), bucket.ravel()), weighted.ravel())
     prefix = np.cumsum(sums, axis=1)
@@ -121,7 +145,7 @@ def run_wtu(scores, counts, config: Config, *, schedule: Schedule | None = None,
     row_select = bucket <= exit_bucket[:, None]
     beat = exit_beats(np.where(row_select, weighted, 0), threshold, config.wtu_lanes)
     cycles = wtu_cycles(exit_bucket, v.shape[1], config, exit_beat=beat, schedule=schedule,
-                        early_exit=early_exit)
+                        early_exit=early_exit, mode=config.mode)
     return WtuResult(row_select=row_select, select=row_select.any(axis=0),
                      exit_bucket=exit_bucket.astype(np.int64), threshold=threshold,
                      total=total, cycles=cycles, exit_beat=beat)
@@ -142,19 +166,22 @@ def exit_beats(selected: np.ndarray, threshold: np.ndarray, lanes: int) -> np.nd
 
 def exact_wicsum(scores, counts, config: Config) -> np.ndarray:
     """The paper's exact rule on the same integers: per row, the fewest highest values (ties by
-    smaller index) whose weighted sum passes ``T``, or every cluster if none does.
+    smaller index) whose weighted sum passes ``T``, or every cluster if none does. In mode
+    ``exp`` "highest" is by score: values floor to ties (to 0 far from the maximum) where the
+    scores, and the buckets cut over them, still tell the clusters apart.
 
     Returns ``bool[R, C]``; it is always a subset of :func:`run_wtu`'s ``row_select``.
     """
     _check(scores, counts, config)
     v, weighted, _, threshold = _totals(scores, counts, config)
-    return fewest_highest(v, weighted, threshold)
+    return fewest_highest(bucket_keys(scores, v, config.mode), weighted, threshold)
 
 
 def fewest_highest(v, weighted, threshold) -> np.ndarray:
-    """Per row, the fewest highest values ``v`` (ties by smaller index) whose ``weighted``
-    sum passes ``threshold``, or every column if none does: the exact sorted WiCSum, on
-    integers or floats alike."""
+    """Per row, the fewest highest ``v`` (ties by smaller index) whose ``weighted`` sum
+    passes ``threshold``, or every column if none does: the exact sorted WiCSum, on integers
+    or floats alike (``v`` orders the clusters: the values, or in mode ``exp`` the scores)."""
+    v = np.asarray(v)
     order = np.argsort(-v, axis=1, kind="stable")
     running = np.cumsum(np.take_along_axis(weighted, order, axis=1), axis=1)
     passed = running > threshold[:, None]
@@ -167,7 +194,7 @@ def fewest_highest(v, weighted, threshold) -> np.ndarray:
 
 def wtu_cycles(exit_bucket: np.ndarray, columns: int, config: Config, *,
                exit_beat: np.ndarray | None = None, schedule: Schedule | None = None,
-               early_exit: bool = True) -> int:
+               early_exit: bool = True, mode: Mode | None = None) -> int:
     """Cycles for a batch whose rows exit at ``exit_bucket`` (and, for the scan with early
     exit, at beat ``exit_beat`` of that bucket's pass), ``columns`` clusters each, from the
     first count beat in to the last final-mask beat out, streams never stalled.
@@ -186,6 +213,12 @@ def wtu_cycles(exit_bucket: np.ndarray, columns: int, config: Config, *,
     ``T`` in its decision cycle. A row's mask (``P`` beats after
     ``WTU_MASK_LATENCY`` cycles) leaves while the next row loads, so only the last row's
     shows, followed by the OR-ed final mask (the same).
+
+    In mode ``exp`` (``mode``, default the configuration's) ``T`` waits for the first pass:
+    the scan cannot leave inside pass 0, decides bucket 0 ``WTU_EXP_DECIDE`` cycles after
+    that pass's last beat would have, and issues pass 1 ``WTU_EXP_BUBBLE`` cycles late (a
+    scan of one bucket decides like bucket 0); the histogram picks ``WTU_EXP_DECIDE - 1``
+    cycles later.
     """
     exit_bucket = np.asarray(exit_bucket, dtype=np.int64)
     rows = exit_bucket.size
@@ -193,14 +226,20 @@ def wtu_cycles(exit_bucket: np.ndarray, columns: int, config: Config, *,
         return 0
     beats = -(-columns // config.wtu_lanes)
     schedule = config.wtu_schedule if schedule is None else Schedule(schedule)
+    exp = Mode(config.mode if mode is None else mode) is Mode.EXP
     if schedule is Schedule.HISTOGRAM:
-        selection = np.full(rows, beats)
+        selection = np.full(rows, beats + (WTU_EXP_DECIDE - 1 if exp else 0))
     elif not early_exit:
         selection = np.full(rows, config.buckets * beats)
+        if exp:
+            selection += WTU_EXP_DECIDE if config.buckets == 1 else WTU_EXP_BUBBLE
     else:
         if exit_beat is None:
             raise ValueError("the scan with early exit needs exit_beat")
         selection = exit_bucket * beats + np.asarray(exit_beat, dtype=np.int64) + 1
+        if exp:
+            selection = np.where(exit_bucket == 0, beats + WTU_EXP_DECIDE,
+                                 selection + WTU_EXP_BUBBLE)
     pipeline = wtu_pipeline(config.wtu_lanes)
     per_row = beats + pipeline + WTU_ROW_SETUP + selection + pipeline + WTU_DECIDE
     return beats + int(per_row.sum()) + 2 * (beats + WTU_MASK_LATENCY)

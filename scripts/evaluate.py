@@ -81,7 +81,8 @@ SWEEP_AXES = ("th_hd", "ratio", "buckets", "mode", "hash_bits", "score_bits")
 
 
 def parse_sweep(item: str) -> tuple[str, list]:
-    """``NAME=V1,V2,...``: ratio as a fraction (0.3) or Q0.16 integer, mode as shift/clamp."""
+    """``NAME=V1,V2,...``: ratio as a fraction (0.3) or Q0.16 integer, mode as
+    shift/clamp/exp."""
     name, sep, values = item.partition("=")
     if name not in SWEEP_AXES or not sep or not values:
         raise ValueError(f"--sweep must be NAME=V1,V2,... with NAME one of "
@@ -90,7 +91,7 @@ def parse_sweep(item: str) -> tuple[str, list]:
     for v in values.split(","):
         try:
             if name == "mode":
-                if v not in ("shift", "clamp"):
+                if v not in ("shift", "clamp", "exp"):
                     raise ValueError
                 out.append(v)
             elif name == "ratio" and "." in v:

@@ -5,6 +5,7 @@ The golden model is vectorised for speed; this file is written line by line from
 each other. It favours being obviously right over being fast.
 """
 
+import functools
 from dataclasses import dataclass
 
 
@@ -84,20 +85,44 @@ class WtuRowRef:
     total: int
 
 
+@functools.lru_cache(maxsize=None)
+def exp_word(f, q, W):
+    """SPEC 3.1: the largest integer e with e**(2**q) <= 2**(W * 2**q - f), capped at
+    2**W - 1; a float estimate corrected by exact integer steps (a different search from
+    the model's bisection)."""
+    limit = 2 ** (W * 2 ** q - f)
+    e = int(2.0 ** (W - f / 2 ** q))
+    while e ** (2 ** q) > limit:
+        e -= 1
+    while (e + 1) ** (2 ** q) <= limit:
+        e += 1
+    return min(e, 2 ** W - 1)
+
+
+def spec_values(s, cfg):
+    """SPEC 3's v[j] of one row in each mode."""
+    if cfg.mode == 0:
+        low = min(s)
+        return [x - low for x in s]
+    if cfg.mode == 1:
+        return [max(x, 0) for x in s]
+    q, W = cfg.exp_frac, cfg.exp_bits
+    top = max(s)
+    return [exp_word((top - x) % 2 ** q, q, W) >> ((top - x) // 2 ** q) for x in s]
+
+
 def wtu_row(scores, counts, cfg) -> WtuRowRef:
     s = [int(v) for v in scores]
     cnt = [int(v) for v in counts]
-    low = min(s)
-    if cfg.mode == 0:
-        v = [x - low for x in s]
-    else:
-        v = [max(x, 0) for x in s]
+    v = spec_values(s, cfg)
     total = sum(vj * cj for vj, cj in zip(v, cnt))
     threshold = (total * cfg.ratio) >> 16
-    lo, hi = min(v), max(v)
+    # Buckets over the values; in mode exp over the scores.
+    key = s if cfg.mode == 2 else v
+    lo, hi = min(key), max(key)
     B = cfg.buckets
     w = (hi - lo) // B + 1
-    b = [(hi - vj) // w for vj in v]
+    b = [(hi - kj) // w for kj in key]
     e = B - 1
     for bucket in range(B):
         a = sum(v[j] * cnt[j] for j in range(len(v)) if b[j] <= bucket)
@@ -110,10 +135,11 @@ def wtu_row(scores, counts, cfg) -> WtuRowRef:
 def wtu_exact_row(scores, counts, cfg) -> list:
     s = [int(v) for v in scores]
     cnt = [int(v) for v in counts]
-    low = min(s)
-    v = [x - low for x in s] if cfg.mode == 0 else [max(x, 0) for x in s]
+    v = spec_values(s, cfg)
     threshold = (sum(a * c for a, c in zip(v, cnt)) * cfg.ratio) >> 16
-    order = sorted(range(len(v)), key=lambda j: (-v[j], j))
+    # Highest first: by value, in mode exp by score (values floor to ties there).
+    rank = s if cfg.mode == 2 else v
+    order = sorted(range(len(v)), key=lambda j: (-rank[j], j))
     chosen, running = [], 0
     for j in order:
         chosen.append(j)

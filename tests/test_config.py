@@ -28,8 +28,10 @@ def test_toml_round_trip(tmp_path):
     ("score_bits", 1, "score_bits must be in 2..32, not 1"),
     ("ratio", 65536, "ratio must be in 0..65535, not 65536"),
     ("ratio", -1, "ratio must be in 0..65535, not -1"),
-    ("mode", 2, "mode must be in 0..1, not 2"),
-    ("mode", "median", "mode must be 'shift' or 'clamp', not 'median'"),
+    ("mode", 3, "mode must be in 0..2, not 3"),
+    ("mode", "median", "mode must be 'shift' or 'clamp' or 'exp', not 'median'"),
+    ("exp_frac", 7, "exp_frac must be in 0..6, not 7"),
+    ("exp_bits", 25, "exp_bits must be in 1..24, not 25"),
     ("wtu_schedule", "sort", "wtu_schedule must be 'scan' or 'histogram', not 'sort'"),
     ("wtu_schedule", 2, "wtu_schedule must be in 0..1, not 2"),
     ("digit", 33, "digit must be in 1..hash_bits=32, not 33"),
@@ -47,7 +49,7 @@ def test_bad_parameter_is_named(field, value, message):
 
 
 def test_total_width_limit_is_named():
-    with pytest.raises(ConfigError, match="63-bit WiCSum total.*score_bits=32, count_bits=32"):
+    with pytest.raises(ConfigError, match="63-bit WiCSum total.*score_bits=32, exp_bits=16, count_bits=32"):
         Config(score_bits=32, count_bits=32)
 
 
@@ -74,5 +76,7 @@ def test_derived_widths():
     assert cfg.slot_bits == 11 and cfg.no_slot == 2047
     cfg = Config(max_pages=100, page_tokens=10)
     assert cfg.no_slot == 1023 > 999
-    cfg = Config(score_bits=8, count_bits=4, max_clusters=3, wtu_lanes=1)
+    cfg = Config(score_bits=8, count_bits=4, max_clusters=3, wtu_lanes=1, exp_bits=8)
     assert cfg.total_bits == (3 * 255 * 15).bit_length()
+    # Mode exp's values are exp_bits wide: the wider of the two sets the total.
+    assert cfg.replace(exp_bits=16).total_bits == (3 * 65535 * 15).bit_length()

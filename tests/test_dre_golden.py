@@ -31,7 +31,8 @@ def test_random_against_reference(seed):
     rng = np.random.default_rng(seed)
     cfg = small_config(max_clusters=int(rng.integers(1, 12)), max_pages=int(rng.integers(1, 12)),
                        page_tokens=int(rng.integers(1, 5)), th_hd=int(rng.integers(0, 6)),
-                       mode=int(rng.integers(0, 2)), ratio=int(rng.integers(0, 65536)))
+                       mode=int(rng.integers(0, 3)), ratio=int(rng.integers(0, 65536)),
+                       exp_frac=int(rng.integers(0, 7)), exp_bits=int(rng.integers(1, 13)))
     _check(random_vectors("dre", cfg, seed, tokens=int(rng.integers(1, 120)), frames=5,
                           queries=4, rows=3))
 

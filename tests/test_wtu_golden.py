@@ -83,7 +83,8 @@ def test_random_against_reference(shape, seed):
                  max_clusters=int(rng.integers(1, 300)), wtu_lanes=1,
                  max_buckets=max_buckets, buckets=int(rng.integers(1, max_buckets + 1)),
                  ratio=int(rng.choice([0, 1, 19660, 32768, 65535])),
-                 mode=int(rng.integers(0, 2)))
+                 mode=int(rng.integers(0, 3)), exp_frac=int(rng.integers(0, 7)),
+                 exp_bits=int(rng.integers(1, 17)))
     columns = int(rng.integers(1, cfg.max_clusters + 1))
     scores = WTU_SHAPES[shape](rng, int(rng.integers(1, 5)), columns, cfg)
     counts = rng.integers(0, cfg.count_max, size=columns, endpoint=True)
@@ -98,7 +99,8 @@ def test_property_against_reference(data):
     max_buckets = data.draw(st.integers(1, 20))
     cfg = Config(score_bits=score_bits, count_bits=count_bits, max_clusters=64, wtu_lanes=1,
                  max_buckets=max_buckets, buckets=data.draw(st.integers(1, max_buckets)),
-                 ratio=data.draw(st.integers(0, 65535)), mode=data.draw(st.integers(0, 1)))
+                 ratio=data.draw(st.integers(0, 65535)), mode=data.draw(st.integers(0, 2)),
+                 exp_frac=data.draw(st.integers(0, 6)), exp_bits=data.draw(st.integers(1, 24)))
     columns = data.draw(st.integers(1, 12))
     rows = data.draw(st.integers(1, 3))
     score = st.integers(cfg.score_min, cfg.score_max)
@@ -109,11 +111,12 @@ def test_property_against_reference(data):
     _check_against_reference(scores, counts, cfg)
 
 
-@pytest.mark.parametrize("mode", [Mode.SHIFT, Mode.CLAMP])
+@pytest.mark.parametrize("mode", [Mode.SHIFT, Mode.CLAMP, Mode.EXP])
 def test_extreme_inputs_do_not_overflow(mode):
-    # The widest legal total: 32-bit scores, 16-bit counts, 32768 clusters (63 bits).
+    # The widest legal total: 32-bit scores, 16-bit counts, 32768 clusters (63 bits); in mode
+    # exp 24-bit values, the widest.
     cfg = Config(score_bits=32, count_bits=15, max_clusters=1 << 16, wtu_lanes=16, mode=mode,
-                 ratio=65535)
+                 ratio=65535, exp_bits=24, exp_frac=6)
     columns = cfg.max_clusters
     counts = np.full(columns, cfg.count_max)
     scores = np.full((2, columns), cfg.score_min)
@@ -159,3 +162,49 @@ def test_cycle_model_schedules():
     assert one == 64 + row + 2 * (64 + WTU_MASK_LATENCY)
     with pytest.raises(ValueError, match="exit_beat"):
         wtu_cycles(exits, 1024, cfg)
+
+
+def test_exp_table_is_the_exact_integer_root():
+    from vrex.golden.expweight import exp_table
+    for q, W in ((0, 1), (0, 24), (4, 16), (6, 24), (6, 1), (3, 7)):
+        table = exp_table(q, W)
+        assert len(table) == 2 ** q and table[0] == 2 ** W - 1
+        assert list(table) == [ref.exp_word(f, q, W) for f in range(2 ** q)]
+        # Monotone, and each word the largest e with e**(2**q) <= 2**(W*2**q - f).
+        assert all(a >= b for a, b in zip(table, table[1:]))
+    with pytest.raises(ValueError, match="exp_frac must be an integer in 0..6, not 7"):
+        exp_table(7, 16)
+    with pytest.raises(ValueError, match="exp_bits must be an integer in 1..24, not 0"):
+        exp_table(4, 0)
+
+
+def test_exp_directed_rows():
+    """All-equal scores, one dominant score, scores so far apart that weights shift to 0."""
+    cfg = small_config(mode=Mode.EXP, exp_frac=2, exp_bits=8, ratio=32768, buckets=4)
+    table = cfg.exp_table
+    # Equal scores: every value E[0], one bucket holds them all.
+    r = run_wtu([[5, 5, 5]], [1, 2, 3], cfg)
+    assert r.total.tolist() == [6 * table[0]] and r.row_select.all()
+    # One dominant score: its weight alone passes half of the total.
+    r = run_wtu([[40, 0, 1, 2]], [1, 1, 1, 1], cfg)
+    assert r.exit_bucket.tolist() == [0] and r.row_select.tolist() == [[True, False, False,
+                                                                         False]]
+    # 8 bits of value, 4 units an octave: 32 units below the maximum shift to zero.
+    r = run_wtu([[100, 68, 69]], [1, 5, 5], cfg)
+    assert r.total.tolist() == [table[0] + 5 * (table[3] >> 7)]
+    assert run_wtu([[100, 0]], [1, 7], cfg).total.tolist() == [table[0]]
+    for row in ([5, 5, 5], [40, 0, 1, 2], [100, 68, 69], [-128, 127, 0]):
+        want = ref.wtu_row(row, [1] * len(row), cfg)
+        got = run_wtu([row], [1] * len(row), cfg)
+        assert got.row_select[0].tolist() == want.select and got.total[0] == want.total
+
+
+def test_exp_buckets_are_over_the_scores():
+    # Values 2**(s - max) crowd near 0, but the buckets are equal steps of score.
+    cfg = small_config(mode=Mode.EXP, exp_frac=0, exp_bits=16, ratio=65535, buckets=4)
+    r = run_wtu([[0, 1, 2, 3, 4, 5, 6, 7]], [1] * 8, cfg)
+    # width (7 - 0) // 4 + 1 = 2: buckets of scores {7, 6}, {5, 4}, {3, 2}, {1, 0}.
+    assert r.exit_bucket.tolist() == [3]
+    cfg = cfg.replace(ratio=32768)
+    assert run_wtu([[0, 1, 2, 3, 4, 5, 6, 7]], [1] * 8, cfg).row_select[0].tolist() == \
+        [False] * 6 + [True] * 2
