@@ -25,7 +25,8 @@ class Proof:
 
 
 # Small but not trivial sizes: every table can fill, every pool run out, every bucket exit.
-WTU_SMALL = dict(score_bits=2, count_bits=1, max_clusters=3, lanes=2, max_buckets=4, rows=2)
+WTU_SMALL = dict(score_bits=2, count_bits=1, max_clusters=3, lanes=2, max_buckets=4, rows=2,
+                 exp_frac=1, exp_bits=2)
 
 PROOFS = [
     Proof("controller", "controller", controller_harness, "bmc", 11, (

@@ -8,7 +8,7 @@ import functools
 import operator
 
 from amaranth.asserts import AnyConst, AnySeq
-from amaranth.hdl import Array, Assert, Assume, Cat, Cover, Mux, Signal, signed
+from amaranth.hdl import Array, Assert, Assume, Cat, Const, Cover, Mux, Signal, signed
 
 from vrex.rtl.wtu import WTU
 
@@ -20,32 +20,51 @@ __all__ = ["wtu_harness", "UNITS"]
 UNITS = {"ee": (True, "scan"), "full": (False, "scan"), "hist": (True, "histogram")}
 
 
-def _spec3(m, scores, counts, columns, ratio, buckets, mode, *, max_buckets):
-    """SPEC 3 for one row as combinational logic at widths that cannot overflow: the
-    selection bits, the exit bucket, T and S."""
+def _spec3(m, scores, counts, columns, ratio, buckets, mode, *, max_buckets, exp_frac,
+           exp_bits):
+    """SPEC 3 (and 3.1) for one row as combinational logic at widths that cannot overflow:
+    the selection bits, the exit bucket, T and S."""
     n = len(scores)
     valid = [j < columns for j in range(n)]
-    wide = signed(len(scores[0]) + len(counts[0]) + n.bit_length() + 2)
-    big = 1 << (len(scores[0]) + 1)
-    min_s = Signal(signed(len(scores[0]) + 1), name="ref_min_s")   # columns >= 1
-    m.d.comb += min_s.eq(_fold(scores, valid, lambda a, b: Mux(b < a, b, a), big))
-    v = [Signal(signed(len(scores[0]) + 2), name=f"ref_v{j}") for j in range(n)]
+    sb = len(scores[0])
+    vb = max(sb, exp_bits) + 2
+    wide = signed(vb + len(counts[0]) + n.bit_length() + 2)
+    big = 1 << (vb + 1)
+    min_s = Signal(signed(sb + 1), name="ref_min_s")   # columns >= 1
+    max_s = Signal(signed(sb + 1), name="ref_max_s")
+    m.d.comb += [min_s.eq(_fold(scores, valid, lambda a, b: Mux(b < a, b, a), big)),
+                 max_s.eq(_fold(scores, valid, lambda a, b: Mux(b > a, b, a), -big))]
+    # Mode exp: E[d mod 2**q] >> (d >> q), d = max(s) - s; E written out from SPEC 3.1's
+    # definition here (the largest e with e**(2**q) <= 2**(W * 2**q - f), capped).
+    words = []
+    for f in range(1 << exp_frac):
+        e = (1 << exp_bits) - 1
+        while e ** (1 << exp_frac) > 1 << (exp_bits * (1 << exp_frac) - f):
+            e -= 1
+        words.append(e)
+    v = [Signal(signed(vb), name=f"ref_v{j}") for j in range(n)]
+    key = [Signal(signed(vb), name=f"ref_key{j}") for j in range(n)]
     for j in range(n):
-        m.d.comb += v[j].eq(Mux(mode, Mux(scores[j] < 0, 0, scores[j]), scores[j] - min_s))
+        d = (max_s - scores[j]).as_unsigned()
+        exp_v = Array(Const(w, exp_bits) for w in words)[d % (1 << exp_frac)] >> (d >> exp_frac)
+        m.d.comb += v[j].eq(Mux(mode == 2, exp_v,
+                                Mux(mode == 1, Mux(scores[j] < 0, 0, scores[j]),
+                                    scores[j] - min_s)))
+        m.d.comb += key[j].eq(Mux(mode == 2, scores[j], v[j]))   # exp: buckets over scores
     weighted = [Signal(wide, name=f"ref_vc{j}") for j in range(n)]
     m.d.comb += [weighted[j].eq(Mux(valid[j], v[j] * counts[j], 0)) for j in range(n)]
     total = Signal(wide, name="ref_total")
     m.d.comb += total.eq(sum(weighted))
     threshold = Signal(wide, name="ref_threshold")
     m.d.comb += threshold.eq((total * ratio) >> 16)
-    lo = Signal.like(v[0], name="ref_lo")
-    hi = Signal.like(v[0], name="ref_hi")
-    m.d.comb += [lo.eq(_fold(v, valid, lambda a, b: Mux(b < a, b, a), big)),
-                 hi.eq(_fold(v, valid, lambda a, b: Mux(b > a, b, a), -big))]
-    width = Signal(len(scores[0]) + 2, name="ref_width")
+    lo = Signal.like(key[0], name="ref_lo")
+    hi = Signal.like(key[0], name="ref_hi")
+    m.d.comb += [lo.eq(_fold(key, valid, lambda a, b: Mux(b < a, b, a), big)),
+                 hi.eq(_fold(key, valid, lambda a, b: Mux(b > a, b, a), -big))]
+    width = Signal(vb, name="ref_width")
     m.d.comb += width.eq((hi - lo).as_unsigned() // buckets + 1)
-    bucket = [Signal(len(scores[0]) + 2, name=f"ref_b{j}") for j in range(n)]
-    m.d.comb += [bucket[j].eq((hi - v[j]).as_unsigned() // width) for j in range(n)]
+    bucket = [Signal(vb, name=f"ref_b{j}") for j in range(n)]
+    m.d.comb += [bucket[j].eq((hi - key[j]).as_unsigned() // width) for j in range(n)]
     exit_bucket = Signal(range(max_buckets), name="ref_exit")
     m.d.comb += exit_bucket.eq(buckets - 1)
     for b in reversed(range(max_buckets)):
@@ -64,8 +83,8 @@ def _fold(terms, valid, pick, identity):
 
 
 def wtu_harness(*, rows=2, score_bits=3, count_bits=2, max_clusters=3, lanes=2, max_buckets=4,
-                units=("ee", "full", "hist"), stalls=False, within=80, unit=WTU,
-                compare=("total", "threshold_of_total", "exit", "mask")):
+                exp_frac=1, exp_bits=2, units=("ee", "full", "hist"), stalls=False, within=80,
+                unit=WTU, compare=("total", "threshold_of_total", "exit", "mask")):
     """``units``: which of :data:`UNITS` to build (two or more make a miter). ``stalls``: the
     inputs' valid and the outputs' ready are free (back-pressure), stream rules asserted on
     the outputs; without, the units run at full throughput and every output must have left
@@ -79,13 +98,14 @@ def wtu_harness(*, rows=2, score_bits=3, count_bits=2, max_clusters=3, lanes=2, 
     columns = Signal(range(max_clusters + 1))
     ratio = Signal(16)
     buckets = Signal(range(max_buckets + 1))
-    mode = Signal()
+    mode = Signal(2)
     m.d.comb += [columns.eq(AnyConst(len(columns))),
                  ratio.eq(AnyConst(16)),
                  buckets.eq(AnyConst(len(buckets))),
-                 mode.eq(AnyConst(1)),
+                 mode.eq(AnyConst(2)),
                  Assume((columns >= 1) & (columns <= max_clusters)),
-                 Assume((buckets >= 1) & (buckets <= max_buckets))]
+                 Assume((buckets >= 1) & (buckets <= max_buckets)),
+                 Assume(mode <= 2)]
     beats = (columns + lanes - 1) // lanes
     pad = depth * lanes
     counts = [Signal(count_bits, name=f"cnt{j}") for j in range(pad)]
@@ -101,7 +121,8 @@ def wtu_harness(*, rows=2, score_bits=3, count_bits=2, max_clusters=3, lanes=2, 
     expected = []
     for r in range(rows):
         expected.append(_spec3(m, scores[r][:max_clusters], counts[:max_clusters], columns,
-                               ratio, buckets, mode, max_buckets=max_buckets))
+                               ratio, buckets, mode, max_buckets=max_buckets,
+                               exp_frac=exp_frac, exp_bits=exp_bits))
     final = Signal(max_clusters, name="ref_final")
     m.d.comb += final.eq(functools.reduce(operator.or_, (e[0] for e in expected)))
     want_masks = Array([e[0] for e in expected] + [final])
@@ -110,8 +131,8 @@ def wtu_harness(*, rows=2, score_bits=3, count_bits=2, max_clusters=3, lanes=2, 
     for name in units:
         early_exit, schedule = UNITS[name]
         dut = unit(score_bits=score_bits, count_bits=count_bits, max_clusters=max_clusters,
-                   lanes=lanes, max_buckets=max_buckets, early_exit=early_exit,
-                   schedule=schedule, checks=True)
+                   lanes=lanes, max_buckets=max_buckets, exp_frac=exp_frac, exp_bits=exp_bits,
+                   early_exit=early_exit, schedule=schedule, checks=True)
         m.submodules[name] = dut
         m.d.comb += [dut.columns.eq(columns), dut.ratio.eq(ratio), dut.buckets.eq(buckets),
                      dut.mode.eq(mode)]

@@ -127,7 +127,7 @@ class DRE(wiring.Component):
         beats = Signal(range(c.max_clusters + 1))
         ratio = Signal(16)
         buckets = Signal(range(c.max_buckets + 1))
-        mode = Signal()
+        mode = Signal(2)
         m.d.comb += [wtu.columns.eq(n), wtu.ratio.eq(ratio), wtu.buckets.eq(buckets),
                      wtu.mode.eq(mode), beats.eq((n + lanes - 1) // lanes)]
 

@@ -43,8 +43,8 @@ def dre_registers(config) -> list[Register]:
          "Hamming threshold: a token joins a cluster at distance below it. Sampled per token."),
         ("RATIO", "rw", 16, "WiCSum ratio, unsigned Q0.16 (0.3 = 19660). Sampled per query."),
         ("BUCKETS", "rw", c.max_buckets.bit_length(), "WTU buckets B. Sampled per query."),
-        ("MODE", "rw", 1, "Score values: 0 shift (s - min s), 1 clamp (max(s, 0)). Sampled "
-                          "per query."),
+        ("MODE", "rw", 2, "Score values: 0 shift (s - min s), 1 clamp (max(s, 0)), 2 exp "
+                          "(2**(s - max s), log2-unit scores). Sampled per query."),
         ("TOKENS", "ro", 32, "Tokens clustered since CLEAR (wraps)."),
         ("CLUSTERS", "ro", 32, "Clusters in the table."),
         ("PAGES", "ro", 32, "KV pages handed out."),
@@ -59,7 +59,7 @@ def dre_registers(config) -> list[Register]:
                             "(bits 31..16)."),
     ]
     resets = {"TH_HD": (c.th_hd, 0, c.hash_bits + 1), "RATIO": (c.ratio, 0, 65535),
-              "BUCKETS": (c.buckets, 1, c.max_buckets), "MODE": (int(c.mode), 0, 1)}
+              "BUCKETS": (c.buckets, 1, c.max_buckets), "MODE": (int(c.mode), 0, 2)}
     fields = {"CTRL": (("CLEAR", 0, 1),),
               "STATUS": (("BUSY", 0, 1), ("CLUSTER_OVERFLOW", 1, 1), ("PAGE_OVERFLOW", 2, 1),
                          ("CLEAR_PENDING", 3, 1)),

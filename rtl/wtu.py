@@ -9,6 +9,14 @@ row.
 
 A batch is: ``ceil(columns / lanes)`` count beats, then per row as many score beats, the last
 beat of the last row flagged ``last``.
+
+Mode ``exp`` (SPEC 3.1) weighs a cluster by ``E[d mod 2**q] >> (d >> q)``, ``d`` its score's
+distance below the row's maximum (known after the load pass): a ROM and a shifter in each
+lane, no multiplier. Its buckets are shift mode's (equal steps of score). The total needs the
+maximum, so the first selection pass sums every value on a second adder tree beside bucket 0's
+prefix; ``T`` follows, bucket 0 is decided two cycles after that pass and the next pass is
+issued a cycle late (the histogram: ``S = A(B - 1)``, one cycle more). The ROM's words come
+from ``vrex.golden.expweight.exp_table``, the spec's one definition of them.
 """
 
 from amaranth.hdl import Array, Assert, Cat, Const, Module, Mux, Signal, signed
@@ -16,6 +24,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
+
+from vrex.golden.expweight import exp_table
 
 from .arith import fits, reciprocal, reciprocal_shift, reduce_levels, tree_levels
 from .params import check_int
@@ -28,10 +38,11 @@ def score_layout(score_bits: int, lanes: int) -> data.StructLayout:
     return data.StructLayout({"scores": data.ArrayLayout(signed(score_bits), lanes), "last": 1})
 
 
-def row_layout(score_bits: int, count_bits: int, max_clusters: int,
+def row_layout(value_bits: int, count_bits: int, max_clusters: int,
                max_buckets: int) -> data.StructLayout:
-    """Payload of ``o_row``: the row's exit bucket, threshold ``T`` and total ``S``."""
-    total = _total_bits(score_bits, count_bits, max_clusters)
+    """Payload of ``o_row``: the row's exit bucket, threshold ``T`` and total ``S``;
+    ``value_bits`` is ``max(score_bits, exp_bits)``."""
+    total = _total_bits(value_bits, count_bits, max_clusters)
     return data.StructLayout({"exit_bucket": range(max_buckets), "threshold": total,
                               "total": total})
 
@@ -41,8 +52,8 @@ def mask_layout(lanes: int) -> data.StructLayout:
     return data.StructLayout({"mask": lanes, "final": 1})
 
 
-def _total_bits(score_bits, count_bits, max_clusters):
-    return max(1, (max_clusters * ((1 << score_bits) - 1) * ((1 << count_bits) - 1))
+def _total_bits(value_bits, count_bits, max_clusters):
+    return max(1, (max_clusters * ((1 << value_bits) - 1) * ((1 << count_bits) - 1))
                .bit_length())
 
 
@@ -59,6 +70,12 @@ class WTU(wiring.Component):
         Scores handled per cycle.
     max_buckets : int
         Largest ``buckets`` the unit accepts.
+    exp_frac, exp_bits : int
+        Mode ``exp``: fraction bits of a log2-unit score (0..6) and width of a value (1..24);
+        each lane's ROM holds ``2**exp_frac`` words of ``exp_bits`` bits.
+    exp : bool
+        Build mode ``exp`` (the design); ``False`` builds the unit as it was before it, mode 2
+        acting as 0, to measure what the mode costs.
     early_exit : bool
         Stop the scan as soon as the running sum passes the threshold, even inside a pass (the
         design); ``False`` builds the baseline that always makes ``buckets`` whole passes. The
@@ -80,8 +97,9 @@ class WTU(wiring.Component):
         Unsigned Q0.16 WiCSum ratio. Held for the whole batch.
     buckets : In(range(max_buckets + 1))
         Buckets ``B``, 1..max_buckets. Held for the whole batch.
-    mode : In(1)
-        0: ``v = s - min(s)``; 1: ``v = max(s, 0)``. Held for the whole batch.
+    mode : In(2)
+        0: ``v = s - min(s)``; 1: ``v = max(s, 0)``; 2: ``v = E[d mod 2**q] >> (d >> q)``,
+        ``d = max(s) - s`` (3 acts as 0). Held for the whole batch.
     i_count : In(stream.Signature(ArrayLayout(count_bits, lanes)))
         The clusters' token counts, lane 0 first.
     i_score : In(stream.Signature(score_layout(score_bits, lanes)))
@@ -95,17 +113,25 @@ class WTU(wiring.Component):
     """
 
     def __init__(self, *, score_bits=16, count_bits=16, max_clusters=1024, lanes=16,
-                 max_buckets=16, early_exit=True, schedule="scan", checks=False):
+                 max_buckets=16, exp_frac=4, exp_bits=16, exp=True, early_exit=True,
+                 schedule="scan", checks=False):
         check_int(self, "score_bits", score_bits, 2, 32)
         check_int(self, "count_bits", count_bits, 1, 32)
         check_int(self, "max_clusters", max_clusters, 1, 1 << 16)
         check_int(self, "lanes", lanes, 1, max_clusters)
         check_int(self, "max_buckets", max_buckets, 1, 1 << 10)
-        total = _total_bits(score_bits, count_bits, max_clusters)
+        check_int(self, "exp_frac", exp_frac, 0, 6)
+        check_int(self, "exp_bits", exp_bits, 1, 24)
+        value_bits = max(score_bits, exp_bits)
+        total = _total_bits(value_bits, count_bits, max_clusters)
         if total > 63:
             self._MustUse__used = True
-            raise ValueError(f"score_bits + count_bits + log2(max_clusters) must fit a 63-bit "
-                             f"total, not {total} bits")
+            raise ValueError(f"max(score_bits, exp_bits) + count_bits + log2(max_clusters) "
+                             f"must fit a 63-bit total, not {total} bits")
+        self._exp = bool(exp)
+        self._exp_frac = exp_frac
+        self._exp_bits = exp_bits
+        self._value_bits = value_bits
         self._score_bits = score_bits
         self._count_bits = count_bits
         self._max_clusters = max_clusters
@@ -122,21 +148,22 @@ class WTU(wiring.Component):
             "columns": In(range(max_clusters + 1)),
             "ratio": In(16),
             "buckets": In(range(max_buckets + 1)),
-            "mode": In(1),
+            "mode": In(2),
             "i_count": In(stream.Signature(data.ArrayLayout(count_bits, lanes))),
             "i_score": In(stream.Signature(score_layout(score_bits, lanes))),
-            "o_row": Out(stream.Signature(row_layout(score_bits, count_bits, max_clusters,
+            "o_row": Out(stream.Signature(row_layout(value_bits, count_bits, max_clusters,
                                                      max_buckets))),
             "o_mask": Out(stream.Signature(mask_layout(lanes))),
             "busy": Out(1),
         })
 
     @classmethod
-    def from_config(cls, config, *, early_exit: bool = True) -> "WTU":
+    def from_config(cls, config, *, early_exit: bool = True, exp: bool = True) -> "WTU":
         """The WTU of a :class:`vrex.golden.config.Config`."""
         return cls(score_bits=config.score_bits, count_bits=config.count_bits,
                    max_clusters=config.max_clusters, lanes=config.wtu_lanes,
-                   max_buckets=config.max_buckets, early_exit=early_exit,
+                   max_buckets=config.max_buckets, exp_frac=config.exp_frac,
+                   exp_bits=config.exp_bits, exp=exp, early_exit=early_exit,
                    schedule=config.wtu_schedule.name.lower())
 
     score_bits = property(lambda self: self._score_bits)
@@ -144,6 +171,8 @@ class WTU(wiring.Component):
     max_clusters = property(lambda self: self._max_clusters)
     lanes = property(lambda self: self._lanes)
     max_buckets = property(lambda self: self._max_buckets)
+    exp_frac = property(lambda self: self._exp_frac)
+    exp_bits = property(lambda self: self._exp_bits)
     early_exit = property(lambda self: self._early_exit)
     schedule = property(lambda self: self._schedule)
 
@@ -156,6 +185,7 @@ class WTU(wiring.Component):
         m = Module()
         sb, cb, lanes = self._score_bits, self._count_bits, self._lanes
         cap, tb, nb = self._max_clusters, self._total_bits, self._max_buckets
+        vb, q, ew = self._value_bits, self._exp_frac, self._exp_bits
         depth = -(-cap // lanes)
         scan = self._schedule == "scan"
         checks = self._checks
@@ -189,6 +219,13 @@ class WTU(wiring.Component):
         def clamp(s):
             return Mux(s < 0, 0, s)
 
+        # The mode: clamp (1) has its own values and bucket edges; exp (2) shares shift's
+        # edges (equal steps of score) and has its own values and total.
+        clamp_mode, exp_mode = Signal(), Signal()
+        m.d.comb += [clamp_mode.eq(self.mode == 1),
+                     exp_mode.eq((self.mode == 2) if self._exp else 0)]
+        exp_total_tree = scan and self._exp
+
         def scores(word):
             return [word.word_select(lane, sb).as_signed() for lane in range(lanes)]
 
@@ -212,11 +249,12 @@ class WTU(wiring.Component):
         found_bucket = Signal(range(nb))          # ... and is this bucket
         first_row = Signal()
         last_row = Signal()
+        bubble = Signal(range(3))                 # exp: pass 1 waits two cycles for T
         neg = -(1 << (sb - 1)) - 1                # below every score: selects them all
 
         def cut_of(edge_value):
             """The score cut of a bucket edge: ``v > edge <=> s > cut``, the mode folded in."""
-            return Mux(self.mode, Mux(edge_value < 0, neg, edge_value), edge_value + min_s)
+            return Mux(clamp_mode, Mux(edge_value < 0, neg, edge_value), edge_value + min_s)
 
         cut_shape = signed(edge_bits + 1)
         cuts = [Signal(cut_shape, name=f"cut{b}") for b in range(nb)]   # histogram
@@ -257,14 +295,22 @@ class WTU(wiring.Component):
         counts = [count_word.word_select(lane, cb) for lane in range(lanes)]
 
         # C: per lane the factor of its product (the load pass weighs s, or max(s, 0); a
-        # selection pass weighs v) and the masks of the trees it joins.
+        # selection pass weighs v: in mode exp a word of the ROM E, picked by the fraction of
+        # the score's distance d below the row's maximum and shifted right by its octaves)
+        # and the masks of the trees it joins.
         top_s, bottom_s = (1 << (sb - 1)) - 1, -(1 << (sb - 1))
-        factor_d, count_d, min_d, max_d, cnt_d = [], [], [], [], []
+        rom = Array(Const(w, ew) for w in exp_table(q, ew))
+        factor_d, count_d, min_d, max_d, cnt_d, all_d = [], [], [], [], [], []
         mask_d = [Signal(lanes, name=f"mask_d{w}") for w in range(ways)]
         for lane, s in enumerate(scores(word)):
             use = tag_c.lanes[lane]
-            factor = Signal(signed(sb + 1), name=f"factor_d{lane}")
-            m.d.sync += factor.eq(Mux(self.mode, clamp(s), Mux(tag_c.load, s, s - min_s)))
+            d = Signal(sb + 1, name=f"exp_d{lane}")               # max(s) - s >= 0
+            m.d.comb += d.eq(max_s - s)
+            octave = d[q:]
+            exp_value = Mux(octave >= ew, 0, rom[d[:q]] >> octave[:bits_for(ew)])
+            factor = Signal(signed(vb + 1), name=f"factor_d{lane}")
+            m.d.sync += factor.eq(Mux(clamp_mode, clamp(s),
+                                      Mux(tag_c.load, s, Mux(exp_mode, exp_value, s - min_s))))
             count = Signal(cb, name=f"count_d{lane}")
             m.d.sync += count.eq(counts[lane])
             lo_s = Signal(signed(sb), name=f"min_d{lane}")
@@ -275,6 +321,10 @@ class WTU(wiring.Component):
             for w in range(ways):
                 cut = tag_c.cut if scan else cuts[w]
                 m.d.sync += mask_d[w][lane].eq(use & (tag_c.load | (s > cut)))
+            if exp_total_tree:                     # mode exp's total beside bucket 0
+                every = Signal(name=f"all_d{lane}")
+                m.d.sync += every.eq(use)
+                all_d.append(every)
             factor_d.append(factor)
             count_d.append(count)
             min_d.append(lo_s)
@@ -284,15 +334,16 @@ class WTU(wiring.Component):
         # D: the products, one multiplier per lane.
         product_e = []
         for lane in range(lanes):
-            product = Signal(signed(sb + cb + 2), name=f"product_e{lane}")
+            product = Signal(signed(vb + cb + 2), name=f"product_e{lane}")
             m.d.sync += product.eq(factor_d[lane] * count_d[lane])
             product_e.append(product)
         mask_e = [Signal(lanes, name=f"mask_e{w}") for w in range(ways)]
         min_e = [Signal(signed(sb), name=f"min_e{lane}") for lane in range(lanes)]
         max_e = [Signal(signed(sb), name=f"max_e{lane}") for lane in range(lanes)]
         cnt_e = [Signal(cb, name=f"cnt_e{lane}") for lane in range(lanes)]
-        m.d.sync += [a.eq(b) for a, b in zip(mask_e + min_e + max_e + cnt_e,
-                                             mask_d + min_d + max_d + cnt_d)]
+        all_e = [Signal(name=f"all_e{lane}") for lane in range(len(all_d))]
+        m.d.sync += [a.eq(b) for a, b in zip(mask_e + min_e + max_e + cnt_e + all_e,
+                                             mask_d + min_d + max_d + cnt_d + all_d)]
 
         # E1..Et: the adder trees (and, for the load pass, the min, max and count trees), one
         # level a stage.
@@ -313,6 +364,12 @@ class WTU(wiring.Component):
 
         sum_g = [staged([Mux(mask_e[w][lane], product_e[lane], 0) for lane in range(lanes)],
                         add, sum_shape, f"sum{w}") for w in range(ways)]
+        if exp_total_tree:
+            # Mode exp's products are below 2**(exp_bits + count_bits): a narrower tree.
+            narrow_bits = ew + cb
+            total_g = staged([Mux(all_e[lane], product_e[lane][:narrow_bits], 0)
+                              for lane in range(lanes)], add,
+                             narrow_bits + bits_for(lanes), "total")
         min_g = staged(min_e, lower, signed(sb), "min")
         max_g = staged(max_e, higher, signed(sb), "max")
         cnt_g = staged(cnt_e, add, len(sum_c), "cnt")
@@ -333,10 +390,10 @@ class WTU(wiring.Component):
         # The states SPAN, QUOT, TOTAL and RATIO wait for it; THRESH latches the results.
         shift = reciprocal_shift(sb, nb)
         recips = Array(Const(reciprocal(b, shift) if b else 0, shift + 1) for b in range(nb + 1))
-        hi = Mux(self.mode, clamp(max_s), max_s - min_s)            # hi = max(v) < 2**sb
+        hi = Mux(clamp_mode, clamp(max_s), max_s - min_s)           # hi = max(v) < 2**sb
         span = Signal(sb)                                           # hi - lo
         recip = Signal(shift + 1)
-        setup = [(top, hi), (span, hi - Mux(self.mode, clamp(min_s), 0)),
+        setup = [(top, hi), (span, hi - Mux(clamp_mode, clamp(min_s), 0)),
                  (recip, recips[self.buckets])]
         # min(s) * sum(cnt) in two halves of sum(cnt), multiplied with the span and added up
         # with the quotient: no multiply and add in one cycle.
@@ -349,7 +406,11 @@ class WTU(wiring.Component):
         setup_width = Signal(sb + 2)
         setup_edge = Signal(signed(edge_bits))
         setup_threshold = Signal(tb)
-        setup += [(setup_total, Mux(self.mode, sum_p, sum_p - min_times_c)),
+        # In mode exp S is only known after the first pass (exp_total, below); it runs
+        # through the same registers and the same multiplier to T, two cycles.
+        exp_total = Signal(tb)
+        setup += [(setup_total, Mux(exp_mode, exp_total,
+                                    Mux(clamp_mode, sum_p, sum_p - min_times_c))),
                   (setup_width, quot + 1), (setup_edge, top - quot - 1),
                   (setup_threshold, (setup_total * self.ratio) >> 16)]
         m.d.sync += [target.eq(value) for target, value in setup]
@@ -487,7 +548,7 @@ class WTU(wiring.Component):
                     narrow(target, value)
                 m.d.sync += [total.eq(setup_total), threshold.eq(setup_threshold),
                              width.eq(setup_width), edge.eq(setup_edge), bucket.eq(0), k.eq(0),
-                             exited.eq(0), issued_all.eq(0)]
+                             exited.eq(0), issued_all.eq(0), bubble.eq(0)]
                 if not scan:
                     m.d.sync += [narrow(cuts[b], cut_of(setup_edge - b * setup_width))
                                  for b in range(nb)]
@@ -499,20 +560,28 @@ class WTU(wiring.Component):
                 # the bucket is the exit: with early exit the selection stops there.
                 with m.State("SCAN"):
                     m.d.comb += self.busy.eq(1)
-                    with m.If(~issued_all):
+                    with m.If(bubble != 0):
+                        m.d.sync += bubble.eq(bubble - 1)
+                    with m.If(~issued_all & (bubble == 0)):
                         issue(k == 0)
                         with m.If(last_beat):
                             with m.If(bucket == self.buckets - 1):
                                 m.d.sync += issued_all.eq(1)
                             with m.Else():
-                                m.d.sync += [bucket.eq(bucket + 1), narrow(edge, edge - width)]
+                                m.d.sync += [bucket.eq(bucket + 1), narrow(edge, edge - width),
+                                             bubble.eq(Mux(exp_mode & (bucket == 0), 2, 0))]
                     # The running sum passes T when the beat's sum passes what T leaves of it:
                     # one compare on the decision's path, not an add and then a compare. The
                     # decision is registered (H) and acted on a cycle later.
+                    # In mode exp pass 0 knows no T: its slack counts down from 0 (-A(0)), it
+                    # never leaves, and its total tree sums S.
+                    exp0 = Signal()
+                    m.d.comb += exp0.eq(exp_mode & (tag_g.bucket == 0))
                     left = Signal(signed(tb + 2))
-                    m.d.comb += left.eq(Mux(tag_g.first, threshold, slack))
-                    passed = self._passes(sum_g[0], left)
-                    last_pass = tag_g.last & (tag_g.bucket == self.buckets - 1)
+                    m.d.comb += left.eq(Mux(tag_g.first, Mux(exp_mode, Mux(exp0, 0, setup_threshold),
+                                                             threshold), slack))
+                    passed = self._passes(sum_g[0], left) & ~exp0
+                    last_pass = tag_g.last & (tag_g.bucket == self.buckets - 1) & ~exp0
                     leave = Signal()
                     leave_bucket = Signal(range(nb))
                     leave_cut = Signal(cut_shape)
@@ -531,6 +600,34 @@ class WTU(wiring.Component):
                                 leave.eq(last_pass),
                                 leave_bucket.eq(Mux(exited, found_bucket, tag_g.bucket)),
                                 leave_cut.eq(Mux(exited, found_cut, tag_g.cut))]
+                    # Mode exp: S complete after pass 0's last beat (cycle c), through the
+                    # setup's registers to T (c + 3), when bucket 0 is decided, overriding pass
+                    # 1's first beat; S and T latched for o_row.
+                    if exp_total_tree:
+                        exp_cut0 = Signal(cut_shape)
+                        exp_steps = Signal(3)             # c + 1, c + 2, c + 3
+                        m.d.sync += exp_steps.eq(exp_steps << 1)
+                        with m.If(tag_g.valid & exp0):
+                            m.d.sync += narrow(exp_total, Mux(tag_g.first, 0, exp_total)
+                                               + total_g)
+                            with m.If(tag_g.last):
+                                m.d.sync += [exp_steps[0].eq(1), exp_cut0.eq(tag_g.cut)]
+                        with m.If(exp_steps[2]):
+                            m.d.sync += [total.eq(setup_total), threshold.eq(setup_threshold)]
+                            zero_passes = self._passes(-slack, setup_threshold)
+                            if self._early_exit:
+                                with m.If(zero_passes | (self.buckets == 1)):
+                                    m.d.sync += [leave.eq(1), leave_bucket.eq(0),
+                                                 leave_cut.eq(exp_cut0)]
+                            else:
+                                # (Also the exit of a last pass deciding in this same cycle.)
+                                with m.If(zero_passes):
+                                    m.d.sync += [exited.eq(1), found_bucket.eq(0),
+                                                 found_cut.eq(exp_cut0), leave_bucket.eq(0),
+                                                 leave_cut.eq(exp_cut0)]
+                                with m.If(self.buckets == 1):
+                                    m.d.sync += [leave.eq(1), leave_bucket.eq(0),
+                                                 leave_cut.eq(exp_cut0)]
                     with m.If(leave):
                         exit_at(leave_bucket, leave_cut)
                         m.d.sync += leave.eq(0)            # and drop the next beat's decision
@@ -546,20 +643,39 @@ class WTU(wiring.Component):
                             m.d.sync += issued_all.eq(1)
                     with m.If(tag_g.valid):
                         for b in range(nb):
+                            # Mode exp: no T yet, the slacks count down from 0 (-A(b)).
                             left = Signal(signed(tb + 2), name=f"hist_left{b}")
-                            m.d.comb += left.eq(Mux(tag_g.first, threshold, slacks[b]))
+                            m.d.comb += left.eq(Mux(tag_g.first, Mux(exp_mode, 0, threshold),
+                                                    slacks[b]))
                             m.d.sync += [narrow(slacks[b], left - sum_g[b]),
                                          hits[b].eq(self._passes(sum_g[b], left)
                                                     & (b < self.buckets))]
                         with m.If(tag_g.last):
-                            m.next = "PICK"
+                            with m.If(exp_mode):
+                                m.next = "EXP_T"
+                            with m.Else():
+                                m.next = "PICK"
+
+                # Mode exp: S = A(B - 1) through the setup's registers to T, two cycles.
+                m.d.comb += exp_total.eq(-Array(slacks)[self.buckets - 1])
+                with m.State("EXP_T"):
+                    m.d.comb += self.busy.eq(1)
+                    m.next = "EXP_T2"
+
+                with m.State("EXP_T2"):
+                    m.d.comb += self.busy.eq(1)
+                    m.next = "PICK"
 
                 with m.State("PICK"):                 # the first bucket past T
                     m.d.comb += self.busy.eq(1)
+                    with m.If(exp_mode):
+                        m.d.sync += [total.eq(setup_total), threshold.eq(setup_threshold)]
                     chosen = Signal(range(nb))
                     m.d.comb += chosen.eq(self.buckets - 1)
                     for b in reversed(range(nb)):
-                        with m.If(hits[b]):
+                        hit = Mux(exp_mode, self._passes(-slacks[b], setup_threshold) &
+                                  (b < self.buckets), hits[b])
+                        with m.If(hit):
                             m.d.comb += chosen.eq(b)
                     exit_at(chosen, Array(cuts)[chosen])
 

@@ -25,7 +25,7 @@ async def wtu_vectors(dut):
     # The RTL's own payload layouts pack and unpack every beat.
     count_layout = data.ArrayLayout(cfg.count_bits, lanes)
     in_layout = score_layout(cfg.score_bits, lanes)
-    info_layout = row_layout(cfg.score_bits, cfg.count_bits, cfg.max_clusters, cfg.max_buckets)
+    info_layout = row_layout(cfg.value_bits, cfg.count_bits, cfg.max_clusters, cfg.max_buckets)
     out_layout = mask_layout(lanes)
 
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())

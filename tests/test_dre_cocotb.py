@@ -36,11 +36,12 @@ def test_overflowing_the_cluster_table_and_the_page_pool(tmp_path):
 
 
 @needs_icarus
-@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("seed", range(3))
 def test_random_streams(seed, tmp_path):
+    # One seed a mode: shift, clamp, exp (3 fraction bits, 9-bit values).
     cfg = Config(hash_bits=16, max_clusters=24, count_bits=6, score_bits=10, page_tokens=3,
                  max_pages=30, digit=4, hcu_lanes=1, wtu_lanes=5, max_buckets=8, buckets=6,
-                 th_hd=4, mode=seed)
+                 th_hd=4, mode=seed, exp_frac=3, exp_bits=9)
     assert_sim_equals_golden(random_vectors("dre", cfg, seed, tokens=80, frames=4, queries=4),
                              tmp_path, seed=seed)
 

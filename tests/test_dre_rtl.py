@@ -40,7 +40,8 @@ def _random_config(rng):
                         hcu_lanes=int(rng.integers(1, min(3, max_clusters) + 1)),
                         wtu_lanes=int(rng.integers(1, min(5, max_clusters) + 1)),
                         max_buckets=max_buckets, buckets=int(rng.integers(1, max_buckets + 1)),
-                        mode=int(rng.integers(0, 2)), ratio=int(rng.integers(0, 65536)))
+                        mode=int(rng.integers(0, 3)), ratio=int(rng.integers(0, 65536)),
+                        exp_frac=int(rng.integers(0, 7)), exp_bits=int(rng.integers(1, 13)))
 
 
 @pytest.mark.parametrize("seed", range(10))

@@ -31,7 +31,8 @@ def test_random_against_golden(seed, schedule, early_exit):
                  max_clusters=max_clusters,
                  wtu_lanes=int(rng.integers(1, min(8, max_clusters) + 1)),
                  max_buckets=max_buckets, buckets=int(rng.integers(1, max_buckets + 1)),
-                 ratio=int(rng.choice([0, 1, 19660, 32768, 65535])), mode=int(rng.integers(0, 2)))
+                 ratio=int(rng.choice([0, 1, 19660, 32768, 65535])), mode=int(rng.integers(0, 3)),
+                 exp_frac=int(rng.integers(0, 7)), exp_bits=int(rng.integers(1, 17)))
     columns = int(rng.integers(1, max_clusters + 1))
     shape = sorted(WTU_SHAPES)[seed % len(WTU_SHAPES)]
     scores = WTU_SHAPES[shape](rng, int(rng.integers(1, 4)), columns, cfg)
@@ -43,12 +44,12 @@ def test_random_against_golden(seed, schedule, early_exit):
 
 
 @pytest.mark.parametrize("schedule", ["scan", "histogram"])
-@pytest.mark.parametrize("mode", [Mode.SHIFT, Mode.CLAMP])
+@pytest.mark.parametrize("mode", [Mode.SHIFT, Mode.CLAMP, Mode.EXP])
 def test_extremes_do_not_overflow(mode, schedule):
     # All scores at the negative limit but one at the top, every count at its maximum, every
-    # column used: the widest total these parameters allow.
+    # column used: the widest total these parameters allow (mode exp: 24-bit values).
     cfg = Config(score_bits=12, count_bits=10, max_clusters=24, wtu_lanes=5, max_buckets=16,
-                 buckets=16, ratio=65535, mode=mode)
+                 buckets=16, ratio=65535, mode=mode, exp_bits=24, exp_frac=0)
     scores = np.full((2, 24), cfg.score_min)
     scores[1, 7] = cfg.score_max
     counts = np.full(24, cfg.count_max)
@@ -135,3 +136,43 @@ def test_reciprocal_division_at_wide_scores():
     for divisor in range(1, 1025):
         recip = reciprocal(divisor, shift)
         assert all((x * recip) >> shift == x // divisor for x in spans), f"B={divisor}"
+
+
+# Mode exp's directed rows: all-equal scores, one dominant score, scores so far apart that
+# weights shift to zero, every value equal after flooring; at the extremes of exp_frac and
+# exp_bits, in both schedules, with and without early exit, one bucket and many.
+EXP_ROWS = {
+    "equal": [[7] * 9, [-3] * 9],
+    "dominant": [[100, 0, 1, 2, 3, 4, 5, 6, 7], [-50, -60, -61, -62, -63, 90, -70, -71, -72]],
+    "far": [[127, -128, -128, 0, 127, -100, 50, 60, 126], [0, -128, 127, 1, 2, 3, 4, 5, 6]],
+    "floor": [[3, 2, 1, 0, -1, -2, -3, -4, -5], [1, 0, 1, 0, 1, 0, 1, 0, 1]],
+}
+
+
+@pytest.mark.parametrize("schedule, early_exit", [("scan", True), ("scan", False),
+                                                  ("histogram", True)],
+                         ids=["scan", "scan_all_passes", "histogram"])
+@pytest.mark.parametrize("q, w, buckets", [(0, 1, 4), (6, 24, 4), (4, 16, 1), (2, 5, 3)])
+def test_exp_directed_rows(q, w, buckets, schedule, early_exit):
+    cfg = Config(score_bits=8, count_bits=4, max_clusters=12, wtu_lanes=3, max_buckets=4,
+                 buckets=buckets, ratio=32768, mode=Mode.EXP, exp_frac=q, exp_bits=w)
+    counts = np.array([1, 2, 3, 0, 15, 1, 1, 4, 2])
+    for name, rows in EXP_ROWS.items():
+        differ, got, want = _check(np.array(rows), counts, cfg, early_exit=early_exit,
+                                   schedule=schedule)
+        assert differ == [], f"{name}: {differ}: got {got}, want {want}"
+
+
+def test_exp_under_back_pressure():
+    rng = np.random.default_rng(5)
+    cfg = Config(score_bits=10, count_bits=5, max_clusters=20, wtu_lanes=4, max_buckets=8,
+                 buckets=5, ratio=50000, mode=Mode.EXP, exp_frac=3, exp_bits=12)
+    scores = rng.integers(-512, 512, size=(3, 17))
+    counts = rng.integers(0, 32, size=17)
+    for schedule in ("scan", "histogram"):
+        cfg2 = cfg.replace(wtu_schedule=schedule)
+        want = run_wtu(scores, counts, cfg2).as_dict()
+        got = simulate_wtu(scores, counts, cfg2, idle=0.3, stall=0.3, seed=9)
+        for key in want:
+            if key != "cycles":
+                assert np.array_equal(got[key], want[key]), key
