@@ -112,6 +112,7 @@ def _wtu_designs(config: Config):
     from vrex.rtl.wtu import WTU
 
     designs = [("scan", WTU.from_config(config)),
+               ("scan, without mode exp", WTU.from_config(config, exp=False)),
                ("scan, no early exit", WTU.from_config(config, early_exit=False)),
                ("histogram", WTU.from_config(config.replace(wtu_schedule=Schedule.HISTOGRAM)))]
     lanes = config.wtu_lanes
@@ -171,19 +172,33 @@ def bench_wtu_schedules(*, rows: int = 16, cells: bool = True,
     reports = {}
     if cells:
         for label, component in _wtu_designs(config):
-            name = label.replace(" (bitonic)", "").replace(", no early exit", "-all-passes")
+            name = (label.replace(" (bitonic)", "").replace(", no early exit", "-all-passes")
+                    .replace(", without mode exp", "-no-exp"))
             reports[label] = generic_cells(component, f"wtu-{name}", build_root=build_root,
                                            progress=progress)
 
     print(f"WTU on the default trace: {total_rows} rows, {config.wtu_lanes} lanes, "
-          f"{config.buckets} buckets, ratio {config.ratio / 65536:.3f}")
-    print(f"  {'design':22s} {'cycles/row':>10s} {'cells':>8s} {'flops':>6s} "
+          f"{config.buckets} buckets, ratio {config.ratio / 65536:.3f}, mode "
+          f"{config.mode.name.lower()}")
+    print(f"  {'design':24s} {'cycles/row':>10s} {'cells':>8s} {'flops':>6s} {'kGE':>8s} "
           f"{'memory bits':>11s}")
-    for label in labels:
+    for label in [*labels[:1], "scan, without mode exp", *labels[1:]]:
         report = reports.get(label)
-        size = (f"{report.cells:>8d} {report.flops:>6d} {report.memory_bits:>11d}"
-                if report else f"{'-':>8s} {'-':>6s} {'-':>11s}")
-        print(f"  {label:22s} {cycles[label] / total_rows:>10.1f} {size}")
+        size = (f"{report.cells:>8d} {report.flops:>6d} {report.kge:>8.2f} "
+                f"{report.memory_bits:>11d}"
+                if report else f"{'-':>8s} {'-':>6s} {'-':>8s} {'-':>11s}")
+        per_row = cycles.get(label, cycles["scan"] if "exp" in label else None)
+        print(f"  {label:24s} {per_row / total_rows:>10.1f} {size}")
+    if "scan" in reports:
+        grown = reports["scan"].kge / reports["scan, without mode exp"].kge - 1
+        print(f"  mode exp costs {100 * grown:+.1f}% of the scan WTU's kGE (ROM and shifter a "
+              f"lane, the total tree; target at most +15%)")
+    by_mode = _cycles_by_mode(trace, config, rows)
+    print("  cycles per row by mode (the same trace, log2-unit scores in mode exp):")
+    print(f"  {'mode':8s} {'scan':>8s} {'histogram':>10s} {'mean exit bucket':>17s}")
+    for mode, figures in by_mode.items():
+        print(f"  {mode:8s} {figures['scan']:>8.1f} {figures['histogram']:>10.1f} "
+              f"{figures['exit_bucket']:>17.2f}")
     if "sort (bitonic)" in reports:
         print("  (sort: the datapath alone - multipliers, bitonic sorter and merger, prefix "
               "adders - without\n   its FSM, row memories or load-pass logic)")
@@ -215,10 +230,40 @@ def bench_wtu_schedules(*, rows: int = 16, cells: bool = True,
         print("  " + text)
     return {"rows": total_rows,
             "cycles_per_row": {k: v / total_rows for k, v in cycles.items()},
+            "cycles_per_row_by_mode": by_mode,
             "cells": {k: r.as_dict() for k, r in reports.items()},
             "selection_passes_per_row": float(passes),
             "selection_cycle_ratio": fewer,
             "exit_histogram": histogram.tolist()}
+
+
+def _cycles_by_mode(trace, config: Config, rows: int) -> dict:
+    """Per mode, the WTU's cycles per row (scan and histogram) and mean exit bucket over every
+    query batch of the trace's heads."""
+    from vrex.golden.config import Mode
+    from vrex.golden.dre import run_dre
+    from vrex.golden.stimulus import trace_vectors
+    from vrex.golden.wtu import Schedule, wtu_cycles
+    out = {}
+    for mode in Mode:
+        cfg = config.replace(mode=mode)
+        scan = hist = count = exits = 0
+        for head in range(trace.heads):
+            a = trace_vectors("dre", trace, cfg, head=head, rows=rows).arrays
+            result = run_dre(a["hashes"], a["frame_end"], a["query_after"], a["query_rows"],
+                             a["scores"], cfg)
+            for batch in result.queries:
+                if batch is None:
+                    continue
+                r = batch.result
+                scan += wtu_cycles(r.exit_bucket, batch.counts.size, cfg, exit_beat=r.exit_beat)
+                hist += wtu_cycles(r.exit_bucket, batch.counts.size, cfg,
+                                   schedule=Schedule.HISTOGRAM)
+                count += r.exit_bucket.size
+                exits += int(r.exit_bucket.sum())
+        out[mode.name.lower()] = {"scan": scan / count, "histogram": hist / count,
+                                  "exit_bucket": exits / count}
+    return out
 
 
 def _verdict(figure: str, met: bool, target: str) -> str:

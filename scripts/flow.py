@@ -100,7 +100,8 @@ def run_flow(config: Config, out: Path, *, config_name: str = "default",
     if synth != "none":
         from vrex.synth.report import synth_report
         report["synth"] = synth_report(config, families=("ice40", "ecp5") if synth == "full"
-                                       else (), build_root=out / "synth", progress=progress)
+                                       else (), build_root=out / "synth", before=False,
+                                       progress=progress)
     if model is not None:
         from vrex.scripts.model_eval import flow_model_section
         report["model"] = flow_model_section(config, model, progress=progress)

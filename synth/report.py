@@ -69,10 +69,11 @@ def _verdict(value: float | None, target: float | None, unit: str, *, at_most: b
 
 
 def synth_report(config: Config, *, units=UNITS, families=tuple(FAMILIES),
-                 build_root: Path = Path("build/synth"), jobs: int = 2,
+                 build_root: Path = Path("build/synth"), jobs: int = 2, before: bool = True,
                  progress: Callable[[str], None] | None = None) -> dict:
     """Synthesize ``units`` of ``config`` to generic gates and, for each of ``families``,
-    place and route them; print the tables and return the figures (JSON-ready)."""
+    place and route them; print the tables and return the figures (JSON-ready). ``before``:
+    also the WTU without mode exp, to show what the mode costs."""
     for family in families:
         if family not in FAMILIES:
             raise ValueError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
@@ -84,6 +85,11 @@ def synth_report(config: Config, *, units=UNITS, families=tuple(FAMILIES),
         runs[unit, "generic"] = generic_run(unit_component(unit, config), unit)
         for family in families:
             runs[unit, family] = fpga_run(unit_component(unit, config), unit, family)
+    before = before and "wtu" in units
+    if before:                           # the WTU as it was before mode exp, beside it
+        from vrex.rtl.wtu import WTU
+        runs["wtu-no-exp", "generic"] = generic_run(WTU.from_config(config, exp=False),
+                                                    "wtu-no-exp")
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {key: pool.submit(run.run, build_root, progress=progress)
                    for key, run in runs.items()}
@@ -99,6 +105,12 @@ def synth_report(config: Config, *, units=UNITS, families=tuple(FAMILIES),
               f"{report.transistors:>12d} {report.memory_bits:>12d}  "
               f"{_verdict(report.kge, target, 'kGE', at_most=True)}")
         figures[unit] = {**report.summary(), "target_kge": target}
+    if before:
+        without = CellReport(**results["wtu-no-exp", "generic"])
+        grown = figures["wtu"]["kge"] / without.kge - 1
+        print(f"(wtu without mode exp: {without.kge:.2f} kGE; mode exp costs "
+              f"{100 * grown:+.1f}%)")
+        figures["wtu"]["kge_without_exp"] = round(without.kge, 2)
     for family in families:
         fam = FAMILIES[family]
         target = targets["fmax_mhz"].get(family)
