@@ -135,8 +135,6 @@ def bench_wtu_schedules(*, rows: int = 16, cells: bool = True,
     (``rtl/baselines/sort.py``) are both drawn in its favour.
     """
     from vrex.golden.baselines import sort_wtu_cycles, sorted_exit_position
-    from vrex.golden.dre import run_dre
-    from vrex.golden.stimulus import trace_vectors
     from vrex.golden.trace import generate_trace
     from vrex.golden.wtu import Schedule, wtu_cycles
 
@@ -146,28 +144,22 @@ def bench_wtu_schedules(*, rows: int = 16, cells: bool = True,
     cycles = dict.fromkeys(labels, 0)
     selection = {"scan": 0, "scan, no early exit": 0}
     exits, total_rows = [], 0
-    for head in range(trace.heads):
-        a = trace_vectors("dre", trace, config, head=head, rows=rows).arrays
-        result = run_dre(a["hashes"], a["frame_end"], a["query_after"], a["query_rows"],
-                         a["scores"], config)
-        for batch in result.queries:
-            if batch is None:
-                continue
-            exit_bucket = batch.result.exit_bucket
-            columns = batch.counts.size
-            exits += exit_bucket.tolist()
-            total_rows += exit_bucket.size
-            cycles["scan"] += wtu_cycles(exit_bucket, columns, config,
-                                         exit_beat=batch.result.exit_beat)
-            cycles["scan, no early exit"] += wtu_cycles(exit_bucket, columns, config,
-                                                        early_exit=False)
-            cycles["histogram"] += wtu_cycles(exit_bucket, columns, config,
-                                              schedule=Schedule.HISTOGRAM)
-            position = sorted_exit_position(batch.scores, batch.counts, config)
-            cycles["sort (bitonic)"] += sort_wtu_cycles(position, columns, config)
-            beats = -(-columns // config.wtu_lanes)
-            selection["scan"] += int((exit_bucket * beats + batch.result.exit_beat + 1).sum())
-            selection["scan, no early exit"] += exit_bucket.size * config.buckets * beats
+    for batch in _trace_batches(trace, config, rows):
+        exit_bucket = batch.result.exit_bucket
+        columns = batch.counts.size
+        exits += exit_bucket.tolist()
+        total_rows += exit_bucket.size
+        cycles["scan"] += wtu_cycles(exit_bucket, columns, config,
+                                     exit_beat=batch.result.exit_beat)
+        cycles["scan, no early exit"] += wtu_cycles(exit_bucket, columns, config,
+                                                    early_exit=False)
+        cycles["histogram"] += wtu_cycles(exit_bucket, columns, config,
+                                          schedule=Schedule.HISTOGRAM)
+        position = sorted_exit_position(batch.scores, batch.counts, config)
+        cycles["sort (bitonic)"] += sort_wtu_cycles(position, columns, config)
+        beats = -(-columns // config.wtu_lanes)
+        selection["scan"] += int((exit_bucket * beats + batch.result.exit_beat + 1).sum())
+        selection["scan, no early exit"] += exit_bucket.size * config.buckets * beats
 
     reports = {}
     if cells:
@@ -237,30 +229,33 @@ def bench_wtu_schedules(*, rows: int = 16, cells: bool = True,
             "exit_histogram": histogram.tolist()}
 
 
+def _trace_batches(trace, config: Config, rows: int):
+    """Every WTU query batch of the golden DRE run on each head of ``trace``."""
+    from vrex.golden.dre import run_dre
+    from vrex.golden.stimulus import trace_vectors
+    for head in range(trace.heads):
+        a = trace_vectors("dre", trace, config, head=head, rows=rows).arrays
+        result = run_dre(a["hashes"], a["frame_end"], a["query_after"], a["query_rows"],
+                         a["scores"], config)
+        yield from (batch for batch in result.queries if batch is not None)
+
+
 def _cycles_by_mode(trace, config: Config, rows: int) -> dict:
     """Per mode, the WTU's cycles per row (scan and histogram) and mean exit bucket over every
     query batch of the trace's heads."""
     from vrex.golden.config import Mode
-    from vrex.golden.dre import run_dre
-    from vrex.golden.stimulus import trace_vectors
     from vrex.golden.wtu import Schedule, wtu_cycles
     out = {}
     for mode in Mode:
         cfg = config.replace(mode=mode)
         scan = hist = count = exits = 0
-        for head in range(trace.heads):
-            a = trace_vectors("dre", trace, cfg, head=head, rows=rows).arrays
-            result = run_dre(a["hashes"], a["frame_end"], a["query_after"], a["query_rows"],
-                             a["scores"], cfg)
-            for batch in result.queries:
-                if batch is None:
-                    continue
-                r = batch.result
-                scan += wtu_cycles(r.exit_bucket, batch.counts.size, cfg, exit_beat=r.exit_beat)
-                hist += wtu_cycles(r.exit_bucket, batch.counts.size, cfg,
-                                   schedule=Schedule.HISTOGRAM)
-                count += r.exit_bucket.size
-                exits += int(r.exit_bucket.sum())
+        for batch in _trace_batches(trace, cfg, rows):
+            r = batch.result
+            scan += wtu_cycles(r.exit_bucket, batch.counts.size, cfg, exit_beat=r.exit_beat)
+            hist += wtu_cycles(r.exit_bucket, batch.counts.size, cfg,
+                               schedule=Schedule.HISTOGRAM)
+            count += r.exit_bucket.size
+            exits += int(r.exit_bucket.sum())
         out[mode.name.lower()] = {"scan": scan / count, "histogram": hist / count,
                                   "exit_bucket": exits / count}
     return out

@@ -180,7 +180,7 @@ def cmd_bench_model(args, config):
     method = time.perf_counter() - t
     s = model.shape
     print(f"{model.weights.name}, {s.layers} layers, {len(ids)} tokens of {where}:")
-    print(f"| measure | seconds | target |\n|---|---|---|")
+    print("| measure | seconds | target |\n|---|---|---|")
     print(f"| reading the GGUF (dequantizing to fp32) | {reading:.1f} | - |")
     print(f"| forward pass, all tokens at once | {forward:.1f} | 30 |")
     print(f"| in the loop: full attention (the reference), frame by frame | {reference:.1f} "

@@ -15,7 +15,6 @@ from vrex.model.llama import Llama, chunks_of
 from vrex.model.loop import METHODS, InLoop, run_methods
 from vrex.model.selectors import selector_for
 from vrex.model.text import cut_stream
-from vrex.model.tokenizer import Tokenizer
 
 CONFIG = Config(max_clusters=64, hash_bits=16, th_hd=5, wtu_lanes=4, max_buckets=8, buckets=8,
                 max_pages=64, page_tokens=4, mode="shift", ratio=30000)
