@@ -6,11 +6,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import small_config
-from vrex.golden.config import MICROARCH, ConfigError, load_config
+from vrex.golden.config import MICROARCH, OPTIONAL, ConfigError, load_config
 from vrex.golden.stimulus import random_vectors
 from vrex.golden.trace import TraceError, TraceParams, generate_trace, load_trace
 from vrex.golden.vectors import UNITS, VectorError, load_vectors
@@ -36,6 +37,23 @@ def _mutate(raw: dict, key: str, kind: str, rng) -> None:
         raw[key] = np.array("nonsense")
 
 
+@pytest.mark.parametrize("unit", UNITS)
+def test_every_key_dropped_is_named_or_optional(unit):
+    # Every key once, so a key the format later makes optional cannot hide from the fuzzer.
+    raw = random_vectors(unit, small_config(), 1, tokens=12, rows=2, frames=2,
+                         queries=2).to_npz_dict()
+    for key in sorted(raw):
+        partial = {k: v for k, v in raw.items() if k != key}
+        with tempfile.TemporaryDirectory() as tmp:
+            np.savez(Path(tmp) / "bad.npz", **partial)
+            try:
+                load_vectors(Path(tmp) / "bad.npz")
+            except VectorError as error:
+                assert key in str(error), (unit, key, str(error))
+            else:
+                assert key in (*MICROARCH, *OPTIONAL), (unit, key)
+
+
 @given(unit=st.sampled_from(UNITS), data=st.data())
 def test_malformed_vector_files_name_the_key(unit, data):
     raw = random_vectors(unit, small_config(), 1, tokens=12, rows=2, frames=2,
@@ -53,9 +71,9 @@ def test_malformed_vector_files_name_the_key(unit, data):
             assert main(["golden", "run", str(path), "-o", str(out)]) == 2
             assert not out.exists() and not list(Path(tmp).glob("out*"))
         else:
-            # Only what the format leaves open: a microarchitecture key may be left out
-            # (defaults), and scores are signed.
-            assert (kind == "drop" and key in MICROARCH) or \
+            # Only what the format leaves open: a microarchitecture or mode-exp key may be
+            # left out (defaults), and scores are signed.
+            assert (kind == "drop" and key in (*MICROARCH, *OPTIONAL)) or \
                 (kind == "negative" and key == "scores"), (key, kind)
 
 
