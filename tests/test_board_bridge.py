@@ -5,7 +5,8 @@ cut short."""
 import pytest
 
 from vrex.board.bridge import Bridge, info_bytes
-from vrex.board.protocol import REQUEST_SYNC, RESPONSE_SYNC, Command, Status, crc8, frame
+from vrex.board.protocol import (REQUEST_SYNC, RESPONSE_SYNC, Command, Status, beat_bytes, crc8,
+                                 frame)
 from vrex.board.top import FIFO_DEPTHS, POP_STREAMS, PUSH_STREAMS
 from vrex.golden.config import load_config
 from vrex.host.link import SimLink
@@ -82,7 +83,8 @@ def test_bad_checksum_is_answered_and_changes_nothing(link):
 
 def test_full_fifo_refuses_the_whole_push(link):
     # Score beats wait in their FIFO until a query takes them: fill it exactly.
-    beat = bytes(4)                                    # small: 2 x 12-bit scores + last
+    from vrex.host.driver import DreDriver
+    beat = bytes(beat_bytes(DreDriver(link, CONFIG).widths["i_score"]))
     depth = FIFO_DEPTHS["i_score"]
     assert request(link, Command.PUSH | 1, beat * (depth + 1))[0] == Status.FULL
     assert request(link, Command.PUSH | 1, beat * depth)[0] == Status.OK
