@@ -14,6 +14,13 @@ settings.register_profile("thorough", max_examples=1000, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+@pytest.fixture(autouse=True)
+def _own_directory(tmp_path, monkeypatch):
+    """Each test runs in its own directory, so the commands' default build directories
+    (build/sim, build/synth, ...) are never shared between parallel workers."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def rng(request):
     """A seeded generator; the seed is in the test id and printed on failure."""
