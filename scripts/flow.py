@@ -18,7 +18,7 @@ import numpy as np
 from vrex.golden.config import Config
 from vrex.golden.hcu import run_hcu
 from vrex.golden.stimulus import trace_vectors
-from vrex.golden.trace import generate_trace, save_trace
+from vrex.golden.trace import TraceParams, generate_trace, save_trace
 from vrex.golden.vectors import UNITS, compare_outputs, run_golden, write_npz
 
 __all__ = ["run_flow"]
@@ -67,18 +67,18 @@ SYNTH_CHOICES = ("generic", "full", "none")
 
 def run_flow(config: Config, out: Path, *, config_name: str = "default",
              sim: str | None = "icarus", synth: str = "generic", model: str | None = "smollm2",
-             progress=None) -> dict:
+             frames: int = 16, progress=None) -> dict:
     """Run the flow into ``out``; ``sim=None`` skips the RTL simulation, ``synth`` is one of
     :data:`SYNTH_CHOICES` (generic gates only, with FPGA resources and Fmax, or none; cached
     in ``out/synth``), ``model`` names the real model evaluated in the loop (``--gguf``'s
-    forms; None skips it). The report's ``rtl_agrees`` is false if any simulated output
+    forms; None skips it), ``frames`` the synthetic trace's frames. The report's ``rtl_agrees`` is false if any simulated output
     differs from the golden model."""
     if synth not in SYNTH_CHOICES:
         raise ValueError(f"synth must be one of {', '.join(SYNTH_CHOICES)}, not {synth!r}")
     from vrex.scripts.generate import generate
     out.mkdir(parents=True, exist_ok=True)
     vector_dir = out / "vectors"
-    trace = generate_trace()
+    trace = generate_trace(TraceParams(frames=frames))
     save_trace(out / "trace.npz", trace)
     (out / "config.toml").write_text(config.to_toml())
     description = generate("dre", config, out / "rtl")

@@ -81,6 +81,7 @@ def test_bad_vector_file_names_key_and_writes_nothing(tmp_path, capsys):
     (["vectors", "random", "--unit", "hcu", "--tokens", "0", "-o", "x.npz"],
      "--tokens must be a positive integer, not 0"),
     (["trace", "generate", "--spatial", "2", "-o", "x.npz"], "spatial must be in 0..1, not 2.0"),
+    (["flow", "--frames", "0", "--out", "x.npz"], "--frames must be at least 1, not 0"),
 ])
 def test_bad_arguments(args, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -103,9 +104,10 @@ def test_flow_writes_a_report(tmp_path):
     sim = "icarus" if shutil.which("iverilog") else "none"
     model = write_tiny_llama(tmp_path / "tiny.gguf")
     assert main(["flow", "--config", "small", "--out", str(out), "--sim", sim,
-                 "--model", str(model)]) == 0
+                 "--model", str(model), "--frames", "4"]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["config"] == "small" and len(report["heads"]) == 2
+    assert report["trace"]["frames"] == 4
     for head in report["heads"]:
         assert 0 < head["retrieval_ratio"] <= 1
         assert head["hcu_cycles"] <= head["hcu_cycles_no_early_exit"]
