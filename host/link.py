@@ -78,6 +78,9 @@ class SimLink:
         self._sim.add_testbench(self._drive_rx, background=True)
         self._sim.add_testbench(self._decode_tx, background=True)
         self.name = f"simulated board ({divisor} cycles a bit)"
+        # Start the line's coroutines now: a link never used would otherwise leave them
+        # never awaited, a warning at some later, unrelated garbage collection.
+        self._advance(1)
 
     async def _drive_rx(self, ctx):
         d = self.divisor
