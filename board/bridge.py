@@ -14,20 +14,13 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from vrex.rtl.params import CheckedParams
 from vrex.rtl.wishbone import wishbone_signature
 
-from .protocol import MAX_PAYLOAD, REQUEST_SYNC, RESPONSE_SYNC, VERSION, Command, Status, \
-    beat_bytes, crc8_table
+from .protocol import MAX_PAYLOAD, REQUEST_SYNC, RESPONSE_SYNC, Command, Status, \
+    beat_bytes, crc8_table, info_bytes
 
-__all__ = ["Bridge", "info_bytes"]
-
-
-def info_bytes(pushes, pops) -> bytes:
-    """The ``INFO`` answer: version, stream counts, and per stream its beat bytes and depth."""
-    out = [VERSION, len(pushes), len(pops)]
-    for width, depth in list(pushes) + list(pops):
-        out += [beat_bytes(width), depth & 0xFF, depth >> 8]
-    return bytes(out)
+__all__ = ["Bridge"]
 
 
 def _crc_step(crc, byte):
@@ -39,7 +32,7 @@ def _crc_step(crc, byte):
     return Cat(Cat(x[i] for i in range(8) if table[1 << i] >> j & 1).xor() for j in range(8))
 
 
-class Bridge(wiring.Component):
+class Bridge(CheckedParams, wiring.Component):
     """Protocol engine.
 
     Parameters
@@ -64,26 +57,24 @@ class Bridge(wiring.Component):
         High from a refused or broken frame until the next good one.
     """
 
-    def __init__(self, *, pushes, pops, addr_width: int, timeout: int):
-        self.pushes, self.pops = list(pushes), list(pops)
-
-        def refuse(message):
-            self._MustUse__used = True          # refused, not forgotten
-            raise ValueError(message)
-
-        if not 1 <= len(self.pushes) <= 16 or not 1 <= len(self.pops) <= 16:
-            refuse(f"bridge streams: {len(self.pushes)} push and {len(self.pops)} "
+    @classmethod
+    def check(cls, *, pushes, pops, timeout, **_):
+        if not 1 <= len(pushes) <= 16 or not 1 <= len(pops) <= 16:
+            raise ValueError(f"bridge streams: {len(pushes)} push and {len(pops)} "
                              f"pop; each must be 1 to 16")
-        for kind, streams in (("push", self.pushes), ("pop", self.pops)):
+        for kind, streams in (("push", pushes), ("pop", pops)):
             for i, (width, depth) in enumerate(streams):
                 if width < 1 or depth < 2 or depth > 0xFFFF:
-                    refuse(f"{kind} stream {i}: width {width}, depth {depth}; need "
+                    raise ValueError(f"{kind} stream {i}: width {width}, depth {depth}; need "
                                      f"width >= 1 and depth 2..65535")
                 if beat_bytes(width) > MAX_PAYLOAD:
-                    refuse(f"{kind} stream {i}: a {width}-bit beat does not fit a "
+                    raise ValueError(f"{kind} stream {i}: a {width}-bit beat does not fit a "
                                      f"frame of {MAX_PAYLOAD} bytes")
         if timeout < 1:
-            refuse(f"bridge timeout {timeout}: must be at least one cycle")
+            raise ValueError(f"bridge timeout {timeout}: must be at least one cycle")
+
+    def __init__(self, *, pushes, pops, addr_width: int, timeout: int):
+        self.pushes, self.pops = list(pushes), list(pops)
         self.addr_width, self.timeout = addr_width, timeout
         self.info = info_bytes(self.pushes, self.pops)
         members = {

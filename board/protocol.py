@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import enum
 
+from vrex.interface.layouts import POP_STREAMS, PUSH_STREAMS, dre_layouts
+
 __all__ = ["REQUEST_SYNC", "RESPONSE_SYNC", "VERSION", "MAX_PAYLOAD", "Command", "Status",
-           "crc8", "crc8_table", "frame", "beat_bytes"]
+           "crc8", "crc8_table", "frame", "beat_bytes", "info_bytes", "FIFO_DEPTHS",
+           "bridge_streams"]
 
 REQUEST_SYNC = 0xA5
 RESPONSE_SYNC = 0x5A
@@ -83,3 +86,24 @@ def frame(sync: int, code: int, payload: bytes = b"") -> bytes:
 def beat_bytes(width: int) -> int:
     """Bytes a beat of ``width`` bits takes on the wire."""
     return max(1, -(-width // 8))
+
+
+def info_bytes(pushes, pops) -> bytes:
+    """The ``INFO`` answer: version, stream counts, and per stream its beat bytes and depth."""
+    out = [VERSION, len(pushes), len(pops)]
+    for width, depth in list(pushes) + list(pops):
+        out += [beat_bytes(width), depth & 0xFF, depth >> 8]
+    return bytes(out)
+
+
+# The bridge's FIFO per DRE stream, numbered in vrex.interface.layouts.DRE_STREAMS order: a
+# push frame holds at most 51 hash beats; slots and descriptors come in bursts.
+FIFO_DEPTHS = {"i_hash": 64, "i_score": 32, "o_slot": 64, "o_select": 16, "o_desc": 64}
+
+
+def bridge_streams(config) -> tuple[list, list]:
+    """``(pushes, pops)``: each bridged DRE stream's ``(payload width, FIFO depth)``, as the
+    bridge is built and as ``INFO`` describes it."""
+    widths = {name: layout.size for name, layout in dre_layouts(config).items()}
+    return ([(widths[n], FIFO_DEPTHS[n]) for n in PUSH_STREAMS],
+            [(widths[n], FIFO_DEPTHS[n]) for n in POP_STREAMS])

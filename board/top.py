@@ -11,27 +11,18 @@ from amaranth.hdl import Elaboratable, Module, Signal
 from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out, connect
 
+from vrex.interface.layouts import POP_STREAMS, PUSH_STREAMS
 from vrex.rtl.dre import DRE
+from vrex.rtl.params import CheckedParams
 
 from .bridge import Bridge
-from .uart import UARTRx, UARTTx, check_divisor
+from .protocol import bridge_streams
+from .uart import UARTRx, UARTTx, check_divisor, divisor_for
 
-__all__ = ["PUSH_STREAMS", "POP_STREAMS", "FIFO_DEPTHS", "LinkTop", "BoardTop", "stream_widths"]
-
-# The DRE's streams in the bridge's index order (the host driver uses the same names).
-PUSH_STREAMS = ("i_hash", "i_score")
-POP_STREAMS = ("o_slot", "o_select", "o_desc")
-# FIFO depths: a push frame holds at most 51 hash beats; slots and descriptors come in bursts.
-FIFO_DEPTHS = {"i_hash": 64, "i_score": 32, "o_slot": 64, "o_select": 16, "o_desc": 64}
+__all__ = ["LinkTop", "BoardTop"]
 
 
-def stream_widths(dre: DRE) -> dict[str, int]:
-    """Payload width of each bridged DRE stream."""
-    return {name: len(getattr(dre, name).payload.as_value())
-            for name in PUSH_STREAMS + POP_STREAMS}
-
-
-class LinkTop(wiring.Component):
+class LinkTop(CheckedParams, wiring.Component):
     """The DRE, its bridge and a UART.
 
     Members
@@ -47,9 +38,13 @@ class LinkTop(wiring.Component):
     tx: Out(1, init=1)
     leds: Out(4)
 
+    @classmethod
+    def check(cls, *, divisor, **_):
+        check_divisor(divisor)
+
     def __init__(self, config, *, divisor: int, timeout: int, heartbeat_bits: int = 23):
         self.config = config
-        self.divisor = check_divisor(divisor, self)
+        self.divisor = divisor
         self.timeout = timeout
         self.heartbeat_bits = heartbeat_bits
         super().__init__()
@@ -57,11 +52,10 @@ class LinkTop(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.dre = dre = DRE(self.config)
-        widths = stream_widths(dre)
-        m.submodules.bridge = bridge = Bridge(
-            pushes=[(widths[n], FIFO_DEPTHS[n]) for n in PUSH_STREAMS],
-            pops=[(widths[n], FIFO_DEPTHS[n]) for n in POP_STREAMS],
-            addr_width=len(dre.bus.adr), timeout=self.timeout)
+        pushes, pops = bridge_streams(self.config)
+        m.submodules.bridge = bridge = Bridge(pushes=pushes, pops=pops,
+                                              addr_width=len(dre.bus.adr),
+                                              timeout=self.timeout)
         m.submodules.uart_rx = uart_rx = UARTRx(self.divisor)
         m.submodules.uart_tx = uart_tx = UARTTx(self.divisor)
         m.d.comb += [uart_rx.rx.eq(self.rx), self.tx.eq(uart_tx.tx)]
@@ -126,17 +120,16 @@ BOARDS = {
 }
 
 
-class BoardTop(Elaboratable):
+class BoardTop(CheckedParams, Elaboratable):
     """:class:`LinkTop` on a board: its default clock, UART 0 and LEDs."""
 
+    @classmethod
+    def check(cls, *, board, baud, **_):
+        divisor_for(board.clock_hz, baud)
+
     def __init__(self, board: Board, config, *, baud: int):
-        from .uart import divisor_for
         self.board, self.config, self.baud = board, config, baud
-        try:
-            self.divisor = divisor_for(board.clock_hz, baud)
-        except ValueError:
-            self._MustUse__used = True          # refused, not forgotten
-            raise
+        self.divisor = divisor_for(board.clock_hz, baud)        # refused in check if bad
 
     def elaborate(self, platform):
         m = Module()

@@ -9,16 +9,16 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
+from vrex.rtl.params import CheckedParams
+
 __all__ = ["UARTRx", "UARTTx", "check_divisor", "divisor_for"]
 
 MIN_DIVISOR = 4
 MAX_BAUD_ERROR = 0.02     # a UART tolerates a few percent between the two ends
 
 
-def check_divisor(divisor: int, component=None) -> int:
+def check_divisor(divisor: int) -> int:
     if not isinstance(divisor, int) or divisor < MIN_DIVISOR:
-        if component is not None:
-            component._MustUse__used = True     # refused, not forgotten
         raise ValueError(f"UART divisor {divisor!r}: must be an integer of at least "
                          f"{MIN_DIVISOR} clock cycles per bit")
     return divisor
@@ -40,7 +40,7 @@ def divisor_for(clock_hz: float, baud: int) -> int:
     return divisor
 
 
-class UARTRx(wiring.Component):
+class UARTRx(CheckedParams, wiring.Component):
     """Receiver: bytes out as they complete.
 
     Members
@@ -58,8 +58,12 @@ class UARTRx(wiring.Component):
     framing_error: Out(1)
     overrun: Out(1)
 
+    @classmethod
+    def check(cls, *, divisor):
+        check_divisor(divisor)
+
     def __init__(self, divisor: int):
-        self.divisor = check_divisor(divisor, self)
+        self.divisor = divisor
         super().__init__()
 
     def elaborate(self, platform):
@@ -107,7 +111,7 @@ class UARTRx(wiring.Component):
         return m
 
 
-class UARTTx(wiring.Component):
+class UARTTx(CheckedParams, wiring.Component):
     """Transmitter: one byte at a time, start bit, eight data bits LSB first, stop bit.
 
     Members
@@ -121,8 +125,12 @@ class UARTTx(wiring.Component):
     i_data: In(stream.Signature(8))
     tx: Out(1, init=1)
 
+    @classmethod
+    def check(cls, *, divisor):
+        check_divisor(divisor)
+
     def __init__(self, divisor: int):
-        self.divisor = check_divisor(divisor, self)
+        self.divisor = divisor
         super().__init__()
 
     def elaborate(self, platform):

@@ -14,6 +14,7 @@ import numpy as np
 from .config import Config
 from .controller import PagedLayout, descriptor_cycles
 from .hcu import HCU_TOKEN_OVERHEAD, HcuModel
+from .walk import Frame, dre_walk
 from .wtu import run_wtu
 
 __all__ = ["DreResult", "QueryBatch", "run_dre", "SLOT_LATENCY", "QUERY_AFTER_TOKEN",
@@ -81,26 +82,25 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config) 
     select = np.zeros((query_after.size, config.max_clusters), dtype=bool)
     descriptors = []
     queries = []
-    row = 0
-    query = 0
-    start = 0
     # The timeline, in cycles from the first beat offered: when the next token is taken, the
     # EMIT cycle of the latest token, whether the beat before is a token, the last output.
     accept, emit, after_token, last_out, marker_seen = 0, 0, False, -1, 0
-    for frame, end in enumerate(frame_end.tolist()):
-        before = hcu.compare_cycles
-        ids = hcu.push(hashes[start:end])
-        if end > start:
-            # Back to back, each token is taken in the EMIT cycle of the one before.
-            emit = accept + (hcu.compare_cycles - before) + (end - start) * HCU_TOKEN_OVERHEAD
-            accept, after_token = emit, True
-            last_out = emit + SLOT_LATENCY           # the slot leaves after the id
-        cluster[start:end] = ids
-        slot[start:end] = layout.place(ids)
-        start = end
-        while query < query_after.size and query_after[query] == frame:
-            rows = scores[row:row + query_rows[query], :hcu.n]
-            row += int(query_rows[query])
+    for step in dre_walk(frame_end, query_after, query_rows):
+        if isinstance(step, Frame):
+            start, end = step.start, step.end
+            before = hcu.compare_cycles
+            ids = hcu.push(hashes[start:end])
+            if end > start:
+                # Back to back, each token is taken in the EMIT cycle of the one before.
+                emit = (accept + (hcu.compare_cycles - before)
+                        + (end - start) * HCU_TOKEN_OVERHEAD)
+                accept, after_token = emit, True
+                last_out = emit + SLOT_LATENCY           # the slot leaves after the id
+            cluster[start:end] = ids
+            slot[start:end] = layout.place(ids)
+        else:
+            query = step.index
+            rows = scores[step.rows, :hcu.n]
             batch = None
             begin = (emit + QUERY_AFTER_TOKEN if after_token
                      else marker_seen + QUERY_AFTER_MARKER)
@@ -120,7 +120,6 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config) 
             end_beat = first_select + descriptor_cycles(select[query, :hcu.n], layout,
                                                         config.wtu_lanes) - 1
             queries.append(batch)
-            query += 1
             # The marker is taken with the end beat; the next beat shows the cycle after.
             accept = marker_seen = end_beat + 1
             after_token, last_out = False, end_beat

@@ -10,6 +10,7 @@ from .hashing import cluster_means, hash_keys, host_scores, hyperplanes
 from .hcu import HcuModel
 from .trace import Trace
 from .vectors import Vectors, check_vectors
+from .walk import Frame, dre_walk
 
 __all__ = ["random_hashes", "random_vectors", "trace_vectors", "row_pick",
            "WTU_SHAPES"]
@@ -128,21 +129,19 @@ def trace_vectors(unit: str, trace: Trace, config: Config, *, head: int = 0,
         raise ValueError("trace must have two frames or text queries to make queries from")
     hcu = HcuModel(config)
     cluster = np.empty(hashes.size, dtype=np.int64)
-    scores, query_after, query_rows = [], [], []
-    start = 0
-    for frame, end in enumerate(frame_end.tolist()):
-        cluster[start:end] = hcu.push(hashes[start:end])
-        start = end
-        for after, q in batches:
-            if after != frame:
-                continue
-            means = cluster_means(keys[:end], cluster[:end], hcu.n)
-            block = np.zeros((q.shape[0], config.max_clusters), dtype=np.int64)
-            block[:, :hcu.n] = host_scores(q, means, config)
-            scores.append(block)
-            query_after.append(frame)
-            query_rows.append(q.shape[0])
-            last_counts = hcu.counts
+    scores, query_rows = [], []
+    query_after = [after for after, _ in batches]
+    for step in dre_walk(frame_end, query_after):
+        if isinstance(step, Frame):
+            cluster[step.start:step.end] = hcu.push(hashes[step.start:step.end])
+            continue
+        end, q = int(frame_end[step.frame]), batches[step.index][1]
+        means = cluster_means(keys[:end], cluster[:end], hcu.n)
+        block = np.zeros((q.shape[0], config.max_clusters), dtype=np.int64)
+        block[:, :hcu.n] = host_scores(q, means, config)
+        scores.append(block)
+        query_rows.append(q.shape[0])
+        last_counts = hcu.counts
     if unit == "wtu":
         n = last_counts.size
         return _vectors(unit, config, {"scores": scores[-1][:, :n], "counts": last_counts})

@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from vrex.board.bridge import info_bytes
-from vrex.board.protocol import (MAX_PAYLOAD, REQUEST_SYNC, RESPONSE_SYNC, Command, Status,
-                                 beat_bytes, crc8, frame)
-from vrex.board.top import FIFO_DEPTHS, POP_STREAMS, PUSH_STREAMS
+from vrex.board.protocol import (FIFO_DEPTHS, MAX_PAYLOAD, REQUEST_SYNC, RESPONSE_SYNC, Command,
+                                 Status, beat_bytes, bridge_streams, crc8, frame, info_bytes)
 from vrex.golden.config import RUNTIME, Config
-from vrex.rtl.dre import DRE
-from vrex.rtl.registers import ID_MAGIC, dre_registers
-from vrex.testbench.amaranth_wtu import beats_of
-from vrex.testbench.dre_streams import dre_outputs
+from vrex.golden.walk import Frame, dre_walk
+from vrex.interface.dre import QUERY_MARKER, dre_outputs, score_beats, token_beats
+from vrex.interface.layouts import POP_STREAMS, PUSH_STREAMS, dre_layouts
+from vrex.interface.registers import COUNTERS, ID_MAGIC, RegisterMap
 
 __all__ = ["DreDriver", "BoardError", "BoardTimeout", "ProtocolError", "CommandError"]
 
@@ -70,12 +68,9 @@ class DreDriver:
         self.link, self.config = link, config
         self.timeout = link.default_timeout if timeout is None else timeout
         self.max_polls = max_polls
-        dre = DRE(config)          # its streams' layouts; never elaborated
-        dre._MustUse__used = True
-        self.layouts = {name: getattr(dre, name).payload.shape()
-                        for name in PUSH_STREAMS + POP_STREAMS}
+        self.layouts = dre_layouts(config)
         self.widths = {name: layout.size for name, layout in self.layouts.items()}
-        self.registers = {r.name: r for r in dre_registers(config)}
+        self.registers = RegisterMap(config)
 
     # -- frames --------------------------------------------------------------------------
 
@@ -120,23 +115,21 @@ class DreDriver:
         self.transact(Command.WRITE, bytes([reg.offset // 4]) + value.to_bytes(4, "little"))
 
     def _register(self, name: str):
-        if name not in self.registers:
-            raise ValueError(f"register {name!r}: not one of {', '.join(self.registers)}")
-        return self.registers[name]
+        try:
+            return self.registers[name]
+        except KeyError as error:
+            raise ValueError(error.args[0]) from None
 
     def status(self) -> dict[str, bool]:
-        value = self.read("STATUS")
-        return {field: bool(value >> lsb & 1) for field, lsb, _ in
-                self.registers["STATUS"].fields}
+        return {field: bool(value) for field, value in
+                self.registers.unpack("STATUS", self.read("STATUS")).items()}
 
     def counters(self) -> dict[str, int]:
-        return {name: self.read(name) for name in
-                ("TOKENS", "CLUSTERS", "PAGES", "QUERIES", "DESCRIPTORS", "CYCLES")}
+        return {name: self.read(name) for name in COUNTERS}
 
     def check_board(self) -> None:
         """The board runs this driver's protocol and configuration, or a clear error."""
-        expected = info_bytes([(self.widths[n], FIFO_DEPTHS[n]) for n in PUSH_STREAMS],
-                              [(self.widths[n], FIFO_DEPTHS[n]) for n in POP_STREAMS])
+        expected = info_bytes(*bridge_streams(self.config))
         info = self.transact(Command.INFO)
         if info != expected:
             raise BoardError(f"the board's bridge is not this configuration's: INFO "
@@ -144,10 +137,7 @@ class DreDriver:
         ident = self.read("ID")
         if ident != ID_MAGIC:
             raise BoardError(f"register ID reads {ident:#010x}, not the DRE's {ID_MAGIC:#010x}")
-        c = self.config
-        for register, value in (("HASH_BITS", c.hash_bits), ("MAX_CLUSTERS", c.max_clusters),
-                                ("MAX_PAGES", c.max_pages), ("PAGE_TOKENS", c.page_tokens),
-                                ("LANES", c.hcu_lanes | c.wtu_lanes << 16)):
+        for register, value in self.registers.parameter_values().items():
             got = self.read(register)
             if got != value:
                 raise BoardError(f"the board was built for another configuration: "
@@ -186,7 +176,7 @@ class DreDriver:
 
     def clear(self) -> None:
         """CLEAR, then wait until it has been done."""
-        self.write("CTRL", 1)
+        self.write("CTRL", self.registers.pack("CTRL", CLEAR=1))
         for _ in range(self.max_polls):
             if not any(self.status()[f] for f in ("BUSY", "CLEAR_PENDING")):
                 return
@@ -239,33 +229,22 @@ class DreDriver:
 
         hashes = np.asarray(arrays["hashes"]).reshape(-1)
         scores = np.asarray(arrays["scores"], dtype=np.int64)
-        query_rows = np.asarray(arrays["query_rows"]).reshape(-1)
-        query_after = np.asarray(arrays["query_after"]).reshape(-1)
         lanes = self.config.wtu_lanes
-        ns, start, q, row = [], 0, 0, 0
-        for frame_ix, end in enumerate(np.asarray(arrays["frame_end"]).reshape(-1).tolist()):
-            send("i_hash", [{"hash": int(h), "query": 0} for h in hashes[start:end]])
-            start = end
-            wait(lambda: len(got["o_slot"]) >= end, f"the slots of frame {frame_ix}")
-            while q < query_after.size and query_after[q] == frame_ix:
-                n = self.read("CLUSTERS")
-                ns.append(n)
-                rows = scores[row:row + int(query_rows[q]), :n] if n else scores[:0, :0]
-                row += int(query_rows[q])
-                beats = [{"scores": chunk, "last": False}
-                         for values in rows for chunk in beats_of(values, lanes)]
-                if beats:
-                    beats[-1]["last"] = True
-                send("i_hash", [{"hash": 0, "query": 1}])
-                send("i_score", beats)
-                # The end beat comes after the last selection beat, but the two travel in
-                # different FIFOs: wait for both.
-                done, selects = q + 1, sum(-(-k // lanes) for k in ns)
-                wait(lambda: ends >= done and len(got["o_select"]) >= selects,
-                     f"the selection and descriptors of query {q}")
-                q += 1
+        ns = []
+        for step in dre_walk(arrays["frame_end"], arrays["query_after"], arrays["query_rows"]):
+            if isinstance(step, Frame):
+                send("i_hash", token_beats(hashes[step.start:step.end]))
+                wait(lambda: len(got["o_slot"]) >= step.end, f"the slots of frame {step.index}")
+                continue
+            n = self.read("CLUSTERS")
+            ns.append(n)
+            send("i_hash", [QUERY_MARKER])
+            send("i_score", score_beats(scores[step.rows, :n] if n else [], lanes))
+            # The end beat comes after the last selection beat, but the two travel in
+            # different FIFOs: wait for both.
+            done, selects = step.index + 1, sum(-(-k // lanes) for k in ns)
+            wait(lambda: ends >= done and len(got["o_select"]) >= selects,
+                 f"the selection and descriptors of query {step.index}")
         status = self.read("STATUS")
-        return dre_outputs([(s.cluster, s.slot) for s in got["o_slot"]],
-                           [(s.mask, s.last) for s in got["o_select"]],
-                           [(d.page, d.tokens, d.end) for d in got["o_desc"]],
-                           ns, status, self.config, self.read("CYCLES"))
+        return dre_outputs(got["o_slot"], got["o_select"], got["o_desc"], ns, status,
+                           self.config, self.read("CYCLES"))

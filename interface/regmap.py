@@ -1,36 +1,71 @@
-"""The DRE's register map for people and programs: Markdown, JSON and a C header, all from
-``vrex.rtl.registers.dre_registers``; and a FuseSoC core description of the generated IP."""
+"""The DRE's register map for people and programs, from the one register table
+(:func:`vrex.interface.registers.dre_registers`): SystemRDL written out of it, and from that
+the C header, Markdown and IP-XACT of the PeakRDL exporters (the ecosystem's tools, so no
+renderer of our own to keep in step); a JSON of the table for scripts; and a FuseSoC core
+description of the generated IP."""
 
 from __future__ import annotations
 
 import json
 from importlib import metadata
+from pathlib import Path
 
-from vrex.rtl.registers import ID_MAGIC, Register
+from .registers import ID_MAGIC, Register
 
-__all__ = ["regmap_markdown", "regmap_json", "regmap_c_header", "fusesoc_core"]
+__all__ = ["systemrdl", "write_regmap", "regmap_json", "fusesoc_core"]
 
-_ACCESS = {"ro": "read only", "rw": "read/write", "w1": "write 1 to act"}
-
-
-def _reset(reg: Register) -> str:
-    return str(reg.reset) if reg.access == "rw" else "-"
+# SystemRDL software and hardware access of each kind of register: "ro" registers show what
+# the DRE drives, "rw" ones hold what the host wrote, "w1" ones pulse for one cycle.
+_ACCESS = {"ro": "sw = r; hw = w;", "rw": "sw = rw; hw = r;", "w1": "sw = w; hw = r; singlepulse;"}
 
 
-def regmap_markdown(registers: list[Register], toplevel: str) -> str:
-    lines = [f"# Registers of `{toplevel}`", "",
-             "Wishbone B4 classic, 32-bit data, word addresses (`adr` = byte offset / 4); "
-             "every access is acknowledged one cycle after it starts. Writes of read/write "
-             "registers are clamped to the legal range and read back as stored; unmapped "
-             "offsets read 0.", "",
-             "| offset | name | access | bits | reset | meaning |", "|---|---|---|---|---|---|"]
+def _text(doc: str) -> str:
+    return doc.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def systemrdl(registers: list[Register], toplevel: str) -> str:
+    """The register table as a SystemRDL ``addrmap`` named ``toplevel``."""
+    lines = [f"addrmap {toplevel} {{",
+             f'    desc = "Registers of {toplevel}: Wishbone B4 classic, 32-bit data, word '
+             f'addresses; every access is acknowledged one cycle after it starts; unmapped '
+             f'offsets read 0.";',
+             "    default regwidth = 32;"]
     for reg in registers:
-        doc = reg.doc.replace("|", "\\|")
-        if reg.access == "rw" and reg.hi is not None:
-            doc += f" Range {reg.lo}..{reg.hi}."
-        lines.append(f"| `{reg.offset:#06x}` | `{reg.name}` | {_ACCESS[reg.access]} | "
-                     f"{reg.width} | {_reset(reg)} | {doc} |")
+        doc = reg.doc + (f" Writes are clamped to {reg.lo}..{reg.hi}."
+                         if reg.access == "rw" and reg.hi is not None else "")
+        lines += ["    reg {", f'        desc = "{_text(doc)}";']
+        access = "sw = r; hw = na;" if reg.name == "ID" else _ACCESS[reg.access]
+        # Resets: ID's constant, what an "rw" register holds after reset, 0 for a pulse.
+        reset = {"ID": ID_MAGIC}.get(reg.name, {"rw": reg.reset, "w1": 0}.get(reg.access))
+        for name, lsb, width in reg.fields or (("value", 0, reg.width),):
+            value = "" if reset is None else f" = {reset >> lsb & ((1 << width) - 1):#x}"
+            lines.append(f"        field {{ {access} }} {name}[{lsb + width - 1}:{lsb}]{value};")
+        lines.append(f"    }} {reg.name} @ {reg.offset:#x};")
+    lines.append("};")
     return "\n".join(lines) + "\n"
+
+
+def write_regmap(registers: list[Register], toplevel: str, out: Path) -> dict[str, str]:
+    """Write ``toplevel``'s SystemRDL, C header, Markdown, IP-XACT and JSON register map into
+    ``out``; returns their file names by kind."""
+    from peakrdl_cheader.exporter import CHeaderExporter
+    from peakrdl_ipxact import IPXACTExporter
+    from peakrdl_markdown import MarkdownExporter
+    from systemrdl import RDLCompiler
+
+    files = {"registers_rdl": f"{toplevel}.rdl", "registers_h": f"{toplevel}_regs.h",
+             "registers_md": f"{toplevel}_regs.md", "registers_xml": f"{toplevel}_regs.xml",
+             "registers_json": f"{toplevel}_regs.json"}
+    rdl = out / files["registers_rdl"]
+    rdl.write_text(systemrdl(registers, toplevel))
+    compiler = RDLCompiler()
+    compiler.compile_file(str(rdl))
+    root = compiler.elaborate(top_def_name=toplevel)
+    CHeaderExporter().export(root, str(out / files["registers_h"]))
+    MarkdownExporter().export(root, str(out / files["registers_md"]))
+    IPXACTExporter().export(root, str(out / files["registers_xml"]))
+    (out / files["registers_json"]).write_text(regmap_json(registers, toplevel))
+    return files
 
 
 def regmap_json(registers: list[Register], toplevel: str) -> str:
@@ -41,25 +76,6 @@ def regmap_json(registers: list[Register], toplevel: str) -> str:
              "doc": r.doc} for r in registers]
     return json.dumps({"toplevel": toplevel, "bus": "wishbone-b4-classic", "data_width": 32,
                        "id_magic": ID_MAGIC, "registers": regs}, indent=2) + "\n"
-
-
-def regmap_c_header(registers: list[Register], toplevel: str) -> str:
-    prefix = toplevel.upper()
-    guard = f"{prefix}_REGS_H"
-    lines = [f"/* Register map of {toplevel}, generated by `vrex generate dre`; do not edit. */",
-             f"#ifndef {guard}", f"#define {guard}", "",
-             f"#define {prefix}_ID_MAGIC 0x{ID_MAGIC:08X}u", ""]
-    for reg in registers:
-        lines.append(f"#define {prefix}_{reg.name} 0x{reg.offset:02X}u  "
-                     f"/* {reg.access}, {reg.width} bits */")
-        for name, lsb, width in reg.fields:
-            mask = ((1 << width) - 1) << lsb
-            lines.append(f"#define {prefix}_{reg.name}_{name}_SHIFT {lsb}u")
-            lines.append(f"#define {prefix}_{reg.name}_{name}_MASK 0x{mask:08X}u")
-        if reg.access == "rw":
-            lines.append(f"#define {prefix}_{reg.name}_RESET {reg.reset}u")
-    lines += ["", f"#endif /* {guard} */"]
-    return "\n".join(lines) + "\n"
 
 
 def fusesoc_core(toplevel: str, files: list[str], description: str) -> str:

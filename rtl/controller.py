@@ -16,38 +16,14 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-from .hcu import id_layout
-from .params import check_int
+from vrex.interface.layouts import desc_layout, id_layout, select_layout, slot_layout
 
-__all__ = ["Controller", "slot_layout", "select_layout", "desc_layout"]
+from .params import CheckedParams, check_int
 
-
-def _cluster_bits(max_clusters):
-    return bits_for(max(max_clusters - 1, 1))
+__all__ = ["Controller"]
 
 
-def _page_bits(max_pages):
-    return bits_for(max(max_pages - 1, 1))
-
-
-def slot_layout(max_clusters: int, page_tokens: int, max_pages: int) -> data.StructLayout:
-    """Payload of ``o_slot``: the token's cluster and its KV slot (all ones: no page free)."""
-    return data.StructLayout({"cluster": _cluster_bits(max_clusters),
-                              "slot": (max_pages * page_tokens).bit_length()})
-
-
-def select_layout(lanes: int) -> data.StructLayout:
-    """Payload of ``i_select``: ``lanes`` selection bits, ``last`` on a query's final beat."""
-    return data.StructLayout({"mask": lanes, "last": 1})
-
-
-def desc_layout(page_tokens: int, max_pages: int) -> data.StructLayout:
-    """Payload of ``o_desc``: a page and its tokens, or (``end``) the end of a query's list."""
-    return data.StructLayout({"page": _page_bits(max_pages), "tokens": range(page_tokens + 1),
-                              "end": 1})
-
-
-class Controller(wiring.Component):
+class Controller(CheckedParams, wiring.Component):
     """Retrieval controller.
 
     Parameters
@@ -80,11 +56,14 @@ class Controller(wiring.Component):
         A token or a query is in progress.
     """
 
+    @classmethod
+    def check(cls, *, max_clusters, page_tokens, max_pages, lanes):
+        check_int("max_clusters", max_clusters, 1, 1 << 16)
+        check_int("page_tokens", page_tokens, 1, 1 << 16)
+        check_int("max_pages", max_pages, 1, 1 << 20)
+        check_int("lanes", lanes, 1, max_clusters)
+
     def __init__(self, *, max_clusters=1024, page_tokens=16, max_pages=4096, lanes=16):
-        check_int(self, "max_clusters", max_clusters, 1, 1 << 16)
-        check_int(self, "page_tokens", page_tokens, 1, 1 << 16)
-        check_int(self, "max_pages", max_pages, 1, 1 << 20)
-        check_int(self, "lanes", lanes, 1, max_clusters)
         self._max_clusters = max_clusters
         self._page_tokens = page_tokens
         self._max_pages = max_pages
@@ -114,7 +93,7 @@ class Controller(wiring.Component):
         m = Module()
         cap, per_page, pool, lanes = (self._max_clusters, self._page_tokens, self._max_pages,
                                       self._lanes)
-        pb = _page_bits(pool)
+        pb = bits_for(max(pool - 1, 1))
         words = -(-cap // lanes)
         entry = data.StructLayout({"has": 1, "head": pb, "tail": pb,
                                    "fill": range(per_page + 1)})

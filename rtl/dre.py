@@ -8,22 +8,20 @@ clusters and counts of that moment, takes the query's score rows, and streams ou
 selection and its fetch descriptors, ending with an ``end`` beat.
 """
 
-from amaranth.hdl import Module, Signal, Value
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Module, Signal
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
-from .controller import Controller, desc_layout, select_layout, slot_layout
+from vrex.interface.layouts import dre_layouts
+from vrex.interface.registers import ID_MAGIC, RegisterMap, register_addr_width
+
+from .controller import Controller
 from .hcu import HCU
-from .registers import ID_MAGIC, RegisterFile, dre_registers, register_addr_width
+from .registers import RegisterFile
 from .wishbone import wishbone_signature
-from .wtu import WTU, score_layout
+from .wtu import WTU
 
-__all__ = ["DRE", "hash_layout"]
-
-
-def hash_layout(hash_bits: int) -> data.StructLayout:
-    """Payload of ``i_hash``: a token's hash, or (``query`` set) a query marker."""
-    return data.StructLayout({"hash": hash_bits, "query": 1})
+__all__ = ["DRE"]
 
 
 class DRE(wiring.Component):
@@ -44,36 +42,28 @@ class DRE(wiring.Component):
     o_desc : Out(stream.Signature(desc_layout(...)))
         Per query: ``(page, tokens)`` per page of every selected cluster, then an ``end`` beat.
     bus : In(wishbone_signature(...))
-        The registers of :func:`vrex.rtl.registers.dre_registers`.
+        The registers of :func:`vrex.interface.registers.dre_registers`.
     """
 
     def __init__(self, config):
         self._config = config
-        self._registers = dre_registers(config)
+        self._map = RegisterMap(config)
+        layouts = dre_layouts(config)
         super().__init__({
-            "i_hash": In(stream.Signature(hash_layout(config.hash_bits))),
-            "o_slot": Out(stream.Signature(slot_layout(config.max_clusters, config.page_tokens,
-                                                       config.max_pages))),
-            "i_score": In(stream.Signature(score_layout(config.score_bits, config.wtu_lanes))),
-            "o_select": Out(stream.Signature(select_layout(config.wtu_lanes))),
-            "o_desc": Out(stream.Signature(desc_layout(config.page_tokens, config.max_pages))),
-            "bus": In(wishbone_signature(register_addr_width(self._registers))),
+            "i_hash": In(stream.Signature(layouts["i_hash"])),
+            "o_slot": Out(stream.Signature(layouts["o_slot"])),
+            "i_score": In(stream.Signature(layouts["i_score"])),
+            "o_select": Out(stream.Signature(layouts["o_select"])),
+            "o_desc": Out(stream.Signature(layouts["o_desc"])),
+            "bus": In(wishbone_signature(register_addr_width(self._map.registers))),
         })
 
+    @classmethod
+    def from_config(cls, config) -> "DRE":
+        return cls(config)
+
     config = property(lambda self: self._config)
-    registers = property(lambda self: self._registers)
-
-    def _field(self, register: str, field: str) -> int:
-        """Lowest bit of a named field, from the register table."""
-        reg = next(r for r in self._registers if r.name == register)
-        return next(lsb for name, lsb, _ in reg.fields if name == field)
-
-    def _pack(self, register: str, **values):
-        """A register's value from its named fields, placed as the register table says."""
-        packed = 0
-        for name, value in values.items():
-            packed = packed | (Value.cast(value) << self._field(register, name))
-        return packed
+    registers = property(lambda self: self._map.registers)
 
     def elaborate(self, platform):
         m = Module()
@@ -82,7 +72,7 @@ class DRE(wiring.Component):
         m.submodules.hcu = hcu = HCU.from_config(c, count_lanes=lanes)
         m.submodules.wtu = wtu = WTU.from_config(c)
         m.submodules.controller = ctl = Controller.from_config(c)
-        m.submodules.regs = regs = RegisterFile(self._registers)
+        m.submodules.regs = regs = RegisterFile(self._map.registers)
         connect(m, wiring.flipped(self.bus), regs.bus)
 
         # Tokens: hashes to the HCU, ids to the controller, slots out.
@@ -106,11 +96,11 @@ class DRE(wiring.Component):
             m.d.sync += tokens.eq(tokens + 1)
         with m.If(self.o_desc.valid & self.o_desc.ready & ~self.o_desc.payload.end):
             m.d.sync += descriptors.eq(descriptors + 1)
-        with m.If(regs.ctrl[self._field("CTRL", "CLEAR")]):
+        with m.If(regs.ctrl[self._map.field("CTRL", "CLEAR")[0]]):
             m.d.sync += clear_pending.eq(1)
         m.d.comb += [
             regs.id.eq(ID_MAGIC),
-            regs.status.eq(self._pack("STATUS", BUSY=busy,
+            regs.status.eq(self._map.pack("STATUS", BUSY=busy,
                                       CLUSTER_OVERFLOW=hcu.cluster_overflow,
                                       PAGE_OVERFLOW=ctl.page_overflow,
                                       CLEAR_PENDING=clear_pending)),
@@ -118,7 +108,7 @@ class DRE(wiring.Component):
             regs.queries.eq(queries), regs.descriptors.eq(descriptors), regs.cycles.eq(cycles),
             regs.hash_bits.eq(c.hash_bits), regs.max_clusters.eq(c.max_clusters),
             regs.max_pages.eq(c.max_pages), regs.page_tokens.eq(c.page_tokens),
-            regs.lanes.eq(self._pack("LANES", HCU_LANES=c.hcu_lanes, WTU_LANES=c.wtu_lanes)),
+            regs.lanes.eq(self._map.parameter_values()["LANES"]),
         ]
 
         # Query settings are taken when the query starts, so the host may write the registers

@@ -10,21 +10,17 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import bits_for
+
+from vrex.interface.layouts import id_layout
 
 from .arith import divmod_const
-from .params import check_int
+from .params import CheckedParams, check_int
 from .similarity import SimilarityUnit
 
-__all__ = ["HCU", "id_layout"]
+__all__ = ["HCU"]
 
 
-def id_layout(max_clusters: int) -> data.StructLayout:
-    """Payload of ``o_id``: the token's cluster and whether the token founded it."""
-    return data.StructLayout({"cluster": bits_for(max(max_clusters - 1, 1)), "new": 1})
-
-
-class HCU(wiring.Component):
+class HCU(CheckedParams, wiring.Component):
     """Hash-bit cluster unit.
 
     Parameters
@@ -70,14 +66,17 @@ class HCU(wiring.Component):
         The whole count word that holds ``rd_addr``'s count.
     """
 
+    @classmethod
+    def check(cls, *, hash_bits, digit, lanes, max_clusters, count_bits, count_lanes, **_):
+        check_int("hash_bits", hash_bits, 1, 64)
+        check_int("digit", digit, 1, hash_bits)
+        check_int("max_clusters", max_clusters, 1, 1 << 16)
+        check_int("lanes", lanes, 1, max_clusters)
+        check_int("count_bits", count_bits, 1, 32)
+        check_int("count_lanes", count_lanes, 1, max_clusters)
+
     def __init__(self, *, hash_bits=32, digit=16, lanes=1, max_clusters=1024, count_bits=16,
                  early_exit=True, count_lanes=1):
-        check_int(self, "hash_bits", hash_bits, 1, 64)
-        check_int(self, "digit", digit, 1, hash_bits)
-        check_int(self, "max_clusters", max_clusters, 1, 1 << 16)
-        check_int(self, "lanes", lanes, 1, max_clusters)
-        check_int(self, "count_bits", count_bits, 1, 32)
-        check_int(self, "count_lanes", count_lanes, 1, max_clusters)
         self._count_lanes = count_lanes
         self._hash_bits = hash_bits
         self._digit = digit

@@ -26,38 +26,15 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
 from vrex.golden.expweight import exp_table
+from vrex.interface.layouts import count_layout, mask_layout, row_layout, score_layout, total_bits
 
 from .arith import fits, reciprocal, reciprocal_shift, reduce_levels, tree_levels
-from .params import check_int
+from .params import CheckedParams, check_int
 
-__all__ = ["WTU", "score_layout", "row_layout", "mask_layout"]
-
-
-def score_layout(score_bits: int, lanes: int) -> data.StructLayout:
-    """Payload of ``i_score``: ``lanes`` signed scores (lane 0 at the LSB) and ``last``."""
-    return data.StructLayout({"scores": data.ArrayLayout(signed(score_bits), lanes), "last": 1})
+__all__ = ["WTU"]
 
 
-def row_layout(value_bits: int, count_bits: int, max_clusters: int,
-               max_buckets: int) -> data.StructLayout:
-    """Payload of ``o_row``: the row's exit bucket, threshold ``T`` and total ``S``;
-    ``value_bits`` is ``max(score_bits, exp_bits)``."""
-    total = _total_bits(value_bits, count_bits, max_clusters)
-    return data.StructLayout({"exit_bucket": range(max_buckets), "threshold": total,
-                              "total": total})
-
-
-def mask_layout(lanes: int) -> data.StructLayout:
-    """Payload of ``o_mask``: ``lanes`` selection bits and whether this is the final mask."""
-    return data.StructLayout({"mask": lanes, "final": 1})
-
-
-def _total_bits(value_bits, count_bits, max_clusters):
-    return max(1, (max_clusters * ((1 << value_bits) - 1) * ((1 << count_bits) - 1))
-               .bit_length())
-
-
-class WTU(wiring.Component):
+class WTU(CheckedParams, wiring.Component):
     """WiCSum threshold unit.
 
     Parameters
@@ -112,22 +89,27 @@ class WTU(wiring.Component):
         A batch is in progress.
     """
 
+    @classmethod
+    def check(cls, *, score_bits, count_bits, max_clusters, lanes, max_buckets, exp_frac,
+              exp_bits, schedule, **_):
+        check_int("score_bits", score_bits, 2, 32)
+        check_int("count_bits", count_bits, 1, 32)
+        check_int("max_clusters", max_clusters, 1, 1 << 16)
+        check_int("lanes", lanes, 1, max_clusters)
+        check_int("max_buckets", max_buckets, 1, 1 << 10)
+        check_int("exp_frac", exp_frac, 0, 6)
+        check_int("exp_bits", exp_bits, 1, 24)
+        total = total_bits(max(score_bits, exp_bits), count_bits, max_clusters)
+        if total > 63:
+            raise ValueError(f"max(score_bits, exp_bits) + count_bits + log2(max_clusters) "
+                             f"must fit a 63-bit total, not {total} bits")
+        if schedule not in ("scan", "histogram"):
+            raise ValueError(f"schedule must be 'scan' or 'histogram', not {schedule!r}")
+
     def __init__(self, *, score_bits=16, count_bits=16, max_clusters=1024, lanes=16,
                  max_buckets=16, exp_frac=4, exp_bits=16, exp=True, early_exit=True,
                  schedule="scan", checks=False):
-        check_int(self, "score_bits", score_bits, 2, 32)
-        check_int(self, "count_bits", count_bits, 1, 32)
-        check_int(self, "max_clusters", max_clusters, 1, 1 << 16)
-        check_int(self, "lanes", lanes, 1, max_clusters)
-        check_int(self, "max_buckets", max_buckets, 1, 1 << 10)
-        check_int(self, "exp_frac", exp_frac, 0, 6)
-        check_int(self, "exp_bits", exp_bits, 1, 24)
         value_bits = max(score_bits, exp_bits)
-        total = _total_bits(value_bits, count_bits, max_clusters)
-        if total > 63:
-            self._MustUse__used = True
-            raise ValueError(f"max(score_bits, exp_bits) + count_bits + log2(max_clusters) "
-                             f"must fit a 63-bit total, not {total} bits")
         self._exp = bool(exp)
         self._exp_frac = exp_frac
         self._exp_bits = exp_bits
@@ -138,18 +120,15 @@ class WTU(wiring.Component):
         self._lanes = lanes
         self._max_buckets = max_buckets
         self._early_exit = bool(early_exit)
-        if schedule not in ("scan", "histogram"):
-            self._MustUse__used = True
-            raise ValueError(f"schedule must be 'scan' or 'histogram', not {schedule!r}")
         self._schedule = schedule
         self._checks = bool(checks)
-        self._total_bits = total
+        self._total_bits = total_bits(value_bits, count_bits, max_clusters)
         super().__init__({
             "columns": In(range(max_clusters + 1)),
             "ratio": In(16),
             "buckets": In(range(max_buckets + 1)),
             "mode": In(2),
-            "i_count": In(stream.Signature(data.ArrayLayout(count_bits, lanes))),
+            "i_count": In(stream.Signature(count_layout(count_bits, lanes))),
             "i_score": In(stream.Signature(score_layout(score_bits, lanes))),
             "o_row": Out(stream.Signature(row_layout(value_bits, count_bits, max_clusters,
                                                      max_buckets))),

@@ -279,7 +279,7 @@ def bench_sim(*, frames: int = 64, build_root: Path = Path("build/bench-sim")) -
     from vrex.testbench.hdl_harness import run_harness
     import xml.etree.ElementTree as ET
 
-    from vrex.scripts.generate import config_key
+    from vrex.rtl.generate import config_key
     from vrex.testbench.runner import simulate
 
     config = Config()

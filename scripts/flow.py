@@ -71,11 +71,11 @@ def run_flow(config: Config, out: Path, *, config_name: str = "default",
     """Run the flow into ``out``; ``sim=None`` skips the RTL simulation, ``synth`` is one of
     :data:`SYNTH_CHOICES` (generic gates only, with FPGA resources and Fmax, or none; cached
     in ``out/synth``), ``model`` names the real model evaluated in the loop (``--gguf``'s
-    forms; None skips it), ``frames`` the synthetic trace's frames. The report's ``rtl_agrees`` is false if any simulated output
-    differs from the golden model."""
+    forms; None skips it), ``frames`` the synthetic trace's frames. The report's
+    ``rtl_agrees`` is false if any simulated output differs from the golden model."""
     if synth not in SYNTH_CHOICES:
         raise ValueError(f"synth must be one of {', '.join(SYNTH_CHOICES)}, not {synth!r}")
-    from vrex.scripts.generate import generate
+    from vrex.rtl.generate import generate
     out.mkdir(parents=True, exist_ok=True)
     vector_dir = out / "vectors"
     trace = generate_trace(TraceParams(frames=frames))

@@ -15,6 +15,8 @@ from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from vrex.rtl.params import CheckedParams
+
 __all__ = ["ScanHarness", "HARNESS_DUT", "port_values"]
 
 HARNESS_DUT = "dut"     # the wrapped design's instance name: its module is ``top.dut``
@@ -27,7 +29,7 @@ def port_values(component: wiring.Component) -> tuple[list[Value], list[Value]]:
             [Value.cast(v) for _, member, v in ports if member.flow == Out])
 
 
-class ScanHarness(wiring.Component):
+class ScanHarness(CheckedParams, wiring.Component):
     """Serial-access, registered wrapper around ``dut``.
 
     Parameters
@@ -49,10 +51,12 @@ class ScanHarness(wiring.Component):
     shift: In(1)
     sout: Out(1)
 
-    def __init__(self, dut: wiring.Component):
+    @classmethod
+    def check(cls, *, dut):
         if not isinstance(dut, wiring.Component):
-            self._MustUse__used = True
             raise TypeError(f"dut must be a wiring.Component, not {dut!r}")
+
+    def __init__(self, dut: wiring.Component):
         self._dut = dut
         self._inputs, self._outputs = port_values(dut)
         super().__init__()

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Callable
 
 from vrex.golden.config import Config, load_config
+from vrex.interface.units import UNITS as REGISTRY
+from vrex.interface.units import unit as registry_unit
 
 from .area import paper_comparison
 from .cells import CellReport, generic_run
@@ -20,7 +22,7 @@ from .fpga import FAMILIES, FpgaReport, fpga_run
 
 __all__ = ["UNITS", "targets_for", "unit_component", "synth_report"]
 
-UNITS = ("hcu", "wtu", "controller", "registers", "dre")
+UNITS = tuple(REGISTRY)
 
 # Issue 6's budgets: logic of the default DRE in kGE (memories excluded), and Fmax of each
 # preset on the device it is sized for.
@@ -41,22 +43,7 @@ def targets_for(config: Config) -> dict:
 
 def unit_component(unit: str, config: Config):
     """The Amaranth component of ``unit`` as the DRE builds it."""
-    if unit == "hcu":
-        from vrex.rtl.hcu import HCU
-        return HCU.from_config(config, count_lanes=config.wtu_lanes)
-    if unit == "wtu":
-        from vrex.rtl.wtu import WTU
-        return WTU.from_config(config)
-    if unit == "controller":
-        from vrex.rtl.controller import Controller
-        return Controller.from_config(config)
-    if unit == "registers":
-        from vrex.rtl.registers import RegisterFile, dre_registers
-        return RegisterFile(dre_registers(config))
-    if unit == "dre":
-        from vrex.rtl.dre import DRE
-        return DRE(config)
-    raise ValueError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}")
+    return registry_unit(unit).build(config, as_in_dre=True)
 
 
 def _verdict(value: float | None, target: float | None, unit: str, *, at_most: bool) -> str:

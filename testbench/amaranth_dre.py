@@ -6,10 +6,10 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from vrex.golden.config import Config
+from vrex.interface.dre import DreProgress, dre_beats, dre_outputs
 from vrex.rtl.dre import DRE
 
 from .amaranth_streams import run_streams
-from .dre_streams import dre_beats, dre_outputs
 
 __all__ = ["simulate_dre", "wishbone_read", "wishbone_write"]
 
@@ -47,24 +47,21 @@ def simulate_dre(arrays: dict, config: Config, golden, *, idle: float = 0.0,
     rng = np.random.default_rng(seed)
     hash_beats, score_beats, ns = dre_beats(arrays, config, golden)
     tokens, queries = arrays["hashes"].size, len(ns)
-    status = {r.name: r.offset for r in dut.registers}["STATUS"]
+    status = next(r.offset for r in dut.registers if r.name == "STATUS")
     out = {}
-
-    seen = {"descs": 0, "ends": 0}               # counted as they arrive, not every cycle
+    progress = DreProgress()                     # counted as beats arrive, not every cycle
 
     def done(received):
-        descs = received[dut.o_desc]
-        seen["ends"] += sum(1 for d in descs[seen["descs"]:] if d.end)
-        seen["descs"] = len(descs)
-        return len(received[dut.o_slot]) == tokens and seen["ends"] == queries
+        progress.update(received[dut.o_slot], received[dut.o_desc])
+        return progress.done(tokens, queries)
 
     async def bench(ctx):
         received, first, last = await run_streams(
             ctx, {dut.i_hash: hash_beats, dut.i_score: score_beats},
             [dut.o_slot, dut.o_select, dut.o_desc], done, rng, idle=idle, stall=stall)
-        out["slots"] = [(s.cluster, s.slot) for s in received[dut.o_slot]]
-        out["selects"] = [(s.mask, s.last) for s in received[dut.o_select]]
-        out["descs"] = [(d.page, d.tokens, d.end) for d in received[dut.o_desc]]
+        out["slots"] = received[dut.o_slot]
+        out["selects"] = received[dut.o_select]
+        out["descs"] = received[dut.o_desc]
         out["cycles"] = 0 if first is None else last - first + 1
         out["status"] = await wishbone_read(ctx, dut.bus, status)
 

@@ -6,18 +6,12 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from vrex.golden.config import Config
+from vrex.interface.dre import lane_beats, score_beats
 from vrex.rtl.wtu import WTU
 
 from .amaranth_streams import put, take
 
-__all__ = ["simulate_wtu", "simulate_wtu_batches", "beats_of"]
-
-
-def beats_of(values, lanes: int, fill: int = 0) -> list[list[int]]:
-    """Split one row of values into beats of ``lanes``, padding the last beat with ``fill``."""
-    values = [int(v) for v in values]
-    values += [fill] * (-len(values) % lanes)
-    return [values[i:i + lanes] for i in range(0, len(values), lanes)]
+__all__ = ["simulate_wtu", "simulate_wtu_batches"]
 
 
 def simulate_wtu(scores, counts, config: Config, **kw) -> dict:
@@ -45,14 +39,10 @@ def simulate_wtu_batches(batches, config: Config, *, early_exit: bool = True,
         for scores, counts in batches:
             await ctx.tick().until(~dut.busy)        # batch settings change only when idle
             ctx.set(dut.columns, scores.shape[1])
-            for beat in beats_of(counts, lanes):
+            for beat in lane_beats(counts, lanes):
                 await put(ctx, dut.i_count, beat, rng, idle)
-            rows = scores.shape[0]
-            for r in range(rows):
-                row_beats = beats_of(scores[r], lanes)
-                for i, beat in enumerate(row_beats):
-                    last = r == rows - 1 and i == len(row_beats) - 1
-                    await put(ctx, dut.i_score, {"scores": beat, "last": last}, rng, idle)
+            for beat in score_beats(scores, lanes):
+                await put(ctx, dut.i_score, beat, rng, idle)
 
     async def take_all(ctx, port, count, into):
         for _ in range(count):

@@ -10,11 +10,10 @@ from cocotb.triggers import RisingEdge
 
 from vrex.golden.dre import run_dre
 from vrex.golden.vectors import load_vectors, write_npz
-from vrex.rtl.controller import desc_layout, select_layout, slot_layout
-from vrex.rtl.dre import hash_layout
-from vrex.rtl.registers import ID_MAGIC, dre_registers
-from vrex.rtl.wtu import score_layout
-from vrex.testbench.dre_streams import dre_beats, dre_outputs
+from vrex.golden.config import RUNTIME
+from vrex.interface.dre import DreProgress, dre_beats, dre_outputs
+from vrex.interface.layouts import dre_layouts
+from vrex.interface.registers import ID_MAGIC, RegisterMap
 from vrex.testbench.cocotb_common import Settings, drive_streams, reset
 
 
@@ -43,16 +42,12 @@ async def dre_vectors(dut):
     vectors = load_vectors(settings.vectors)
     cfg, a = vectors.config, vectors.arrays
     rng = np.random.default_rng(settings.seed)
-    regs = {r.name: r.offset for r in dre_registers(cfg)}
+    regs = RegisterMap(cfg)
     # The golden run only shapes the score beats (each query's n); outputs are the DUT's.
     golden = run_dre(a["hashes"], a["frame_end"], a["query_after"], a["query_rows"],
                      a["scores"], cfg)
     hash_beats, score_beats, ns = dre_beats(a, cfg, golden)
-    layouts = {"i_hash": hash_layout(cfg.hash_bits),
-               "i_score": score_layout(cfg.score_bits, cfg.wtu_lanes),
-               "o_slot": slot_layout(cfg.max_clusters, cfg.page_tokens, cfg.max_pages),
-               "o_select": select_layout(cfg.wtu_lanes),
-               "o_desc": desc_layout(cfg.page_tokens, cfg.max_pages)}
+    layouts = dre_layouts(cfg)
     sources = {"i_hash": [layouts["i_hash"].const(b).as_bits() for b in hash_beats],
                "i_score": [layouts["i_score"].const(b).as_bits() for b in score_beats]}
 
@@ -62,28 +57,22 @@ async def dre_vectors(dut):
                  "bus__sel", "bus__cyc", "bus__stb", "bus__we"):
         getattr(dut, name).value = 0
     await reset(dut)
-    assert await wishbone(dut, regs["ID"]) == ID_MAGIC, "no DRE at the register bus"
-    for name in ("TH_HD", "RATIO", "BUCKETS", "MODE"):
-        await wishbone(dut, regs[name], int(getattr(cfg, name.lower())))
+    assert await wishbone(dut, regs.offset("ID")) == ID_MAGIC, "no DRE at the register bus"
+    for name in RUNTIME:
+        await wishbone(dut, regs.offset(name.upper()), int(getattr(cfg, name)))
 
     tokens, queries = a["hashes"].size, len(ns)
 
-    ended = [0, 0]                    # descriptor beats looked at, end beats among them
+    progress = DreProgress()
 
     def done(got):
-        descs = got["o_desc"]
-        for d in descs[ended[0]:]:
-            ended[1] += d.end
-        ended[0] = len(descs)
-        return len(got["o_slot"]) == tokens and ended[1] == queries
+        progress.update(got["o_slot"], got["o_desc"])
+        return progress.done(tokens, queries)
 
     sinks, first_in, last_out = await drive_streams(
         dut, sources, {name: layouts[name] for name in ("o_slot", "o_select", "o_desc")},
         done, settings, rng)
-    status = await wishbone(dut, regs["STATUS"])
-    outputs = dre_outputs(
-        [(s.cluster, s.slot) for s in sinks["o_slot"]],
-        [(s.mask, s.last) for s in sinks["o_select"]],
-        [(d.page, d.tokens, d.end) for d in sinks["o_desc"]], ns, status, cfg,
-        0 if first_in is None else last_out - first_in + 1)
+    status = await wishbone(dut, regs.offset("STATUS"))
+    outputs = dre_outputs(sinks["o_slot"], sinks["o_select"], sinks["o_desc"], ns, status, cfg,
+                          0 if first_in is None else last_out - first_in + 1)
     write_npz(settings.out, {"unit": np.array("dre"), **outputs})

@@ -4,12 +4,11 @@ Settings come from the runner through the environment (see ``cocotb_common.Setti
 
 import cocotb
 import numpy as np
-from amaranth.lib import data
 from cocotb.clock import Clock
 
 from vrex.golden.vectors import load_vectors, write_npz
-from vrex.rtl.wtu import mask_layout, row_layout, score_layout
-from vrex.testbench.amaranth_wtu import beats_of
+from vrex.interface.dre import lane_beats, score_beats
+from vrex.interface.layouts import count_layout, mask_layout, row_layout, score_layout
 from vrex.testbench.cocotb_common import Settings, drive_streams, reset
 
 
@@ -23,7 +22,7 @@ async def wtu_vectors(dut):
     lanes = cfg.wtu_lanes
     rng = np.random.default_rng(settings.seed)
     # The RTL's own payload layouts pack and unpack every beat.
-    count_layout = data.ArrayLayout(cfg.count_bits, lanes)
+    counts_layout = count_layout(cfg.count_bits, lanes)
     in_layout = score_layout(cfg.score_bits, lanes)
     info_layout = row_layout(cfg.value_bits, cfg.count_bits, cfg.max_clusters, cfg.max_buckets)
     out_layout = mask_layout(lanes)
@@ -38,17 +37,12 @@ async def wtu_vectors(dut):
     dut.mode.value = int(cfg.mode)
     await reset(dut)
 
-    count_beats = [count_layout.const(b).as_bits() for b in beats_of(counts, lanes)]
-    score_beats = []
-    for r in range(rows):
-        row = beats_of(scores[r], lanes)
-        for i, beat in enumerate(row):
-            last = r == rows - 1 and i == len(row) - 1
-            score_beats.append(in_layout.const({"scores": beat, "last": last}).as_bits())
+    count_beats = [counts_layout.const(b).as_bits() for b in lane_beats(counts, lanes)]
+    score_bits = [in_layout.const(b).as_bits() for b in score_beats(scores, lanes)]
     beats = len(count_beats)
     wanted_masks = (rows + 1) * beats
     received, first_in, last_out = await drive_streams(
-        dut, {"i_count": count_beats, "i_score": score_beats},
+        dut, {"i_count": count_beats, "i_score": score_bits},
         {"o_row": info_layout, "o_mask": out_layout},
         lambda got: len(got["o_mask"]) >= wanted_masks, settings, rng,
         limit=100 * (rows + 2) * (beats + cfg.score_bits + 8) * (cfg.buckets + 2))

@@ -17,13 +17,11 @@ from pathlib import Path
 
 from vrex.golden.dre import run_dre
 from vrex.golden.vectors import Vectors
-from vrex.rtl.controller import desc_layout, select_layout, slot_layout
-from vrex.rtl.dre import hash_layout
-from vrex.rtl.registers import dre_registers
-from vrex.rtl.wtu import score_layout
-from vrex.scripts.generate import generate
+from vrex.interface.dre import dre_beats, dre_outputs
+from vrex.interface.layouts import dre_layouts
+from vrex.interface.registers import RegisterMap
+from vrex.rtl.generate import generate
 
-from .dre_streams import dre_beats, dre_outputs
 from .runner import SimError, verilator_env
 
 __all__ = ["run_harness"]
@@ -100,17 +98,13 @@ def run_harness(vectors: Vectors, sim: str, work: Path) -> dict:
                   a["scores"], cfg)
     golden = run.as_dict(cfg.no_slot)
     hash_beats, score_beats, ns = dre_beats(a, cfg, run)
-    layouts = {"hash": hash_layout(cfg.hash_bits),
-               "score": score_layout(cfg.score_bits, cfg.wtu_lanes),
-               "slot": slot_layout(cfg.max_clusters, cfg.page_tokens, cfg.max_pages),
-               "select": select_layout(cfg.wtu_lanes),
-               "desc": desc_layout(cfg.page_tokens, cfg.max_pages)}
+    layouts = {name[2:]: layout for name, layout in dre_layouts(cfg).items()}  # i_/o_ off
     hw, sw = layouts["hash"].size, layouts["score"].size
     (work / "hashes.hex").write_text(_hex([layouts["hash"].const(b).as_bits()
                                            for b in hash_beats], hw))
     (work / "scores.hex").write_text(_hex([layouts["score"].const(b).as_bits()
                                            for b in score_beats], sw))
-    status = {r.name: r.offset for r in dre_registers(cfg)}["STATUS"]
+    status = RegisterMap(cfg).offset("STATUS")
     (work / "tb.v").write_text(_TB.format(
         top=top, hw=hw, sw=sw, nh=len(hash_beats), ns=len(score_beats),
         nh_mem=max(1, len(hash_beats)), ns_mem=max(1, len(score_beats)),
@@ -173,14 +167,11 @@ def _parse(path: Path, layouts, ns, cfg):
             continue
         bits = int(value, 16)
         if kind == "S":
-            s = layouts["slot"].from_bits(bits)
-            slots.append((s.cluster, s.slot))
+            slots.append(layouts["slot"].from_bits(bits))
         elif kind == "M":
-            s = layouts["select"].from_bits(bits)
-            selects.append((s.mask, s.last))
+            selects.append(layouts["select"].from_bits(bits))
         elif kind == "D":
-            d = layouts["desc"].from_bits(bits)
-            descs.append((d.page, d.tokens, d.end))
+            descs.append(layouts["desc"].from_bits(bits))
         elif kind == "F":
             status = bits
     if cycles is None:

@@ -14,15 +14,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from vrex.golden.vectors import OUTPUTS, Vectors, read_npz, write_npz
-from vrex.scripts.generate import config_key, generate
+from vrex.interface.units import UNITS
+from vrex.rtl.generate import config_key, generate
 
 from .cocotb_common import Settings
 
 __all__ = ["SIMULATORS", "SimError", "simulate", "verilator_env"]
 
 SIMULATORS = ("icarus", "verilator")
-TESTBENCH = {"hcu": "vrex.testbench.cocotb_hcu", "wtu": "vrex.testbench.cocotb_wtu",
-             "dre": "vrex.testbench.cocotb_dre"}
+TESTBENCH = {name: u.testbench for name, u in UNITS.items() if u.testbench}
 
 
 class SimError(RuntimeError):

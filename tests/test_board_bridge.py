@@ -4,13 +4,13 @@ cut short."""
 
 import pytest
 
-from vrex.board.bridge import Bridge, info_bytes
-from vrex.board.protocol import (REQUEST_SYNC, RESPONSE_SYNC, Command, Status, beat_bytes, crc8,
-                                 frame)
-from vrex.board.top import FIFO_DEPTHS, POP_STREAMS, PUSH_STREAMS
+from vrex.board.bridge import Bridge
+from vrex.board.protocol import (FIFO_DEPTHS, REQUEST_SYNC, RESPONSE_SYNC, Command, Status,
+                                 beat_bytes, crc8, frame, info_bytes)
 from vrex.golden.config import load_config
 from vrex.host.link import SimLink
-from vrex.rtl.registers import ID_MAGIC, dre_registers
+from vrex.interface.layouts import POP_STREAMS, PUSH_STREAMS
+from vrex.interface.registers import ID_MAGIC, dre_registers
 
 CONFIG = load_config("small")
 OFFSET = {r.name: r.offset // 4 for r in dre_registers(CONFIG)}

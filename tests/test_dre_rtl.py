@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 from vrex.golden.dre import run_dre
 from vrex.golden.stimulus import random_vectors
 from vrex.rtl.dre import DRE
-from vrex.rtl.registers import ID_MAGIC
+from vrex.interface.registers import ID_MAGIC, RegisterMap
 from vrex.testbench.amaranth_dre import simulate_dre, wishbone_read, wishbone_write
 
 from conftest import small_config
@@ -86,14 +86,15 @@ def test_default_and_small_presets():
 def test_registers():
     cfg = small_config(buckets=3, max_buckets=8)
     dut = DRE(cfg)
-    offset = {r.name: r.offset for r in dut.registers}
+    regs = RegisterMap(cfg)
+    offset = {r.name: r.offset for r in regs}
 
     async def bench(ctx):
         assert await wishbone_read(ctx, dut.bus, offset["ID"]) == ID_MAGIC
         assert await wishbone_read(ctx, dut.bus, offset["BUCKETS"]) == 3
         assert await wishbone_read(ctx, dut.bus, offset["MAX_CLUSTERS"]) == cfg.max_clusters
-        assert await wishbone_read(ctx, dut.bus, offset["LANES"]) == \
-            cfg.hcu_lanes | (cfg.wtu_lanes << 16)
+        for name, value in regs.parameter_values().items():
+            assert await wishbone_read(ctx, dut.bus, offset[name]) == value, name
         # Writes are clamped to the legal range and read back as stored.
         for value, stored in ((5, 5), (0, 1), (99, 8)):
             await wishbone_write(ctx, dut.bus, offset["BUCKETS"], value)
@@ -115,9 +116,10 @@ def test_registers():
         assert await wishbone_read(ctx, dut.bus, offset["TOKENS"]) == 3
         assert await wishbone_read(ctx, dut.bus, offset["CLUSTERS"]) >= 1
         assert await wishbone_read(ctx, dut.bus, offset["PAGES"]) >= 1
-        await wishbone_write(ctx, dut.bus, offset["CTRL"], 1)
+        await wishbone_write(ctx, dut.bus, offset["CTRL"], regs.pack("CTRL", CLEAR=1))
         await ctx.tick().repeat(3)
-        assert await wishbone_read(ctx, dut.bus, offset["STATUS"]) & 0b1001 == 0
+        status = regs.unpack("STATUS", await wishbone_read(ctx, dut.bus, offset["STATUS"]))
+        assert not status["BUSY"] and not status["CLEAR_PENDING"]
         for name in ("TOKENS", "CLUSTERS", "PAGES", "QUERIES"):
             assert await wishbone_read(ctx, dut.bus, offset[name]) == 0, name
 

@@ -3,7 +3,7 @@
 import pytest
 
 from vrex.golden.config import Config
-from vrex.scripts.generate import UNITS, generate
+from vrex.rtl.generate import UNITS, generate
 
 
 @pytest.mark.parametrize("unit", UNITS)
@@ -24,7 +24,7 @@ def test_dre_ip_package(tmp_path):
     import shutil
     import subprocess
 
-    from vrex.rtl.registers import dre_registers
+    from vrex.interface.registers import ID_MAGIC, dre_registers
 
     cfg = Config(max_clusters=64, max_buckets=8, buckets=5)
     description = generate("dre", cfg, tmp_path)
@@ -37,8 +37,14 @@ def test_dre_ip_package(tmp_path):
     assert {r["name"]: r["reset"] for r in regs}["BUCKETS"] == 5
     core = (tmp_path / files["fusesoc_core"]).read_text()
     assert core.startswith("CAPI=2:") and f"- {description['verilog']}" in core
+    # The C header and the documents come from the PeakRDL exporters, via SystemRDL.
     header = tmp_path / files["registers_h"]
-    assert "#define VREX_DRE_BUCKETS 0x14u" in header.read_text()
+    text = header.read_text()
+    assert "#define VREX_DRE__BUCKETS__VALUE_reset 0x5" in text
+    assert "#define VREX_DRE__STATUS__PAGE_OVERFLOW_bm 0x4" in text
+    assert f"#define VREX_DRE__ID__VALUE_reset {ID_MAGIC:#x}" in text
+    assert "BUCKETS register" in (tmp_path / files["registers_md"]).read_text()
+    assert "ipxact" in (tmp_path / files["registers_xml"]).read_text().lower()
     if shutil.which("cc"):
         subprocess.run(["cc", "-fsyntax-only", "-Wall", "-Werror", "-x", "c", str(header)],
                        check=True)

@@ -15,6 +15,8 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..params import CheckedParams
+
 __all__ = ["sort_network", "merge_network", "SortDatapath"]
 
 
@@ -54,7 +56,7 @@ def _pair(key_bits, payload_bits):
     return data.StructLayout({"key": signed(key_bits), "payload": payload_bits})
 
 
-class SortDatapath(wiring.Component):
+class SortDatapath(CheckedParams, wiring.Component):
     """The datapath of a sort-based WiCSum unit of ``lanes`` (a power of two) lanes.
 
     Members
@@ -69,10 +71,12 @@ class SortDatapath(wiring.Component):
     exit_lane : the first lane whose prefix exceeds ``T``.
     """
 
-    def __init__(self, *, lanes=16, key_bits=17, count_bits=16, total_bits=48):
+    @classmethod
+    def check(cls, *, lanes, **_):
         if lanes < 1 or lanes & (lanes - 1):
-            self._MustUse__used = True          # refused, not forgotten
             raise ValueError(f"lanes must be a power of two, not {lanes!r}")
+
+    def __init__(self, *, lanes=16, key_bits=17, count_bits=16, total_bits=48):
         payload_bits = key_bits + count_bits
         self.lanes, self.key_bits, self.payload_bits = lanes, key_bits, payload_bits
         self.total_bits = total_bits

@@ -1,0 +1,101 @@
+"""Payload layouts of every stream of the HCU, the WTU, the retrieval controller and the DRE.
+
+Each layout is a function of the generator parameters it depends on, so that a unit built on
+its own (with raw parameters) and the DRE built from a :class:`Config` share one definition.
+:data:`DRE_STREAMS` fixes the DRE's streams and their order: the board bridge numbers its
+FIFOs in that order, so it is part of the host protocol.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import signed
+from amaranth.lib import data
+from amaranth.utils import bits_for
+
+__all__ = ["hash_layout", "id_layout", "slot_layout", "select_layout", "desc_layout",
+           "score_layout", "count_layout", "row_layout", "mask_layout", "total_bits",
+           "DRE_STREAMS", "PUSH_STREAMS", "POP_STREAMS", "dre_layouts"]
+
+
+def _cluster_bits(max_clusters: int) -> int:
+    return bits_for(max(max_clusters - 1, 1))
+
+
+def _page_bits(max_pages: int) -> int:
+    return bits_for(max(max_pages - 1, 1))
+
+
+def total_bits(value_bits: int, count_bits: int, max_clusters: int) -> int:
+    """Width of the largest WiCSum total ``S`` (``Config.total_bits`` for a configuration)."""
+    return max(1, (max_clusters * ((1 << value_bits) - 1) * ((1 << count_bits) - 1))
+               .bit_length())
+
+
+def hash_layout(hash_bits: int) -> data.StructLayout:
+    """``i_hash``: a token's hash, or (``query`` set) a query marker."""
+    return data.StructLayout({"hash": hash_bits, "query": 1})
+
+
+def id_layout(max_clusters: int) -> data.StructLayout:
+    """HCU ``o_id``: the token's cluster and whether the token founded it."""
+    return data.StructLayout({"cluster": _cluster_bits(max_clusters), "new": 1})
+
+
+def slot_layout(max_clusters: int, page_tokens: int, max_pages: int) -> data.StructLayout:
+    """``o_slot``: the token's cluster and its KV slot (all ones: no page free)."""
+    return data.StructLayout({"cluster": _cluster_bits(max_clusters),
+                              "slot": (max_pages * page_tokens).bit_length()})
+
+
+def select_layout(lanes: int) -> data.StructLayout:
+    """``o_select`` (controller ``i_select``): ``lanes`` selection bits, ``last`` on a
+    query's final beat."""
+    return data.StructLayout({"mask": lanes, "last": 1})
+
+
+def desc_layout(page_tokens: int, max_pages: int) -> data.StructLayout:
+    """``o_desc``: a page and its tokens, or (``end``) the end of a query's list."""
+    return data.StructLayout({"page": _page_bits(max_pages), "tokens": range(page_tokens + 1),
+                              "end": 1})
+
+
+def score_layout(score_bits: int, lanes: int) -> data.StructLayout:
+    """``i_score``: ``lanes`` signed scores (lane 0 at the LSB) and ``last``."""
+    return data.StructLayout({"scores": data.ArrayLayout(signed(score_bits), lanes), "last": 1})
+
+
+def count_layout(count_bits: int, lanes: int) -> data.ArrayLayout:
+    """WTU ``i_count``: ``lanes`` cluster token counts."""
+    return data.ArrayLayout(count_bits, lanes)
+
+
+def row_layout(value_bits: int, count_bits: int, max_clusters: int,
+               max_buckets: int) -> data.StructLayout:
+    """WTU ``o_row``: the row's exit bucket, threshold ``T`` and total ``S``; ``value_bits``
+    is ``max(score_bits, exp_bits)``."""
+    total = total_bits(value_bits, count_bits, max_clusters)
+    return data.StructLayout({"exit_bucket": range(max_buckets), "threshold": total,
+                              "total": total})
+
+
+def mask_layout(lanes: int) -> data.StructLayout:
+    """WTU ``o_mask``: ``lanes`` selection bits and whether this is the final mask."""
+    return data.StructLayout({"mask": lanes, "final": 1})
+
+
+# The DRE's streams: (name, direction seen from the DRE, layout of a Config). Pushes first,
+# then pops, in the bridge's FIFO order.
+DRE_STREAMS = (
+    ("i_hash", "in", lambda c: hash_layout(c.hash_bits)),
+    ("i_score", "in", lambda c: score_layout(c.score_bits, c.wtu_lanes)),
+    ("o_slot", "out", lambda c: slot_layout(c.max_clusters, c.page_tokens, c.max_pages)),
+    ("o_select", "out", lambda c: select_layout(c.wtu_lanes)),
+    ("o_desc", "out", lambda c: desc_layout(c.page_tokens, c.max_pages)),
+)
+PUSH_STREAMS = tuple(name for name, way, _ in DRE_STREAMS if way == "in")
+POP_STREAMS = tuple(name for name, way, _ in DRE_STREAMS if way == "out")
+
+
+def dre_layouts(config) -> dict[str, data.Layout]:
+    """Every DRE stream's payload layout for ``config``, in :data:`DRE_STREAMS` order."""
+    return {name: layout(config) for name, _, layout in DRE_STREAMS}
