@@ -15,6 +15,7 @@ from amaranth.lib import wiring
 from vrex.golden.config import Config
 from vrex.interface import units
 from vrex.interface.units import vector_units
+from vrex.rtl.soc_top import soc_top, stream_ports
 
 __all__ = ["UNITS", "build_unit", "port_map", "generate", "config_key", "strip_zero_init",
            "icarus_time_zero"]
@@ -96,6 +97,12 @@ def generate(unit: str, config: Config, out: Path, *, early_exit: bool = True,
     }
     if unit == "dre":
         description["files"] = _write_dre_extras(component, name, out)
+        description["streams"] = stream_ports(config)
+        top = f"{name}_top"
+        bus = {p["path"].split(".")[1]: p["width"] for p in ports
+               if p["path"] and p["path"].startswith("bus.")}
+        (out / f"{top}.v").write_text(soc_top(config, name, top, bus))
+        description["files"]["soc_top"] = f"{top}.v"
     (out / f"{name}.json").write_text(json.dumps(description, indent=2) + "\n")
     return description
 

@@ -221,7 +221,8 @@ def cmd_sim_run(args):
     from vrex.testbench.runner import simulate
     vectors = load_vectors(args.input)
     out = simulate(vectors, Path(args.output), sim=args.sim, idle=args.idle, stall=args.stall,
-                   seed=args.seed, waves=args.waves, build_root=Path(args.build))
+                   seed=args.seed, waves=args.waves, build_root=Path(args.build),
+                   soc_top=args.soc_top)
     print(f"{vectors.unit}: wrote {args.output} ({int(out['cycles'])} cycles, {args.sim})")
 
 
@@ -485,6 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the idle/stall pattern")
     p.add_argument("--waves", action="store_true", help="write a waveform (FST) to open")
     p.add_argument("--build", default="build/sim", help="build directory (default build/sim)")
+    p.add_argument("--soc-top", action="store_true",
+                   help="dre: through the integrator's top (AXI4-Stream names, vrex_dre_top.v)")
     p.set_defaults(func=cmd_sim_run)
 
     p = sub.add_parser("compare", help="compare two output files key by key")

@@ -17,9 +17,10 @@ class Settings:
     idle: float = 0.0
     stall: float = 0.0
     seed: int = 0
+    top: str = ""       # the generator JSON of the integrator's top to drive, if any
 
     ENV = {"vectors": "VREX_VECTORS", "out": "VREX_OUT", "idle": "VREX_IDLE",
-           "stall": "VREX_STALL", "seed": "VREX_SEED"}
+           "stall": "VREX_STALL", "seed": "VREX_SEED", "top": "VREX_TOP"}
 
     def to_env(self) -> dict[str, str]:
         return {var: str(getattr(self, field)) for field, var in self.ENV.items()}
@@ -29,7 +30,8 @@ class Settings:
         return cls(vectors=os.environ["VREX_VECTORS"], out=os.environ["VREX_OUT"],
                    idle=float(os.environ.get("VREX_IDLE", 0)),
                    stall=float(os.environ.get("VREX_STALL", 0)),
-                   seed=int(os.environ.get("VREX_SEED", 0)))
+                   seed=int(os.environ.get("VREX_SEED", 0)),
+                   top=os.environ.get("VREX_TOP", ""))
 
 
 async def reset(dut, cycles: int = 2):

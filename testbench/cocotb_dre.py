@@ -3,6 +3,9 @@ random idles on both inputs and back-pressure on all three outputs, the query se
 and the overflow flags read over the Wishbone bus. Settings come from the runner through the
 environment (see ``cocotb_common.Settings``)."""
 
+import json
+from pathlib import Path
+
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
@@ -15,6 +18,7 @@ from vrex.interface.dre import DreProgress, dre_beats, dre_outputs
 from vrex.interface.layouts import dre_layouts
 from vrex.interface.registers import ID_MAGIC, RegisterMap
 from vrex.testbench.cocotb_common import Settings, drive_streams, reset
+from vrex.testbench.cocotb_top import TopPorts
 
 
 async def wishbone(dut, offset: int, value: int | None = None) -> int:
@@ -39,6 +43,8 @@ async def wishbone(dut, offset: int, value: int | None = None) -> int:
 @cocotb.test()
 async def dre_vectors(dut):
     settings = Settings.from_env()
+    if settings.top:                     # the integrator's top, under the DRE's port names
+        dut = TopPorts(dut, json.loads(Path(settings.top).read_text())["streams"])
     vectors = load_vectors(settings.vectors)
     cfg, a = vectors.config, vectors.arrays
     rng = np.random.default_rng(settings.seed)

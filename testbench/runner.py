@@ -55,8 +55,10 @@ def _check_simulator(sim: str) -> None:
 
 def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 0.0,
              stall: float = 0.0, seed: int = 0, waves: bool = False,
-             build_root: Path = Path("build/sim"), early_exit: bool = True) -> dict:
-    """Simulate ``vectors`` and write the SPEC 6 outputs to ``out``; returns them."""
+             build_root: Path = Path("build/sim"), early_exit: bool = True,
+             soc_top: bool = False) -> dict:
+    """Simulate ``vectors`` and write the SPEC 6 outputs to ``out``; returns them.
+    ``soc_top``: a ``dre`` vector through the integrator's top around the DRE."""
     from cocotb_tools.runner import get_runner
 
     _check_simulator(sim)
@@ -66,15 +68,23 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
     for name, value in (("idle", idle), ("stall", stall)):
         if not 0.0 <= value < 1.0:
             raise SimError(f"{name} must be in 0..1 (exclusive), not {value!r}")
+    if soc_top and vectors.unit != "dre":
+        raise SimError(f"only the dre has an integrator's top, not {vectors.unit!r}")
     key = config_key(vectors.unit, vectors.config, early_exit)
-    build_dir = (build_root / f"{vectors.unit}-{key}-{sim}{'-waves' if waves else ''}").resolve()
+    build_dir = (build_root / f"{vectors.unit}-{key}-{sim}{'-top' if soc_top else ''}"
+                 f"{'-waves' if waves else ''}").resolve()
     description = generate(vectors.unit, vectors.config, build_dir, early_exit=early_exit)
     toplevel = description["toplevel"]
+    sources = [build_dir / description["verilog"]]
+    if soc_top:
+        sources.append(build_dir / description["files"]["soc_top"])
+        toplevel = Path(description["files"]["soc_top"]).stem
     vin = build_dir / "vectors_in.npz"
     vout = build_dir / "vectors_out.npz"
     write_npz(vin, vectors.to_npz_dict())
     vout.unlink(missing_ok=True)
-    settings = Settings(vectors=str(vin), out=str(vout), idle=idle, stall=stall, seed=seed)
+    settings = Settings(vectors=str(vin), out=str(vout), idle=idle, stall=stall, seed=seed,
+                        top=str(build_dir / f"{description['toplevel']}.json") if soc_top else "")
 
     saved = dict(os.environ)
     env = verilator_env() if sim == "verilator" else {}
@@ -82,7 +92,7 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
     try:
         runner = get_runner(sim)
         build_args = ["-Wno-fatal"] if sim == "verilator" else []
-        runner.build(sources=[build_dir / description["verilog"]], hdl_toplevel=toplevel,
+        runner.build(sources=sources, hdl_toplevel=toplevel,
                      build_dir=build_dir, timescale=("1ns", "1ps"), waves=waves,
                      build_args=build_args, log_file=build_dir / "build.log")
         results = runner.test(test_module=TESTBENCH[vectors.unit], hdl_toplevel=toplevel,

@@ -25,6 +25,15 @@ def test_presets_on_a_trace(preset, tmp_path):
 
 
 @needs_icarus
+def test_the_integrators_top_equals_golden(tmp_path):
+    # The same testbench through the AXI4-Stream-named top: every field port, the inverted
+    # reset and the wb_* bus, with idles and back-pressure.
+    cfg = small_config(wtu_lanes=2, max_clusters=6, page_tokens=2, mode=2)
+    vectors = random_vectors("dre", cfg, 11, tokens=30, frames=3, queries=3)
+    assert_sim_equals_golden(vectors, tmp_path, seed=11, soc_top=True)
+
+
+@needs_icarus
 def test_overflowing_the_cluster_table_and_the_page_pool(tmp_path):
     cfg = small_config(max_clusters=3, max_pages=3, page_tokens=2, th_hd=2, wtu_lanes=2,
                        hcu_lanes=2)

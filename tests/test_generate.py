@@ -45,6 +45,15 @@ def test_dre_ip_package(tmp_path):
     assert f"#define VREX_DRE__ID__VALUE_reset {ID_MAGIC:#x}" in text
     assert "BUCKETS register" in (tmp_path / files["registers_md"]).read_text()
     assert "ipxact" in (tmp_path / files["registers_xml"]).read_text().lower()
+    # The integrator's top: AXI4-Stream names, every payload field's bit range in the JSON.
+    from vrex.interface.layouts import dre_layouts
+    top = (tmp_path / files["soc_top"]).read_text()
+    assert "module vrex_dre_top (" in top and "localparam integer MAX_CLUSTERS  = 64;" in top
+    for stream, layout in dre_layouts(cfg).items():
+        fields = description["streams"][stream]["fields"]
+        assert {n: (f["lsb"], f["width"]) for n, f in fields.items()} == \
+            {n: (v.offset, v.width) for n, v in layout}
+        assert all(f" {f['port']}," in top or f" {f['port']} " in top for f in fields.values())
     if shutil.which("cc"):
         subprocess.run(["cc", "-fsyntax-only", "-Wall", "-Werror", "-x", "c", str(header)],
                        check=True)
