@@ -13,7 +13,8 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["Mode", "Schedule", "Config", "ConfigError", "preset_names", "load_config"]
+__all__ = ["Mode", "Schedule", "Config", "ConfigError", "preset_names", "load_config",
+           "wicsum_total_bits", "slot_bits"]
 
 
 class ConfigError(ValueError):
@@ -33,6 +34,18 @@ class Schedule(enum.IntEnum):
 
     SCAN = 0       # the paper's: one selection pass per bucket from the top, stop at the exit
     HISTOGRAM = 1  # one pass that accumulates every bucket's prefix sum at once
+
+
+def wicsum_total_bits(value_bits: int, count_bits: int, max_clusters: int) -> int:
+    """Width of the largest WiCSum total ``S``: every cluster at the largest value and count.
+    The RTL's units take raw parameters, so the width is a function of them, used by both."""
+    largest = max_clusters * ((1 << value_bits) - 1) * ((1 << count_bits) - 1)
+    return max(1, largest.bit_length())
+
+
+def slot_bits(max_pages: int, page_tokens: int) -> int:
+    """Width of a KV slot address; its all-ones value is never a real slot."""
+    return (max_pages * page_tokens).bit_length()
 
 
 # Fields given by name as well as by number, in TOML and on the command line.
@@ -213,13 +226,12 @@ class Config:
     @property
     def total_bits(self) -> int:
         """Width that holds the largest legal WiCSum total ``S``."""
-        largest = self.max_clusters * ((1 << self.value_bits) - 1) * self.count_max
-        return max(1, largest.bit_length())
+        return wicsum_total_bits(self.value_bits, self.count_bits, self.max_clusters)
 
     @property
     def slot_bits(self) -> int:
         """Width of a KV slot address; its all-ones value is never a real slot."""
-        return (self.max_pages * self.page_tokens).bit_length()
+        return slot_bits(self.max_pages, self.page_tokens)
 
     @property
     def no_slot(self) -> int:

@@ -12,23 +12,21 @@ from amaranth.hdl import signed
 from amaranth.lib import data
 from amaranth.utils import bits_for
 
+from vrex.golden.config import slot_bits, wicsum_total_bits
+
 __all__ = ["hash_layout", "id_layout", "slot_layout", "select_layout", "desc_layout",
-           "score_layout", "count_layout", "row_layout", "mask_layout", "total_bits",
-           "DRE_STREAMS", "PUSH_STREAMS", "POP_STREAMS", "dre_layouts"]
+           "score_layout", "count_layout", "row_layout", "mask_layout", "cluster_bits",
+           "page_bits", "DRE_STREAMS", "PUSH_STREAMS", "POP_STREAMS", "dre_layouts"]
 
 
-def _cluster_bits(max_clusters: int) -> int:
+def cluster_bits(max_clusters: int) -> int:
+    """Width of a cluster id."""
     return bits_for(max(max_clusters - 1, 1))
 
 
-def _page_bits(max_pages: int) -> int:
+def page_bits(max_pages: int) -> int:
+    """Width of a page number."""
     return bits_for(max(max_pages - 1, 1))
-
-
-def total_bits(value_bits: int, count_bits: int, max_clusters: int) -> int:
-    """Width of the largest WiCSum total ``S`` (``Config.total_bits`` for a configuration)."""
-    return max(1, (max_clusters * ((1 << value_bits) - 1) * ((1 << count_bits) - 1))
-               .bit_length())
 
 
 def hash_layout(hash_bits: int) -> data.StructLayout:
@@ -38,13 +36,13 @@ def hash_layout(hash_bits: int) -> data.StructLayout:
 
 def id_layout(max_clusters: int) -> data.StructLayout:
     """HCU ``o_id``: the token's cluster and whether the token founded it."""
-    return data.StructLayout({"cluster": _cluster_bits(max_clusters), "new": 1})
+    return data.StructLayout({"cluster": cluster_bits(max_clusters), "new": 1})
 
 
 def slot_layout(max_clusters: int, page_tokens: int, max_pages: int) -> data.StructLayout:
     """``o_slot``: the token's cluster and its KV slot (all ones: no page free)."""
-    return data.StructLayout({"cluster": _cluster_bits(max_clusters),
-                              "slot": (max_pages * page_tokens).bit_length()})
+    return data.StructLayout({"cluster": cluster_bits(max_clusters),
+                              "slot": slot_bits(max_pages, page_tokens)})
 
 
 def select_layout(lanes: int) -> data.StructLayout:
@@ -55,7 +53,7 @@ def select_layout(lanes: int) -> data.StructLayout:
 
 def desc_layout(page_tokens: int, max_pages: int) -> data.StructLayout:
     """``o_desc``: a page and its tokens, or (``end``) the end of a query's list."""
-    return data.StructLayout({"page": _page_bits(max_pages), "tokens": range(page_tokens + 1),
+    return data.StructLayout({"page": page_bits(max_pages), "tokens": range(page_tokens + 1),
                               "end": 1})
 
 
@@ -73,7 +71,7 @@ def row_layout(value_bits: int, count_bits: int, max_clusters: int,
                max_buckets: int) -> data.StructLayout:
     """WTU ``o_row``: the row's exit bucket, threshold ``T`` and total ``S``; ``value_bits``
     is ``max(score_bits, exp_bits)``."""
-    total = total_bits(value_bits, count_bits, max_clusters)
+    total = wicsum_total_bits(value_bits, count_bits, max_clusters)
     return data.StructLayout({"exit_bucket": range(max_buckets), "threshold": total,
                               "total": total})
 

@@ -5,6 +5,7 @@ named fields (no hand-written shifts anywhere else)."""
 from __future__ import annotations
 
 import dataclasses
+import numbers
 
 from amaranth.hdl import Value
 
@@ -25,6 +26,7 @@ class Register:
     lo: int = 0         # "rw" writes are clamped to lo..hi, and read back as stored
     hi: int | None = None
     fields: tuple = ()  # (name, lowest bit, width) of named bit fields, if any
+    constant: int | None = None     # "ro" only: the value it always reads, if fixed
 
 
 def dre_registers(config) -> list[Register]:
@@ -62,26 +64,41 @@ def dre_registers(config) -> list[Register]:
               "STATUS": (("BUSY", 0, 1), ("CLUSTER_OVERFLOW", 1, 1), ("PAGE_OVERFLOW", 2, 1),
                          ("CLEAR_PENDING", 3, 1)),
               "LANES": (("HCU_LANES", 0, 16), ("WTU_LANES", 16, 16))}
+    # What the constant registers read: the magic, and the generator's parameters.
+    constants = {"ID": ID_MAGIC, "HASH_BITS": c.hash_bits, "MAX_CLUSTERS": c.max_clusters,
+                 "MAX_PAGES": c.max_pages, "PAGE_TOKENS": c.page_tokens,
+                 "LANES": _pack_int(fields["LANES"], HCU_LANES=c.hcu_lanes,
+                                    WTU_LANES=c.wtu_lanes)}
     out = []
     for i, (name, access, width, doc) in enumerate(regs):
         reset, lo, hi = resets.get(name, (0, 0, None))
         out.append(Register(name, 4 * i, access, width, doc, reset, lo, hi,
-                            fields.get(name, ())))
+                            fields.get(name, ()), constants.get(name)))
     return out
+
+
+def _pack_int(fields, **values) -> int:
+    """Integer ``values`` placed in their named ``fields``; each must fit its field."""
+    packed = 0
+    for name, lsb, width in fields:
+        if name in values:
+            value = int(values.pop(name))
+            if not 0 <= value < 1 << width:
+                raise ValueError(f"field {name} is {width} bits wide: {value} does not fit")
+            packed |= value << lsb
+    if values:
+        raise KeyError(f"no field {', '.join(values)}")
+    return packed
 
 
 def register_addr_width(registers: list[Register]) -> int:
     """Width of the Wishbone word address that reaches every register."""
     return max(1, (max(r.offset for r in registers) // 4).bit_length())
 
-
-
 # Read-only registers: what the DRE counts since CLEAR, and the generator parameters it
-# reports (with the configuration field each one holds).
+# reports.
 COUNTERS = ("TOKENS", "CLUSTERS", "PAGES", "QUERIES", "DESCRIPTORS", "CYCLES")
-PARAMETERS = {"HASH_BITS": {"": "hash_bits"}, "MAX_CLUSTERS": {"": "max_clusters"},
-              "MAX_PAGES": {"": "max_pages"}, "PAGE_TOKENS": {"": "page_tokens"},
-              "LANES": {"HCU_LANES": "hcu_lanes", "WTU_LANES": "wtu_lanes"}}
+PARAMETERS = ("HASH_BITS", "MAX_CLUSTERS", "MAX_PAGES", "PAGE_TOKENS", "LANES")
 
 
 class RegisterMap:
@@ -117,16 +134,17 @@ class RegisterMap:
         raise KeyError(f"register {register} has no field {name!r}")
 
     def pack(self, register: str, **fields):
+        for name in fields:
+            self.field(register, name)                  # a field it has, or an error
+        if all(isinstance(v, numbers.Integral) for v in fields.values()):
+            try:
+                return _pack_int(self[register].fields, **fields)
+            except ValueError as error:
+                raise ValueError(f"{register}.{error.args[0].removeprefix('field ')}") \
+                    from None
         packed = 0
         for name, value in fields.items():
-            lsb, width = self.field(register, name)
-            if isinstance(value, int):
-                if not 0 <= value < 1 << width:
-                    raise ValueError(f"{register}.{name} is {width} bits wide: {value} does "
-                                     f"not fit")
-                packed |= value << lsb
-            else:
-                packed = packed | (Value.cast(value) << lsb)
+            packed = packed | (Value.cast(value) << self.field(register, name)[0])
         return packed
 
     def unpack(self, register: str, value: int) -> dict[str, int]:
@@ -135,7 +153,4 @@ class RegisterMap:
 
     def parameter_values(self) -> dict[str, int]:
         """What each parameter register of this configuration's DRE reads."""
-        c = self.config
-        return {reg: self.pack(reg, **{f: getattr(c, a) for f, a in fields.items()})
-                if "" not in fields else getattr(c, fields[""])
-                for reg, fields in PARAMETERS.items()}
+        return {name: self[name].constant for name in PARAMETERS}

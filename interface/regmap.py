@@ -34,9 +34,10 @@ def systemrdl(registers: list[Register], toplevel: str) -> str:
         doc = reg.doc + (f" Writes are clamped to {reg.lo}..{reg.hi}."
                          if reg.access == "rw" and reg.hi is not None else "")
         lines += ["    reg {", f'        desc = "{_text(doc)}";']
-        access = "sw = r; hw = na;" if reg.name == "ID" else _ACCESS[reg.access]
-        # Resets: ID's constant, what an "rw" register holds after reset, 0 for a pulse.
-        reset = {"ID": ID_MAGIC}.get(reg.name, {"rw": reg.reset, "w1": 0}.get(reg.access))
+        constant = reg.constant is not None
+        access = "sw = r; hw = na;" if constant else _ACCESS[reg.access]
+        # Resets: a constant's value, what an "rw" register holds after reset, 0 for a pulse.
+        reset = reg.constant if constant else {"rw": reg.reset, "w1": 0}.get(reg.access)
         for name, lsb, width in reg.fields or (("value", 0, reg.width),):
             value = "" if reset is None else f" = {reset >> lsb & ((1 << width) - 1):#x}"
             lines.append(f"        field {{ {access} }} {name}[{lsb + width - 1}:{lsb}]{value};")
@@ -73,6 +74,7 @@ def regmap_json(registers: list[Register], toplevel: str) -> str:
              "reset": r.reset if r.access == "rw" else None,
              "range": [r.lo, r.hi] if r.access == "rw" else None,
              "fields": [{"name": n, "lsb": lsb, "width": w} for n, lsb, w in r.fields],
+             "constant": r.constant,
              "doc": r.doc} for r in registers]
     return json.dumps({"toplevel": toplevel, "bus": "wishbone-b4-classic", "data_width": 32,
                        "id_magic": ID_MAGIC, "registers": regs}, indent=2) + "\n"

@@ -14,9 +14,8 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import bits_for
 
-from vrex.interface.layouts import desc_layout, id_layout, select_layout, slot_layout
+from vrex.interface.layouts import desc_layout, id_layout, page_bits, select_layout, slot_layout
 
 from .params import CheckedParams, check_int
 
@@ -93,7 +92,7 @@ class Controller(CheckedParams, wiring.Component):
         m = Module()
         cap, per_page, pool, lanes = (self._max_clusters, self._page_tokens, self._max_pages,
                                       self._lanes)
-        pb = bits_for(max(pool - 1, 1))
+        pb = page_bits(pool)
         words = -(-cap // lanes)
         entry = data.StructLayout({"has": 1, "head": pb, "tail": pb,
                                    "fill": range(per_page + 1)})

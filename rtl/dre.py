@@ -13,7 +13,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from vrex.interface.layouts import dre_layouts
-from vrex.interface.registers import ID_MAGIC, RegisterMap, register_addr_width
+from vrex.interface.registers import RegisterMap, register_addr_width
 
 from .controller import Controller
 from .hcu import HCU
@@ -99,16 +99,12 @@ class DRE(wiring.Component):
         with m.If(regs.ctrl[self._map.field("CTRL", "CLEAR")[0]]):
             m.d.sync += clear_pending.eq(1)
         m.d.comb += [
-            regs.id.eq(ID_MAGIC),
             regs.status.eq(self._map.pack("STATUS", BUSY=busy,
-                                      CLUSTER_OVERFLOW=hcu.cluster_overflow,
-                                      PAGE_OVERFLOW=ctl.page_overflow,
-                                      CLEAR_PENDING=clear_pending)),
+                                          CLUSTER_OVERFLOW=hcu.cluster_overflow,
+                                          PAGE_OVERFLOW=ctl.page_overflow,
+                                          CLEAR_PENDING=clear_pending)),
             regs.tokens.eq(tokens), regs.clusters.eq(hcu.n_clusters), regs.pages.eq(ctl.pages),
             regs.queries.eq(queries), regs.descriptors.eq(descriptors), regs.cycles.eq(cycles),
-            regs.hash_bits.eq(c.hash_bits), regs.max_clusters.eq(c.max_clusters),
-            regs.max_pages.eq(c.max_pages), regs.page_tokens.eq(c.page_tokens),
-            regs.lanes.eq(self._map.parameter_values()["LANES"]),
         ]
 
         # Query settings are taken when the query starts, so the host may write the registers

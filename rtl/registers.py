@@ -25,7 +25,8 @@ class RegisterFile(wiring.Component):
         self.addr_width = register_addr_width(registers)
         members = {"bus": In(wishbone_signature(self.addr_width))}
         for reg in registers:
-            members[reg.name.lower()] = (In if reg.access == "ro" else Out)(reg.width)
+            if reg.constant is None:            # a constant reads its value, no port
+                members[reg.name.lower()] = (In if reg.access == "ro" else Out)(reg.width)
         super().__init__(members)
 
     @classmethod
@@ -42,9 +43,11 @@ class RegisterFile(wiring.Component):
         m.d.comb += byte_mask.eq(Cat(bus.sel[i].replicate(8) for i in range(4)))
         read = Signal(32)
         for reg in self._registers:
-            port = getattr(self, reg.name.lower())
             here = bus.adr == reg.offset // 4
-            if reg.access == "rw":
+            if reg.constant is not None:
+                value = reg.constant
+            elif reg.access == "rw":
+                port = getattr(self, reg.name.lower())
                 stored = Signal(reg.width, init=reg.reset, name=f"{reg.name.lower()}_q")
                 m.d.comb += port.eq(stored)
                 merged = Signal(32, name=f"{reg.name.lower()}_w")
@@ -55,10 +58,11 @@ class RegisterFile(wiring.Component):
                     m.d.sync += stored.eq(clamped)
                 value = stored
             elif reg.access == "w1":
+                port = getattr(self, reg.name.lower())
                 m.d.comb += port.eq(Mux(start & bus.we & here, bus.dat_w & byte_mask, 0))
                 value = 0
             else:
-                value = port
+                value = getattr(self, reg.name.lower())
             with m.If(here):
                 m.d.comb += read.eq(value)
         with m.If(start & ~bus.we):

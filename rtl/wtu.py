@@ -26,7 +26,8 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
 from vrex.golden.expweight import exp_table
-from vrex.interface.layouts import count_layout, mask_layout, row_layout, score_layout, total_bits
+from vrex.golden.config import wicsum_total_bits
+from vrex.interface.layouts import count_layout, mask_layout, row_layout, score_layout
 
 from .arith import fits, reciprocal, reciprocal_shift, reduce_levels, tree_levels
 from .params import CheckedParams, check_int
@@ -99,7 +100,7 @@ class WTU(CheckedParams, wiring.Component):
         check_int("max_buckets", max_buckets, 1, 1 << 10)
         check_int("exp_frac", exp_frac, 0, 6)
         check_int("exp_bits", exp_bits, 1, 24)
-        total = total_bits(max(score_bits, exp_bits), count_bits, max_clusters)
+        total = wicsum_total_bits(max(score_bits, exp_bits), count_bits, max_clusters)
         if total > 63:
             raise ValueError(f"max(score_bits, exp_bits) + count_bits + log2(max_clusters) "
                              f"must fit a 63-bit total, not {total} bits")
@@ -122,7 +123,7 @@ class WTU(CheckedParams, wiring.Component):
         self._early_exit = bool(early_exit)
         self._schedule = schedule
         self._checks = bool(checks)
-        self._total_bits = total_bits(value_bits, count_bits, max_clusters)
+        self._total_bits = wicsum_total_bits(value_bits, count_bits, max_clusters)
         super().__init__({
             "columns": In(range(max_clusters + 1)),
             "ratio": In(16),

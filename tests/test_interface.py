@@ -10,7 +10,7 @@ from vrex.golden.config import load_config
 from vrex.golden.vectors import UNITS as VECTOR_UNITS
 from vrex.interface.dre import DreProgress, lane_beats, score_beats
 from vrex.interface.layouts import POP_STREAMS, PUSH_STREAMS, dre_layouts, row_layout
-from vrex.interface.registers import PARAMETERS, RegisterMap
+from vrex.interface.registers import ID_MAGIC, PARAMETERS, RegisterMap
 from vrex.interface.units import UNITS, unit, vector_units
 
 
@@ -109,4 +109,8 @@ def test_the_systemrdl_holds_the_table(tmp_path):
             ({n: (lsb, w) for n, lsb, w in r.fields} or {"value": (0, r.width)})
         if r.access == "rw":
             assert fields["value"].get_property("reset") == r.reset
+        if r.name in ("ID", "MAX_PAGES"):      # constants: their value is their reset
+            want = ID_MAGIC if r.name == "ID" else load_config("default").max_pages
+            assert fields["value"].get_property("reset") == want
+            assert not fields["value"].is_hw_writable
         assert node.has_sw_writable == (r.access != "ro")
