@@ -5,7 +5,7 @@ A score arrives in log2 units with ``exp_frac`` (``q``) fraction bits: one unit 
 ``d = max(s) - s``, where ``E`` is a ``2**q``-word table of ``exp_bits`` (``W``) bits:
 ``E[f] = min(2**W - 1, floor(2**(W - f / 2**q)))``, defined exactly as the largest integer
 ``e`` with ``e**(2**q) <= 2**(W * 2**q - f)``. The RTL's ROM is built by :func:`exp_table`
-too (``rtl/wtu.py`` receives the table from the configuration), so the two cannot drift.
+too (``rtl/wtu/lanes.py`` receives the table from the configuration), so the two cannot drift.
 """
 
 from __future__ import annotations

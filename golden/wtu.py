@@ -14,13 +14,14 @@ __all__ = ["Schedule", "WtuResult", "run_wtu", "exact_wicsum", "fewest_highest",
            "bucket_keys", "wtu_cycles", "exit_beats", "wtu_pipeline", "WTU_ROW_SETUP", "WTU_DECIDE",
            "WTU_MASK_LATENCY", "WTU_EXP_DECIDE", "WTU_EXP_BUBBLE"]
 
-# The WTU's pipeline (rtl/wtu.py): a beat is accumulated wtu_pipeline(lanes) cycles after it
-# is issued (block RAM read, operands, products, the adder tree one level a cycle, accumulate).
+# The WTU's stages (rtl/wtu/): a beat is accumulated wtu_pipeline(lanes) cycles after it is
+# issued (block RAM read, operands, products, the adder tree one level a cycle, accumulate).
 # The load pass drains for that long before the row's statistics are complete, and a
 # selection's deciding beat is accumulated that long after it was issued. Between them,
 # WTU_ROW_SETUP cycles compute the span and the reciprocal of B, the bucket width and
-# min(s) * sum(cnt), the total S and the top edge, and the threshold T, and latch them. The
-# cocotb and Amaranth tests hold the RTL to this model.
+# min(s) * sum(cnt), the total S and the top edge, and the threshold T, and latch them. Each
+# constant is a stage's latency (WTU.latencies, compared with these by a test); the cocotb and
+# Amaranth tests hold the whole schedule to this model.
 WTU_ROW_SETUP = 5
 
 
@@ -200,7 +201,7 @@ def wtu_cycles(exit_bucket: np.ndarray, columns: int, config: Config, *,
     first count beat in to the last final-mask beat out, streams never stalled.
 
     Every pass moves ``wtu_lanes`` scores a cycle, ``P = ceil(columns / wtu_lanes)`` beats
-    (``rtl/wtu.py``). The batch's counts take ``P`` cycles. A row takes its load pass (``P``
+    (``rtl/wtu/``). The batch's counts take ``P`` cycles. A row takes its load pass (``P``
     beats into the row buffer and the pipeline, which folds min, max and the weighted sums),
     ``wtu_pipeline(lanes)`` cycles for its last beat to be folded in, ``WTU_ROW_SETUP`` cycles
     for the bucket width, the total and the threshold, then its selection passes of ``P``

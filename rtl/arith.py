@@ -6,7 +6,7 @@ from amaranth.hdl import Assert, Shape, Signal
 from amaranth.utils import bits_for
 
 __all__ = ["reciprocal_shift", "reciprocal", "divmod_const", "reduce_levels", "reduce_tree",
-           "tree_levels", "fits"]
+           "tree_levels", "fits", "narrow"]
 
 
 def fits(value, shape):
@@ -16,6 +16,14 @@ def fits(value, shape):
     if shape.signed:
         return (value >= -(1 << (shape.width - 1))) & (value < (1 << (shape.width - 1)))
     return (value >= 0) & (value < (1 << shape.width))
+
+
+def narrow(m, target, value, *, checks: bool, name: str | None = None):
+    """``target.eq(value)``; with ``checks``, in the same context, an assertion that ``value``
+    fits ``target`` (nothing is lost), for the formal harnesses to prove."""
+    if checks:
+        m.d.comb += Assert(fits(value, target.shape()), f"{name or target.name}_fits")
+    return target.eq(value)
 
 
 def reduce_levels(m, terms, combine, *, shape, name: str, levels: int | None = None,

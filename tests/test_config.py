@@ -49,7 +49,8 @@ def test_bad_parameter_is_named(field, value, message):
 
 
 def test_total_width_limit_is_named():
-    with pytest.raises(ConfigError, match="63-bit WiCSum total.*score_bits=32, exp_bits=16, count_bits=32"):
+    with pytest.raises(ConfigError,
+                       match="63-bit WiCSum total.*score_bits=32, exp_bits=16, count_bits=32"):
         Config(score_bits=32, count_bits=32)
 
 

@@ -58,7 +58,7 @@ def test_the_hcu_miter_catches_a_threshold_off_by_one(tmp_path, broken):
 class EarlyExitOffByOne(WTU):
     """A WTU whose early exit leaves when the running sum reaches T instead of passing it."""
 
-    def _passes(self, beat_sum, left):
+    def passes(self, beat_sum, left):
         return beat_sum >= left if self.early_exit else beat_sum > left
 
 

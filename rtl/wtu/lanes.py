@@ -1,0 +1,229 @@
+"""The WTU's lane pipeline: every beat of a row, for the load pass and for each selection pass.
+
+A beat is issued in stage A (taken from ``i_score``, or its word's address given to the row
+buffers), its scores and counts are registered in B (straight out of the block RAM), its
+operands formed in C (the value, and whether it lies above the pass's cut), its products in D,
+the adder trees one level a stage in E1..Et (``t = ceil(log2 lanes)``), and it is accumulated
+in G. The pipeline never stalls: a beat reaches G :attr:`LanePipeline.latency` cycles after it
+was issued, and ``flush`` drops the beats in flight (those issued after the beat that decided a
+selection). The load pass's beats are folded into the row's statistics at G.
+"""
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import bits_for
+
+from vrex.golden.expweight import exp_table
+
+from ..arith import narrow, reduce_levels, tree_levels
+
+__all__ = ["LanePipeline", "tag_layout", "cut_shape"]
+
+
+def cut_shape(score_bits: int, max_buckets: int):
+    """A bucket edge folded with the mode into a score cut (``v > edge <=> s > cut``): one bit
+    wider than the edge, ``score_bits + 4 + bits_for(max_buckets)`` bits."""
+    return signed(score_bits + 5 + bits_for(max_buckets))
+
+
+def tag_layout(score_bits: int, max_buckets: int, lanes: int, *,
+               load: bool = True) -> data.StructLayout:
+    """What travels beside a beat: valid, a load-pass beat (without ``load``: a selection's
+    beat, as the schedule issues it), the row's first or last beat, the pass's bucket and cut,
+    and which lanes hold a cluster."""
+    return data.StructLayout({
+        "valid": 1, **({"load": 1} if load else {}), "first": 1, "last": 1,
+        "bucket": range(max_buckets), "cut": cut_shape(score_bits, max_buckets), "lanes": lanes})
+
+
+class LanePipeline(wiring.Component):
+    """Operands, products and adder trees of ``lanes`` scores a cycle, and the row's statistics.
+
+    ``ways`` adder trees sum the products above their cut: one for the scan (the cut travels
+    with the beat), one per bucket for the histogram (``cuts``). With ``exp_total``, one more
+    tree sums every value of a selection beat (mode ``exp``'s total, whose products are below
+    ``2**(exp_bits + count_bits)``: a narrower tree).
+
+    Members
+    -------
+    issue : In(tag_layout)
+        The beat issued this cycle (stage A).
+    flush : In(1)
+        Drop the beats in flight.
+    loaded, stored : In(lanes * score_bits)
+        The issued beat's scores as taken from the input (registered here) and, a cycle after
+        its issue, as read from the score buffer.
+    counts : In(lanes * count_bits)
+        The issued beat's counts, a cycle after its issue (the count buffer's read data).
+    clamp_mode, exp_mode : In(1)
+        The batch's mode.
+    cuts : In(ArrayLayout(cut, ways))
+        The histogram's cut of each bucket, held through the pass.
+    tag : Out(tag_layout)
+        The beat at G.
+    sums : Out(ArrayLayout(signed(total_bits + 2), ways))
+        Per tree, the sum of the beat's products above the cut (the load pass: of ``s`` or
+        ``max(s, 0)`` times the count, every valid lane).
+    total : Out(exp_bits + count_bits + bits_for(lanes))
+        Mode ``exp``'s sum of every valid lane's weighted value.
+    min_s, max_s, sum_p, sum_c : Out
+        The row's statistics, folded from the load pass's beats at G: least and greatest score,
+        the sum of ``s`` (or ``max(s, 0)``) times the count, and the sum of the counts.
+    """
+
+    def __init__(self, *, score_bits, count_bits, max_clusters, lanes, max_buckets, exp_frac,
+                 exp_bits, total_bits, ways, exp_total, checks=False):
+        self._sb, self._cb, self._lanes = score_bits, count_bits, lanes
+        self._nb, self._q, self._ew = max_buckets, exp_frac, exp_bits
+        self._vb = max(score_bits, exp_bits)
+        self._ways, self._exp_total, self._checks = ways, bool(exp_total), bool(checks)
+        self._tag = tag_layout(score_bits, max_buckets, lanes)
+        self._sum_shape = signed(total_bits + 2)
+        self._total_width = exp_bits + count_bits + bits_for(lanes)
+        cut = cut_shape(score_bits, max_buckets)
+        super().__init__({
+            "issue": In(self._tag),
+            "flush": In(1),
+            "loaded": In(lanes * score_bits),
+            "stored": In(lanes * score_bits),
+            "counts": In(lanes * count_bits),
+            "clamp_mode": In(1),
+            "exp_mode": In(1),
+            "cuts": In(data.ArrayLayout(cut, ways)),
+            "tag": Out(self._tag),
+            "sums": Out(data.ArrayLayout(self._sum_shape, ways)),
+            "total": Out(self._total_width),
+            "min_s": Out(signed(score_bits)),
+            "max_s": Out(signed(score_bits)),
+            "sum_p": Out(self._sum_shape),
+            "sum_c": Out(range(max_clusters * ((1 << count_bits) - 1) + 1)),
+        })
+
+    @staticmethod
+    def latency_of(lanes: int) -> int:
+        """Cycles from a beat's issue (A) to its accumulation (G) with ``lanes`` lanes: B, C,
+        D, the tree's levels and G. The cycle model's ``wtu_pipeline(lanes)``."""
+        return 4 + tree_levels(lanes)
+
+    @property
+    def latency(self) -> int:
+        return self.latency_of(self._lanes)
+
+    def elaborate(self, platform):
+        m = Module()
+        sb, cb, lanes, q, ew = self._sb, self._cb, self._lanes, self._q, self._ew
+        levels = tree_levels(lanes)
+
+        # The beat's tag, one register a stage; the last is the output at G.
+        tags = [self.issue]
+        for stage in range(1, self.latency + 1):
+            tag = self.tag if stage == self.latency else Signal(self._tag, name=f"tag{stage}")
+            m.d.sync += tag.eq(tags[-1])
+            with m.If(self.flush):
+                m.d.sync += tag.valid.eq(0)
+            tags.append(tag)
+        tag_b, tag_c = tags[1], tags[2]
+
+        # B: a loaded beat's scores wait in a register, a stored one comes from the score
+        # buffer; registered, so the block RAMs' slow outputs drive nothing else.
+        loaded = Signal(lanes * sb)
+        m.d.sync += loaded.eq(self.loaded)
+        word = Signal(lanes * sb)
+        count_word = Signal(lanes * cb)
+        m.d.sync += [word.eq(Mux(tag_b.load, loaded, self.stored)), count_word.eq(self.counts)]
+        counts = [count_word.word_select(lane, cb) for lane in range(lanes)]
+        scores = [word.word_select(lane, sb).as_signed() for lane in range(lanes)]
+
+        # C: per lane the factor of its product (the load pass weighs s, or max(s, 0); a
+        # selection pass weighs v: in mode exp a word of the ROM E, picked by the fraction of
+        # the score's distance d below the row's maximum and shifted right by its octaves),
+        # the operands of the statistics' trees, and the masks of the trees it joins.
+        top_s, bottom_s = (1 << (sb - 1)) - 1, -(1 << (sb - 1))
+        rom = Array(Const(w, ew) for w in exp_table(q, ew))
+        factor_d, count_d, min_d, max_d, cnt_d, all_d = [], [], [], [], [], []
+        mask_d = [Signal(lanes, name=f"mask_d{w}") for w in range(self._ways)]
+        for lane, s in enumerate(scores):
+            use = tag_c.lanes[lane]
+            d = Signal(sb + 1, name=f"exp_d{lane}")               # max(s) - s >= 0
+            m.d.comb += d.eq(self.max_s - s)
+            octave = d[q:]
+            exp_value = Mux(octave >= ew, 0, rom[d[:q]] >> octave[:bits_for(ew)])
+            clamped = Mux(s < 0, 0, s)
+            factor = Signal(signed(self._vb + 1), name=f"factor_d{lane}")
+            m.d.sync += factor.eq(Mux(self.clamp_mode, clamped,
+                                      Mux(tag_c.load, s,
+                                          Mux(self.exp_mode, exp_value, s - self.min_s))))
+            count = Signal(cb, name=f"count_d{lane}")
+            lo_s = Signal(signed(sb), name=f"min_d{lane}")
+            hi_s = Signal(signed(sb), name=f"max_d{lane}")
+            c_s = Signal(cb, name=f"cnt_d{lane}")
+            m.d.sync += [count.eq(counts[lane]), lo_s.eq(Mux(use, s, top_s)),
+                         hi_s.eq(Mux(use, s, bottom_s)), c_s.eq(Mux(use, counts[lane], 0))]
+            for w in range(self._ways):
+                cut = tag_c.cut if self._ways == 1 else self.cuts[w]
+                m.d.sync += mask_d[w][lane].eq(use & (tag_c.load | (s > cut)))
+            if self._exp_total:
+                every = Signal(name=f"all_d{lane}")
+                m.d.sync += every.eq(use)
+                all_d.append(every)
+            factor_d.append(factor)
+            count_d.append(count)
+            min_d.append(lo_s)
+            max_d.append(hi_s)
+            cnt_d.append(c_s)
+
+        # D: the products, one multiplier per lane; the other operands wait a stage.
+        product_e = []
+        for lane in range(lanes):
+            product = Signal(signed(self._vb + cb + 2), name=f"product_e{lane}")
+            m.d.sync += product.eq(factor_d[lane] * count_d[lane])
+            product_e.append(product)
+        mask_e = [Signal(lanes, name=f"mask_e{w}") for w in range(self._ways)]
+        min_e = [Signal(signed(sb), name=f"min_e{lane}") for lane in range(lanes)]
+        max_e = [Signal(signed(sb), name=f"max_e{lane}") for lane in range(lanes)]
+        cnt_e = [Signal(cb, name=f"cnt_e{lane}") for lane in range(lanes)]
+        all_e = [Signal(name=f"all_e{lane}") for lane in range(len(all_d))]
+        m.d.sync += [a.eq(b) for a, b in zip(mask_e + min_e + max_e + cnt_e + all_e,
+                                             mask_d + min_d + max_d + cnt_d + all_d)]
+
+        # E1..Et: the adder trees (and, for the load pass, the min, max and count trees), one
+        # level a stage.
+        def staged(terms, combine, shape, name):
+            for level in range(levels):
+                terms = reduce_levels(m, terms, combine, shape=shape, name=f"{name}_l{level}",
+                                      levels=1, checked=self._checks)
+                held = [Signal(shape, name=f"{name}_e{level + 1}_{i}") for i in range(len(terms))]
+                m.d.sync += [a.eq(b) for a, b in zip(held, terms)]
+                terms = held
+            return terms[0]
+
+        add = lambda a, b: a + b                                    # noqa: E731
+        lower = lambda a, b: Mux(b < a, b, a)                        # noqa: E731
+        higher = lambda a, b: Mux(b > a, b, a)                       # noqa: E731
+        for w in range(self._ways):
+            m.d.comb += self.sums[w].eq(staged(
+                [Mux(mask_e[w][lane], product_e[lane], 0) for lane in range(lanes)],
+                add, self._sum_shape, f"sum{w}"))
+        if self._exp_total:
+            m.d.comb += self.total.eq(staged(
+                [Mux(all_e[lane], product_e[lane][:ew + cb], 0) for lane in range(lanes)],
+                add, self._total_width, "total"))
+        else:
+            m.d.comb += self.total.eq(0)          # undriven, the Verilog output would be X
+        min_g = staged(min_e, lower, signed(sb), "min")
+        max_g = staged(max_e, higher, signed(sb), "max")
+        cnt_g = staged(cnt_e, add, len(self.sum_c), "cnt")
+
+        # G, for the load pass: fold the beat into the row's statistics.
+        with m.If(self.tag.valid & self.tag.load):
+            first = self.tag.first
+            m.d.sync += [
+                self.min_s.eq(Mux(first | (min_g < self.min_s), min_g, self.min_s)),
+                self.max_s.eq(Mux(first | (max_g > self.max_s), max_g, self.max_s)),
+                narrow(m, self.sum_p, Mux(first, 0, self.sum_p) + self.sums[0],
+                       checks=self._checks, name="sum_p"),
+                narrow(m, self.sum_c, Mux(first, 0, self.sum_c) + cnt_g,
+                       checks=self._checks, name="sum_c"),
+            ]
+        return m

@@ -1,0 +1,297 @@
+"""The WTU: its parameters and ports, the row buffers, and the batch's sequence of stages."""
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from vrex.golden.config import wicsum_total_bits
+from vrex.interface.layouts import count_layout, mask_layout, row_layout, score_layout
+
+from ..params import CheckedParams, check_int
+from .emitter import MaskEmitter
+from .lanes import LanePipeline
+from .schedule import Selection
+from .setup import RowSetup
+
+__all__ = ["WTU"]
+
+
+class WTU(CheckedParams, wiring.Component):
+    """WiCSum threshold unit.
+
+    Parameters
+    ----------
+    score_bits, count_bits : int
+        Widths of a signed score and an unsigned count.
+    max_clusters : int
+        Most clusters (columns) a batch may have.
+    lanes : int
+        Scores handled per cycle.
+    max_buckets : int
+        Largest ``buckets`` the unit accepts.
+    exp_frac, exp_bits : int
+        Mode ``exp``: fraction bits of a log2-unit score (0..6) and width of a value (1..24);
+        each lane's ROM holds ``2**exp_frac`` words of ``exp_bits`` bits.
+    exp : bool
+        Build mode ``exp`` (the design); ``False`` builds the unit as it was before it, mode 2
+        acting as 0, to measure what the mode costs.
+    early_exit : bool
+        Stop the scan as soon as the running sum passes the threshold, even inside a pass (the
+        design); ``False`` builds the baseline that always makes ``buckets`` whole passes. The
+        selection is the same.
+    schedule : str
+        ``"scan"``: one selection pass per bucket from the top (the paper's). ``"histogram"``:
+        one pass that accumulates every bucket's prefix sum ``A(b)`` at once (``max_buckets``
+        adder trees), then picks the first ``A(b) > T``; a fixed cost for more adders.
+    checks : bool
+        Embed an ``Assert`` beside every narrowing assignment of the accumulators, the adder
+        trees and the row setup that the value fits its register (``vrex formal`` proves them);
+        off in the generated Verilog.
+
+    Members
+    -------
+    columns : In(range(max_clusters + 1))
+        Clusters in the batch, 1..max_clusters. Held for the whole batch.
+    ratio : In(16)
+        Unsigned Q0.16 WiCSum ratio. Held for the whole batch.
+    buckets : In(range(max_buckets + 1))
+        Buckets ``B``, 1..max_buckets. Held for the whole batch.
+    mode : In(2)
+        0: ``v = s - min(s)``; 1: ``v = max(s, 0)``; 2: ``v = E[d mod 2**q] >> (d >> q)``,
+        ``d = max(s) - s`` (3 acts as 0). Held for the whole batch.
+    i_count : In(stream.Signature(ArrayLayout(count_bits, lanes)))
+        The clusters' token counts, lane 0 first.
+    i_score : In(stream.Signature(score_layout(score_bits, lanes)))
+        Scores, row by row.
+    o_row : Out(stream.Signature(row_layout(...)))
+        One beat per row.
+    o_mask : Out(stream.Signature(mask_layout(lanes)))
+        Each row's selection mask, then the OR-ed final mask (``final`` set).
+    busy : Out(1)
+        A batch is in progress.
+    """
+
+    @classmethod
+    def check(cls, *, score_bits, count_bits, max_clusters, lanes, max_buckets, exp_frac,
+              exp_bits, schedule, **_):
+        check_int("score_bits", score_bits, 2, 32)
+        check_int("count_bits", count_bits, 1, 32)
+        check_int("max_clusters", max_clusters, 1, 1 << 16)
+        check_int("lanes", lanes, 1, max_clusters)
+        check_int("max_buckets", max_buckets, 1, 1 << 10)
+        check_int("exp_frac", exp_frac, 0, 6)
+        check_int("exp_bits", exp_bits, 1, 24)
+        total = wicsum_total_bits(max(score_bits, exp_bits), count_bits, max_clusters)
+        if total > 63:
+            raise ValueError(f"max(score_bits, exp_bits) + count_bits + log2(max_clusters) "
+                             f"must fit a 63-bit total, not {total} bits")
+        if schedule not in ("scan", "histogram"):
+            raise ValueError(f"schedule must be 'scan' or 'histogram', not {schedule!r}")
+
+    def __init__(self, *, score_bits=16, count_bits=16, max_clusters=1024, lanes=16,
+                 max_buckets=16, exp_frac=4, exp_bits=16, exp=True, early_exit=True,
+                 schedule="scan", checks=False):
+        self._exp = bool(exp)
+        self._exp_frac = exp_frac
+        self._exp_bits = exp_bits
+        self._value_bits = max(score_bits, exp_bits)
+        self._score_bits = score_bits
+        self._count_bits = count_bits
+        self._max_clusters = max_clusters
+        self._lanes = lanes
+        self._max_buckets = max_buckets
+        self._early_exit = bool(early_exit)
+        self._schedule = schedule
+        self._checks = bool(checks)
+        self._total_bits = wicsum_total_bits(self._value_bits, count_bits, max_clusters)
+        super().__init__({
+            "columns": In(range(max_clusters + 1)),
+            "ratio": In(16),
+            "buckets": In(range(max_buckets + 1)),
+            "mode": In(2),
+            "i_count": In(stream.Signature(count_layout(count_bits, lanes))),
+            "i_score": In(stream.Signature(score_layout(score_bits, lanes))),
+            "o_row": Out(stream.Signature(row_layout(self._value_bits, count_bits,
+                                                     max_clusters, max_buckets))),
+            "o_mask": Out(stream.Signature(mask_layout(lanes))),
+            "busy": Out(1),
+        })
+
+    @classmethod
+    def from_config(cls, config, *, early_exit: bool = True, exp: bool = True) -> "WTU":
+        """The WTU of a :class:`vrex.golden.config.Config`."""
+        return cls(score_bits=config.score_bits, count_bits=config.count_bits,
+                   max_clusters=config.max_clusters, lanes=config.wtu_lanes,
+                   max_buckets=config.max_buckets, exp_frac=config.exp_frac,
+                   exp_bits=config.exp_bits, exp=exp, early_exit=early_exit,
+                   schedule=config.wtu_schedule.name.lower())
+
+    score_bits = property(lambda self: self._score_bits)
+    count_bits = property(lambda self: self._count_bits)
+    max_clusters = property(lambda self: self._max_clusters)
+    lanes = property(lambda self: self._lanes)
+    max_buckets = property(lambda self: self._max_buckets)
+    exp_frac = property(lambda self: self._exp_frac)
+    exp_bits = property(lambda self: self._exp_bits)
+    early_exit = property(lambda self: self._early_exit)
+    schedule = property(lambda self: self._schedule)
+
+    @property
+    def latencies(self) -> dict[str, int]:
+        """The stages' latencies in cycles, as the cycle model (``vrex.golden.wtu``) counts them:
+        ``pipeline`` (a beat's issue to its accumulation), ``row_setup`` (the statistics'
+        last fold to the selection's first issue: the emitter's wait, the setup's registers,
+        the latch), ``decide``, ``mask`` (a mask's start to its first beat), and mode
+        ``exp``'s ``exp_decide`` (bucket 0 decided after pass 0's last beat) and
+        ``exp_bubble`` (pass 1 issued late)."""
+        return {"pipeline": LanePipeline.latency_of(self._lanes),
+                "row_setup": RowSetup.latency + 1, "decide": Selection.decide,
+                "mask": MaskEmitter.latency, "exp_decide": RowSetup.total_latency + 1,
+                "exp_bubble": RowSetup.total_latency}
+
+    def passes(self, beat_sum, left):
+        """The exit comparator: the running sum passes ``T`` when the beat's sum exceeds what
+        ``T`` leaves of it. A method so that a test can break it and see the proofs fail."""
+        return beat_sum > left
+
+    def elaborate(self, platform):
+        m = Module()
+        sb, cb, lanes, cap = self._score_bits, self._count_bits, self._lanes, self._max_clusters
+        nb, tb = self._max_buckets, self._total_bits
+        depth = -(-cap // lanes)
+        scan = self._schedule == "scan"
+        ways = 1 if scan else nb                  # adder trees: one per bucket in a histogram
+        sizes = dict(score_bits=sb, max_clusters=cap, max_buckets=nb, total_bits=tb)
+
+        m.submodules.lanes = pipe = LanePipeline(
+            **sizes, count_bits=cb, lanes=lanes, exp_frac=self._exp_frac,
+            exp_bits=self._exp_bits, ways=ways, exp_total=scan and self._exp,
+            checks=self._checks)
+        m.submodules.setup = setup = RowSetup(**sizes, count_bits=cb, checks=self._checks)
+        m.submodules.select = select = Selection(
+            **sizes, lanes=lanes, ways=ways, scan=scan, early_exit=self._early_exit,
+            exp=self._exp, passes=self.passes, checks=self._checks)
+        m.submodules.emitter = emitter = MaskEmitter(
+            **sizes, count_bits=cb, lanes=lanes, value_bits=self._value_bits)
+
+        # Row buffers: the row's scores and the batch's counts, one beat per word, and the OR of
+        # the row masks so far. The score port reads the old word while the next row
+        # overwrites it (the mask of row r leaves while row r + 1 loads).
+        m.submodules.score_mem = score_mem = Memory(shape=lanes * sb, depth=depth, init=[])
+        m.submodules.count_mem = count_mem = Memory(shape=lanes * cb, depth=depth, init=[])
+        m.submodules.final_mem = final_mem = Memory(shape=lanes, depth=depth, init=[])
+        s_wr, s_rd = score_mem.write_port(), score_mem.read_port()
+        c_wr = count_mem.write_port()
+        c_rd = count_mem.read_port(transparent_for=(c_wr,))
+        f_wr, f_rd = final_mem.write_port(), final_mem.read_port()
+
+        # The batch's parameters, and the stages wired together.
+        clamp_mode, exp_mode = self.mode == 1, (self.mode == 2) if self._exp else 0
+        beats = (self.columns + lanes - 1) // lanes
+        for stage in (pipe, setup, select):
+            m.d.comb += [stage.clamp_mode.eq(clamp_mode), stage.exp_mode.eq(exp_mode)]
+        m.d.comb += [
+            pipe.loaded.eq(self.i_score.payload.scores), pipe.stored.eq(s_rd.data),
+            pipe.counts.eq(c_rd.data), pipe.cuts.eq(select.cuts),
+            setup.min_s.eq(pipe.min_s), setup.max_s.eq(pipe.max_s),
+            setup.sum_p.eq(pipe.sum_p), setup.sum_c.eq(pipe.sum_c),
+            setup.exp_total.eq(select.exp_total), setup.buckets.eq(self.buckets),
+            setup.ratio.eq(self.ratio),
+            select.setup_total.eq(setup.total), select.setup_threshold.eq(setup.threshold),
+            select.setup_width.eq(setup.width), select.setup_edge.eq(setup.edge),
+            select.min_s.eq(pipe.min_s), select.buckets.eq(self.buckets),
+            select.beats.eq(beats), select.columns.eq(self.columns),
+            select.tag.eq(pipe.tag), select.sums.eq(pipe.sums), select.pass_total.eq(pipe.total),
+            pipe.flush.eq(select.done),
+            emitter.beats.eq(beats), emitter.columns.eq(self.columns),
+            emitter.threshold.eq(select.threshold), emitter.total.eq(select.total),
+            emitter.cut.eq(select.cut), emitter.exit_bucket.eq(select.exit_bucket),
+            emitter.s_data.eq(s_rd.data), emitter.f_data.eq(f_rd.data),
+            f_rd.addr.eq(emitter.f_addr), f_rd.en.eq(emitter.f_en),
+            f_wr.addr.eq(emitter.f_wr_addr), f_wr.en.eq(emitter.f_wr_en),
+            f_wr.data.eq(emitter.f_wr_data),
+        ]
+        wiring.connect(m, wiring.flipped(self.o_row), emitter.o_row)
+        wiring.connect(m, wiring.flipped(self.o_mask), emitter.o_mask)
+        # The score buffer's read port: the emitter's while it runs, else the selection's.
+        with m.If(emitter.active):
+            m.d.comb += [s_rd.addr.eq(emitter.s_addr), s_rd.en.eq(emitter.s_en)]
+        with m.If(select.issue.valid):
+            m.d.comb += [s_rd.addr.eq(select.addr), c_rd.addr.eq(select.addr)]
+            m.d.comb += [getattr(pipe.issue, name).eq(getattr(select.issue, name))
+                         for name in select.issue.shape().members]
+
+        k = Signal(range(depth + 1))              # the count or score beat to take
+        last_beat = k + 1 == beats
+        first_row, last_row = Signal(), Signal()
+
+        with m.FSM():
+            with m.State("COUNT"):
+                m.d.comb += [self.i_count.ready.eq(1), self.busy.eq((k != 0) | emitter.active)]
+                with m.If(self.i_count.valid):
+                    m.d.comb += [c_wr.addr.eq(k), c_wr.data.eq(self.i_count.payload),
+                                 c_wr.en.eq(1)]
+                    m.d.sync += k.eq(k + 1)
+                    with m.If(last_beat):
+                        m.d.sync += [k.eq(0), first_row.eq(1)]
+                        m.next = "LOAD"
+
+            with m.State("LOAD"):                 # each beat into the buffer and the pipeline
+                # The emitter must have read word k of the previous row before it is replaced.
+                reading = emitter.active & (emitter.k != beats)
+                free = ~reading | (emitter.k > k) | ((emitter.k == k) & emitter.advance)
+                m.d.comb += [self.busy.eq(1), self.i_score.ready.eq(free), c_rd.addr.eq(k)]
+                with m.If(self.i_score.valid & free):
+                    m.d.comb += [s_wr.addr.eq(k), s_wr.data.eq(self.i_score.payload.scores),
+                                 s_wr.en.eq(1), pipe.issue.valid.eq(1), pipe.issue.load.eq(1),
+                                 pipe.issue.first.eq(k == 0), pipe.issue.last.eq(last_beat),
+                                 pipe.issue.lanes.eq(Cat(*(k * lanes + lane < self.columns
+                                                           for lane in range(lanes))))]
+                    m.d.sync += k.eq(k + 1)
+                    with m.If(last_beat):
+                        m.d.sync += [k.eq(0), last_row.eq(self.i_score.payload.last)]
+                        m.next = "DRAIN"
+
+            with m.State("DRAIN"):                # until the last beat is folded in
+                m.d.comb += self.busy.eq(1)
+                with m.If(pipe.tag.valid & pipe.tag.load & pipe.tag.last):
+                    m.next = "SPAN"
+
+            with m.State("SPAN"):
+                m.d.comb += self.busy.eq(1)
+                # The previous row's emitter must be done with the score port and the total.
+                with m.If(~emitter.active | emitter.done):
+                    m.next = "SETUP0"
+
+            # The row setup runs free from the row's statistics, which hold still from the end
+            # of the load pass until the next row's: wait for its registers.
+            for step in range(RowSetup.latency):
+                with m.State(f"SETUP{step}"):
+                    m.d.comb += self.busy.eq(1)
+                    last = step + 1 == RowSetup.latency
+                    m.next = "SELECT" if last else f"SETUP{step + 1}"
+                    if last:
+                        m.d.comb += [setup.settled.eq(1), select.start.eq(1)]
+
+            with m.State("SELECT"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(select.done):
+                    m.d.comb += [emitter.start.eq(1), emitter.first.eq(first_row)]
+                    m.d.sync += first_row.eq(0)
+                    with m.If(last_row):
+                        m.next = "FLUSH"
+                    with m.Else():
+                        m.next = "LOAD"
+
+            with m.State("FLUSH"):                # the last row's mask, then the final mask
+                m.d.comb += self.busy.eq(1)
+                with m.If(emitter.done):
+                    m.d.comb += [emitter.start.eq(1), emitter.final.eq(1)]
+                    m.next = "FINAL"
+
+            with m.State("FINAL"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(emitter.done):
+                    m.next = "COUNT"
+        return m
