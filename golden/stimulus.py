@@ -9,10 +9,10 @@ from .config import Config
 from .hashing import cluster_means, hash_keys, host_scores, hyperplanes
 from .hcu import HcuModel
 from .trace import Trace
-from .vectors import Vectors, check_vectors
+from .vectors import UNITS, Vectors, check_vectors
 from .walk import Frame, dre_walk
 
-__all__ = ["random_hashes", "random_vectors", "trace_vectors", "row_pick",
+__all__ = ["random_hashes", "random_vectors", "trace_vectors", "trace_all", "row_pick",
            "WTU_SHAPES"]
 
 
@@ -62,32 +62,48 @@ def _random_counts(rng, columns, config):
     return rng.integers(1, min(config.count_max, 64), size=columns, endpoint=True)
 
 
+def _random_hcu(rng, config, *, tokens, **_):
+    return {"hashes": random_hashes(rng, config, tokens)}
+
+
+def _random_wtu(rng, config, *, rows, columns, shape, **_):
+    if columns is None:
+        columns = int(rng.integers(1, config.max_clusters + 1))
+    shape = shape or rng.choice(sorted(WTU_SHAPES))
+    scores = WTU_SHAPES[shape](rng, rows, columns, config)
+    return {"scores": np.asarray(scores, dtype=np.int64),
+            "counts": _random_counts(rng, columns, config)}
+
+
+def _random_dre(rng, config, *, tokens, rows, frames, queries, shape, **_):
+    hashes = random_hashes(rng, config, tokens)
+    cuts = np.sort(rng.integers(0, tokens + 1, size=frames - 1))
+    query_after = np.sort(rng.integers(0, frames, size=queries))
+    query_rows = rng.integers(1, rows + 1, size=queries)
+    shape = shape or rng.choice(sorted(WTU_SHAPES))
+    scores = WTU_SHAPES[shape](rng, int(query_rows.sum()), config.max_clusters, config)
+    return {"hashes": hashes, "frame_end": np.append(cuts, tokens), "query_after": query_after,
+            "query_rows": query_rows, "scores": np.asarray(scores, dtype=np.int64)}
+
+
+# The random inputs of each unit with vector files (vrex.golden.vectors.VECTOR_UNITS).
+_RANDOM = {"hcu": _random_hcu, "wtu": _random_wtu, "dre": _random_dre}
+
+
+def _unit(unit: str) -> str:
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {', '.join(UNITS)}, not {unit!r}")
+    return unit
+
+
 def random_vectors(unit: str, config: Config, seed: int, *, tokens: int = 200,
                    rows: int = 4, columns: int | None = None, frames: int = 4,
                    queries: int = 3, shape: str | None = None) -> Vectors:
     """A random vector file for ``unit``; ``seed`` makes it reproducible."""
-    rng = np.random.default_rng(seed)
-    if unit == "hcu":
-        return _vectors(unit, config, {"hashes": random_hashes(rng, config, tokens)})
-    if unit == "wtu":
-        if columns is None:
-            columns = int(rng.integers(1, config.max_clusters + 1))
-        shape = shape or rng.choice(sorted(WTU_SHAPES))
-        scores = WTU_SHAPES[shape](rng, rows, columns, config)
-        return _vectors(unit, config, {"scores": np.asarray(scores, dtype=np.int64),
-                                       "counts": _random_counts(rng, columns, config)})
-    if unit == "dre":
-        hashes = random_hashes(rng, config, tokens)
-        cuts = np.sort(rng.integers(0, tokens + 1, size=frames - 1))
-        frame_end = np.append(cuts, tokens)
-        query_after = np.sort(rng.integers(0, frames, size=queries))
-        query_rows = rng.integers(1, rows + 1, size=queries)
-        shape = shape or rng.choice(sorted(WTU_SHAPES))
-        scores = WTU_SHAPES[shape](rng, int(query_rows.sum()), config.max_clusters, config)
-        return _vectors(unit, config, {
-            "hashes": hashes, "frame_end": frame_end, "query_after": query_after,
-            "query_rows": query_rows, "scores": np.asarray(scores, dtype=np.int64)})
-    raise ValueError(f"unit must be one of hcu, wtu, dre, not {unit!r}")
+    build = _RANDOM[_unit(unit)]
+    arrays = build(np.random.default_rng(seed), config, tokens=tokens, rows=rows,
+                   columns=columns, frames=frames, queries=queries, shape=shape)
+    return _vectors(unit, config, arrays)
 
 
 def row_pick(available: int, rows: int) -> np.ndarray:
@@ -98,8 +114,16 @@ def row_pick(available: int, rows: int) -> np.ndarray:
 
 def trace_vectors(unit: str, trace: Trace, config: Config, *, head: int = 0,
                   rows: int = 16, hash_seed: int = 0) -> Vectors:
-    """Vectors of one KV head of ``trace``: its hashes, and the scores its queries give the
-    clusters the golden HCU finds.
+    """The ``unit`` vector file of one KV head of ``trace`` (:func:`trace_all`)."""
+    _unit(unit)
+    return trace_all(trace, config, head=head, rows=rows, hash_seed=hash_seed,
+                     units=(unit,))[unit]
+
+
+def trace_all(trace: Trace, config: Config, *, head: int = 0, rows: int = 16,
+              hash_seed: int = 0, units=UNITS) -> dict[str, Vectors]:
+    """The vector files of ``units`` for one KV head of ``trace``: its hashes, and the scores
+    its queries give the clusters the golden HCU finds (one walk for them all).
 
     Queries follow causality: the queries of frame ``f + 1`` score the clusters that exist
     after frame ``f``; the text queries (if any) come after the last frame. ``rows`` query
@@ -108,6 +132,8 @@ def trace_vectors(unit: str, trace: Trace, config: Config, *, head: int = 0,
     (``Trace.query_rows``). The ``wtu`` vector is the last query of that sequence. The
     trace's sink prefix is left out: the first hash is token ``trace.sink``'s.
     """
+    for unit in units:
+        _unit(unit)
     if not 0 <= head < trace.heads:
         raise ValueError(f"head must be in 0..{trace.heads - 1}, not {head!r}")
     if rows < 1:
@@ -116,8 +142,9 @@ def trace_vectors(unit: str, trace: Trace, config: Config, *, head: int = 0,
     # The sink prefix never reaches the DRE: the host attends to it directly.
     keys = trace.keys[:, :, head].reshape(-1, trace.head_dim)[trace.sink:]
     hashes = hash_keys(keys, planes)
-    if unit == "hcu":
-        return _vectors(unit, config, {"hashes": hashes})
+    out = {"hcu": _vectors("hcu", config, {"hashes": hashes})}
+    if set(units) <= {"hcu"}:
+        return {u: out[u] for u in units}
     frame_end = np.maximum(
         0, np.arange(1, trace.frames + 1, dtype=np.int64) * trace.tokens - trace.sink)
     batches = [(f, trace.query_rows(head, f + 1, row_pick(trace.tokens, rows)))
@@ -142,13 +169,11 @@ def trace_vectors(unit: str, trace: Trace, config: Config, *, head: int = 0,
         scores.append(block)
         query_rows.append(q.shape[0])
         last_counts = hcu.counts
-    if unit == "wtu":
-        n = last_counts.size
-        return _vectors(unit, config, {"scores": scores[-1][:, :n], "counts": last_counts})
-    if unit == "dre":
-        return _vectors(unit, config, {
-            "hashes": hashes, "frame_end": frame_end,
-            "query_after": np.array(query_after, dtype=np.int64),
-            "query_rows": np.array(query_rows, dtype=np.int64),
-            "scores": np.concatenate(scores)})
-    raise ValueError(f"unit must be one of hcu, wtu, dre, not {unit!r}")
+    n = last_counts.size
+    out["wtu"] = _vectors("wtu", config, {"scores": scores[-1][:, :n], "counts": last_counts})
+    out["dre"] = _vectors("dre", config, {
+        "hashes": hashes, "frame_end": frame_end,
+        "query_after": np.array(query_after, dtype=np.int64),
+        "query_rows": np.array(query_rows, dtype=np.int64),
+        "scores": np.concatenate(scores)})
+    return {u: out[u] for u in units}

@@ -1,9 +1,9 @@
 """Vector files (SPEC 6): one ``.npz`` format read by the golden model and the RTL simulation.
 
 A file holds ``unit``, the ten scalar parameters, the optional ``exp_frac`` and ``exp_bits``
-and microarchitecture scalars, and the unit's input arrays. Everything is checked on load and before save; a bad file is refused with
-a :class:`VectorError` naming the key, and outputs are written atomically, so a failed run
-never leaves a half-written file behind.
+and microarchitecture scalars, and the unit's input arrays. Everything is checked on load and
+before save; a bad file is refused with a :class:`VectorError` naming the key, and outputs are
+written atomically, so a failed run never leaves a half-written file behind.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -22,22 +23,8 @@ from .dre import run_dre
 from .hcu import run_hcu
 from .wtu import run_wtu
 
-__all__ = ["UNITS", "OUTPUTS", "VectorError", "Vectors", "load_vectors", "save_vectors",
-           "run_golden", "write_npz", "read_npz", "compare_outputs"]
-
-UNITS = ("hcu", "wtu", "dre")
-INPUTS = {
-    "hcu": ("hashes",),
-    "wtu": ("scores", "counts"),
-    "dre": ("hashes", "frame_end", "query_after", "query_rows", "scores"),
-}
-OUTPUTS = {
-    "hcu": ("cluster", "counts", "cluster_hash", "cluster_overflow", "cycles"),
-    "wtu": ("row_select", "select", "exit_bucket", "threshold", "total", "cycles"),
-    "dre": ("cluster", "slot", "select", "descriptors", "cluster_overflow", "page_overflow",
-            "cycles"),
-}
-
+__all__ = ["UNITS", "VECTOR_UNITS", "VectorUnit", "VectorError", "Vectors", "load_vectors",
+           "save_vectors", "run_golden", "write_npz", "read_npz", "compare_outputs"]
 
 class VectorError(ValueError):
     """A vector file (or the arrays meant for one) breaks the format; names the key."""
@@ -142,7 +129,8 @@ def check_vectors(raw: dict, where: str = "vectors") -> Vectors:
     unit = str(unit_arr.astype(str))
     if unit not in UNITS:
         raise VectorError(f"{where}: key 'unit' must be one of {', '.join(UNITS)}, not {unit!r}")
-    allowed = {"unit", *VECTOR_SCALARS, *OPTIONAL, *MICROARCH, *INPUTS[unit], *OUTPUTS[unit]}
+    spec = VECTOR_UNITS[unit]
+    allowed = {"unit", *VECTOR_SCALARS, *OPTIONAL, *MICROARCH, *spec.inputs, *spec.outputs}
     for key in raw:
         if key not in allowed:
             raise VectorError(f"{where}: unknown key {key!r} for unit {unit!r}")
@@ -159,10 +147,10 @@ def check_vectors(raw: dict, where: str = "vectors") -> Vectors:
         config = Config(**params)
     except ConfigError as error:
         raise VectorError(f"{where}: {error}") from None
-    for key in INPUTS[unit]:
+    for key in spec.inputs:
         if key not in raw:
             raise VectorError(f"{where}: missing key {key!r}")
-    arrays = _CHECKS[unit](where, config, raw)
+    arrays = spec.check(where, config, raw)
     return Vectors(unit, config, arrays)
 
 
@@ -227,7 +215,33 @@ def _check_dre(where, config, raw):
     }
 
 
-_CHECKS = {"hcu": _check_hcu, "wtu": _check_wtu, "dre": _check_dre}
+@dataclasses.dataclass(frozen=True)
+class VectorUnit:
+    """A unit with vector files: its input and output keys (SPEC 6), how its inputs are
+    checked (``check(where, config, raw) -> arrays``) and run (``run(arrays, config) ->
+    outputs``) by the golden model."""
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    check: Callable
+    run: Callable
+
+
+VECTOR_UNITS = {u.name: u for u in (
+    VectorUnit("hcu", ("hashes",),
+               ("cluster", "counts", "cluster_hash", "cluster_overflow", "cycles"),
+               _check_hcu, lambda a, cfg: run_hcu(a["hashes"], cfg).as_dict()),
+    VectorUnit("wtu", ("scores", "counts"),
+               ("row_select", "select", "exit_bucket", "threshold", "total", "cycles"),
+               _check_wtu, lambda a, cfg: run_wtu(a["scores"], a["counts"], cfg).as_dict()),
+    VectorUnit("dre", ("hashes", "frame_end", "query_after", "query_rows", "scores"),
+               ("cluster", "slot", "select", "descriptors", "cluster_overflow",
+                "page_overflow", "cycles"),
+               _check_dre, lambda a, cfg: run_dre(
+                   a["hashes"], a["frame_end"], a["query_after"], a["query_rows"], a["scores"],
+                   cfg).as_dict(cfg.no_slot)),
+)}
+UNITS = tuple(VECTOR_UNITS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,14 +262,7 @@ def save_vectors(path, unit: str, config: Config, **arrays) -> Vectors:
 
 def run_golden(vectors: Vectors) -> dict[str, np.ndarray]:
     """Evaluate a checked vector file with the golden model; returns the SPEC 6 output keys."""
-    a, cfg = vectors.arrays, vectors.config
-    if vectors.unit == "hcu":
-        out = run_hcu(a["hashes"], cfg).as_dict()
-    elif vectors.unit == "wtu":
-        out = run_wtu(a["scores"], a["counts"], cfg).as_dict()
-    else:
-        out = run_dre(a["hashes"], a["frame_end"], a["query_after"], a["query_rows"],
-                      a["scores"], cfg).as_dict(cfg.no_slot)
+    out = VECTOR_UNITS[vectors.unit].run(vectors.arrays, vectors.config)
     return {"unit": np.array(vectors.unit), **out}
 
 

@@ -17,48 +17,58 @@ import numpy as np
 
 from vrex.golden.config import Config
 from vrex.golden.hcu import run_hcu
-from vrex.golden.stimulus import trace_vectors
+from vrex.golden.stimulus import trace_all
 from vrex.golden.trace import TraceParams, generate_trace, save_trace
-from vrex.golden.vectors import UNITS, compare_outputs, run_golden, write_npz
+from vrex.golden.vectors import compare_outputs, run_golden, write_npz
 
 __all__ = ["run_flow"]
+
+
+def _hcu_stats(vectors, out, config) -> dict:
+    plain = run_hcu(vectors.arrays["hashes"], config, early_exit=False)
+    return {"tokens": int(out["cluster"].size), "clusters": int(out["counts"].size),
+            "tokens_per_cluster": round(float(out["counts"].mean()), 2),
+            "cluster_overflow": bool(out["cluster_overflow"]),
+            "hcu_cycles_no_early_exit": plain.cycles}
+
+
+def _wtu_stats(vectors, out, config) -> dict:
+    return {"wtu_mean_exit_bucket": round(float(out["exit_bucket"].mean()), 2)}
+
+
+def _dre_stats(vectors, out, config) -> dict:
+    frame_end, after = vectors.arrays["frame_end"], vectors.arrays["query_after"]
+    stored = frame_end[after]                       # tokens in the cache at each query
+    fetched = np.bincount(out["descriptors"][:, 0], weights=out["descriptors"][:, 2],
+                          minlength=after.size)
+    return {"queries": int(after.size),
+            "retrieval_ratio": round(float((fetched / stored).mean()), 4),
+            "descriptors": int(out["descriptors"].shape[0]),
+            "page_overflow": bool(out["page_overflow"])}
+
+
+# What the report says of each unit's golden run on a head.
+_STATS = {"hcu": _hcu_stats, "wtu": _wtu_stats, "dre": _dre_stats}
 
 
 def _head_stats(trace, config: Config, head: int, vector_dir: Path, sim: str | None,
                 build_root: Path) -> dict:
     stats = {"head": head}
-    for unit in UNITS:
-        vectors = trace_vectors(unit, trace, config, head=head)
-        out = run_golden(vectors)
+    inputs, golden = trace_all(trace, config, head=head), {}
+    for unit, vectors in inputs.items():
+        out = golden[unit] = run_golden(vectors)
         write_npz(vector_dir / f"{unit}_head{head}_in.npz", vectors.to_npz_dict())
         write_npz(vector_dir / f"{unit}_head{head}_golden.npz", out)
-        if unit == "dre" and sim:
-            from vrex.testbench.runner import simulate
-            start = time.perf_counter()
-            rtl = simulate(vectors, vector_dir / f"dre_head{head}_{sim}.npz", sim=sim,
-                           build_root=build_root)
-            stats["rtl_seconds"] = round(time.perf_counter() - start, 1)
-            stats["rtl_cycles"] = int(rtl["cycles"])
-            stats["rtl_differs"] = compare_outputs(rtl, out)
         stats[f"{unit}_cycles"] = int(out["cycles"])
-        if unit == "hcu":
-            stats["tokens"] = int(out["cluster"].size)
-            stats["clusters"] = int(out["counts"].size)
-            stats["tokens_per_cluster"] = round(float(out["counts"].mean()), 2)
-            stats["cluster_overflow"] = bool(out["cluster_overflow"])
-            plain = run_hcu(vectors.arrays["hashes"], config, early_exit=False)
-            stats["hcu_cycles_no_early_exit"] = plain.cycles
-        elif unit == "wtu":
-            stats["wtu_mean_exit_bucket"] = round(float(out["exit_bucket"].mean()), 2)
-        else:
-            frame_end, after = vectors.arrays["frame_end"], vectors.arrays["query_after"]
-            stored = frame_end[after]                       # tokens in the cache at each query
-            fetched = np.bincount(out["descriptors"][:, 0], weights=out["descriptors"][:, 2],
-                                  minlength=after.size)
-            stats["queries"] = int(after.size)
-            stats["retrieval_ratio"] = round(float((fetched / stored).mean()), 4)
-            stats["descriptors"] = int(out["descriptors"].shape[0])
-            stats["page_overflow"] = bool(out["page_overflow"])
+        stats.update(_STATS[unit](vectors, out, config))
+    if sim:                                         # the whole DRE in RTL
+        from vrex.testbench.runner import simulate
+        start = time.perf_counter()
+        rtl = simulate(inputs["dre"], vector_dir / f"dre_head{head}_{sim}.npz", sim=sim,
+                       build_root=build_root)
+        stats["rtl_seconds"] = round(time.perf_counter() - start, 1)
+        stats["rtl_cycles"] = int(rtl["cycles"])
+        stats["rtl_differs"] = compare_outputs(rtl, golden["dre"])
     return stats
 
 

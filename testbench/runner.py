@@ -13,7 +13,7 @@ import sysconfig
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from vrex.golden.vectors import OUTPUTS, Vectors, read_npz, write_npz
+from vrex.golden.vectors import VECTOR_UNITS, Vectors, read_npz, write_npz
 from vrex.interface.units import UNITS
 from vrex.rtl.generate import config_key, generate
 
@@ -108,7 +108,7 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
     if not vout.exists():
         raise SimError(f"testbench wrote no outputs; see {build_dir / 'test.log'}")
     outputs = read_npz(vout)
-    missing = [k for k in OUTPUTS[vectors.unit] if k not in outputs]
+    missing = [k for k in VECTOR_UNITS[vectors.unit].outputs if k not in outputs]
     if missing:
         raise SimError(f"testbench outputs lack {', '.join(missing)}")
     write_npz(out, outputs)

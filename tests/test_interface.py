@@ -114,3 +114,19 @@ def test_the_systemrdl_holds_the_table(tmp_path):
             assert fields["value"].get_property("reset") == want
             assert not fields["value"].is_hw_writable
         assert node.has_sw_writable == (r.access != "ro")
+
+
+def test_every_vector_unit_has_stimulus_and_a_registry_entry():
+    # The golden model's table of vector units, its stimulus and the interface's registry
+    # name the same units, so a unit added to one is missing from none.
+    from vrex.golden import stimulus
+    from vrex.golden.vectors import VECTOR_UNITS
+    from vrex.interface.units import vector_units
+    assert tuple(VECTOR_UNITS) == vector_units()
+    from vrex.golden.config import Config
+    cfg = Config(max_clusters=16, max_buckets=4, buckets=4)
+    for name in VECTOR_UNITS:
+        vectors = stimulus.random_vectors(name, cfg, 1, tokens=40)
+        assert vectors.unit == name
+    with pytest.raises(ValueError, match="unit must be one of hcu, wtu, dre, not 'x'"):
+        stimulus.random_vectors("x", cfg, 1)

@@ -5,7 +5,7 @@ import pytest
 
 from vrex.golden.config import Config
 from vrex.golden.stimulus import random_vectors
-from vrex.golden.vectors import (OUTPUTS, VectorError, check_vectors, compare_outputs,
+from vrex.golden.vectors import (VECTOR_UNITS, VectorError, check_vectors, compare_outputs,
                                  load_vectors, read_npz, run_golden, save_vectors, write_npz)
 
 from conftest import small_config
@@ -21,7 +21,7 @@ def test_round_trip(tmp_path, unit):
     assert back.unit == unit and back.config == cfg
     assert all(np.array_equal(back.arrays[k], v) for k, v in vectors.arrays.items())
     out = run_golden(back)
-    assert set(out) == {"unit", *OUTPUTS[unit]}
+    assert set(out) == {"unit", *VECTOR_UNITS[unit].outputs}
     assert compare_outputs(out, run_golden(vectors)) == []
 
 
