@@ -7,6 +7,8 @@ description of the generated IP."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -57,15 +59,21 @@ def write_regmap(registers: list[Register], toplevel: str, out: Path) -> dict[st
     files = {"registers_rdl": f"{toplevel}.rdl", "registers_h": f"{toplevel}_regs.h",
              "registers_md": f"{toplevel}_regs.md", "registers_xml": f"{toplevel}_regs.xml",
              "registers_json": f"{toplevel}_regs.json"}
-    rdl = out / files["registers_rdl"]
-    rdl.write_text(systemrdl(registers, toplevel))
-    compiler = RDLCompiler()
-    compiler.compile_file(str(rdl))
-    root = compiler.elaborate(top_def_name=toplevel)
-    CHeaderExporter().export(root, str(out / files["registers_h"]))
-    MarkdownExporter().export(root, str(out / files["registers_md"]))
-    IPXACTExporter().export(root, str(out / files["registers_xml"]))
-    (out / files["registers_json"]).write_text(regmap_json(registers, toplevel))
+    # Everything is rendered in a scratch folder and moved into ``out`` only once the SystemRDL
+    # compiled and every exporter ran: a failure leaves nothing half-written.
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        rdl = work / files["registers_rdl"]
+        rdl.write_text(systemrdl(registers, toplevel))
+        compiler = RDLCompiler()
+        compiler.compile_file(str(rdl))
+        root = compiler.elaborate(top_def_name=toplevel)
+        CHeaderExporter().export(root, str(work / files["registers_h"]))
+        MarkdownExporter().export(root, str(work / files["registers_md"]))
+        IPXACTExporter().export(root, str(work / files["registers_xml"]))
+        (work / files["registers_json"]).write_text(regmap_json(registers, toplevel))
+        for name in files.values():
+            shutil.move(work / name, out / name)
     return files
 
 
