@@ -11,14 +11,16 @@ from .rules import free_inputs, harness_module, stream_rule
 __all__ = ["hcu_miter", "hcu_streams"]
 
 
-def hcu_miter(*, tokens=3, hash_bits=4, digit=1, max_clusters=2, count_bits=2, within=24,
-              th_offset=0):
-    """``th_offset``: the baseline's threshold is off by this much (a test's broken design)."""
+def hcu_miter(*, tokens=3, hash_bits=6, digit=2, segment=2, max_clusters=2, count_bits=2,
+              within=24, th_offset=0):
+    """``th_offset``: the baseline's threshold is off by this much (a test's broken design).
+    The early-exit HCU stops on the lower bound with ``segment``-bit popcount gaps (the
+    defaults: a 2-bit gap per digit, three digits), the baseline compares every digit."""
     m, ports = harness_module()
     units = {}
     for name, early in (("ee", True), ("full", False)):
         units[name] = HCU(hash_bits=hash_bits, digit=digit, lanes=1, max_clusters=max_clusters,
-                          count_bits=count_bits, early_exit=early)
+                          count_bits=count_bits, early_exit=early, segment=segment)
         m.submodules[name] = units[name]
     hashes = Array(Signal(hash_bits, name=f"hash{i}") for i in range(tokens))
     for h in hashes:
@@ -57,14 +59,15 @@ def hcu_miter(*, tokens=3, hash_bits=4, digit=1, max_clusters=2, count_bits=2, w
     return m, ports
 
 
-def hcu_streams(*, hash_bits=4, digit=2, lanes=2, max_clusters=3, count_bits=2, capacity=1):
+def hcu_streams(*, hash_bits=4, digit=2, segment=1, lanes=2, max_clusters=3, count_bits=2,
+                capacity=1):
     """The HCU under free back-pressure, free hashes, thresholds, clears and table reads:
     ``o_id`` keeps the stream rule, an id leaves only for a token taken and not yet answered,
     at most ``capacity`` tokens are inside at once (so none is dropped and overwritten), a
     founding id names the next cluster and any other one already founded, and the table
     counts what was founded."""
     m, ports = harness_module()
-    m.submodules.dut = dut = HCU(hash_bits=hash_bits, digit=digit, lanes=lanes,
+    m.submodules.dut = dut = HCU(hash_bits=hash_bits, digit=digit, segment=segment, lanes=lanes,
                                  max_clusters=max_clusters, count_bits=count_bits)
     free_inputs(m, dut)
     stream_rule(m, dut.i_hash, assume=True, name="i_hash")

@@ -41,8 +41,9 @@ PROOFS = [
         "cover: the page pool exhausted (PAGE_OVERFLOW set)",
         "cover: a slot handed out again after a CLEAR took the pages back")),
     Proof("hcu-miter", "hcu", hcu_miter, "bmc", 30, (
-        "early exit is exact: with and without it, every token gets the same cluster and "
-        "founding flag (3 tokens of free hashes, free threshold, a 2-cluster table so the "
+        "early exit is exact: with the lower-bound exit (2-bit popcount gaps, three 2-bit "
+        "digits) and without early exit, every token gets the same cluster and founding "
+        "flag (3 tokens of free 6-bit hashes, free threshold, a 2-cluster table so the "
         "full-table rule is reached too)",
         "every token leaves both units within 24 cycles, so depth 30 compares them all; "
         "no id beyond the tokens sent")),

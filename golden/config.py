@@ -66,6 +66,7 @@ _RANGES = {
     # microarchitecture parameters
     "digit": (1, 64),
     "hcu_lanes": (1, 1 << 16),
+    "hcu_segment": (0, 64),
     "wtu_lanes": (1, 1 << 16),
     "max_buckets": (1, 1 << 10),
     "wtu_schedule": (0, 1),
@@ -81,7 +82,7 @@ VECTOR_SCALARS = (
     "hash_bits", "max_clusters", "th_hd", "count_bits", "score_bits",
     "ratio", "buckets", "mode", "page_tokens", "max_pages",
 )
-MICROARCH = ("digit", "hcu_lanes", "wtu_lanes", "max_buckets", "wtu_schedule")
+MICROARCH = ("digit", "hcu_lanes", "hcu_segment", "wtu_lanes", "max_buckets", "wtu_schedule")
 # Generator parameters a vector file may leave out (SPEC 6: mode exp's, defaults 4 and 16).
 OPTIONAL = ("exp_frac", "exp_bits")
 # The run-time settings: registers of the same name (upper case) set them on the DRE.
@@ -114,6 +115,12 @@ class Config:
         Hash bits each HCU similarity unit compares per cycle (1 = bit-serial).
     hcu_lanes : int
         HCU similarity units working in parallel.
+    hcu_segment : int
+        Bits per segment of the HCU's early-exit lower bound (SPEC 5): a comparison also stops
+        once the differing bits so far plus ``|popcount(x_seg) - popcount(h_seg)|`` over the
+        whole segments of the digits still to compare reach the bound; a digit holds
+        ``digit // hcu_segment`` segments from its least significant bit. 0 (or more than
+        ``digit``): the differing bits so far alone.
     wtu_lanes : int
         Scores the WTU handles per cycle.
     max_buckets : int
@@ -140,6 +147,7 @@ class Config:
     max_pages: int = 4096
     digit: int = 16
     hcu_lanes: int = 1
+    hcu_segment: int = 4
     wtu_lanes: int = 16
     max_buckets: int = 16
     wtu_schedule: Schedule = Schedule.SCAN

@@ -184,8 +184,9 @@ class HcuModel:
         width = groups * lanes
         # Distances fit a byte (hash_bits <= 64); small dtypes keep this memory-bound pass fast.
         big = np.uint8(cfg.hash_bits + 1)
-        xor = np.zeros((x.size, width), dtype=np.uint64)
-        xor[:, :ncols] = x[:, None] ^ self._hashes[None, :ncols]
+        table = np.zeros(width, dtype=np.uint64)
+        table[:ncols] = self._hashes[:ncols]
+        xor = x[:, None] ^ table[None, :]
         present = np.arange(width, dtype=np.int64)[None, :] < seen[:, None]
         dist = np.where(present, np.bitwise_count(xor), big)
         # The bound a group compares against: the best distance of the earlier groups, starting
@@ -205,11 +206,52 @@ class HcuModel:
         # A lane stops after the digit that takes its partial distance to the bound, i.e. the
         # digit holding the bound-th differing bit (LSB first); otherwise it runs all digits.
         steps = digits(cfg.hash_bits, cfg.digit)
-        exit_step = np.where(dist >= bound, _exit_step(xor, bound, cfg), np.uint8(steps))
+        if segments_per_digit(cfg):
+            exit_step = _bounded_exit_step(x, table, xor, bound, cfg)
+        else:
+            exit_step = np.where(dist >= bound, _exit_step(xor, bound, cfg), np.uint8(steps))
         exit_step = np.where(active, exit_step, np.uint8(0))
         if lanes > 1:
             exit_step = exit_step.reshape(x.size, groups, lanes).max(axis=2)
         return int(exit_step.sum(dtype=np.int64))
+
+
+def segments_per_digit(cfg: Config) -> int:
+    """Whole ``hcu_segment``-bit segments in a digit: 0 when the lower bound is off."""
+    return cfg.digit // cfg.hcu_segment if cfg.hcu_segment else 0
+
+
+def _mask(lo: int, width: int) -> np.uint64:
+    """Bits ``lo .. lo + width - 1`` of a 64-bit word."""
+    return np.uint64((((1 << width) - 1) << lo) & ((1 << 64) - 1))
+
+
+def _bounded_exit_step(x, table, xor, bound, cfg: Config) -> np.ndarray:
+    """Digit step (1-based) after which the lower bound first reaches ``bound`` (SPEC 5):
+    ``LB_s`` = the differing bits of digits ``0..s`` plus, for each later digit ``t``, its gap
+    ``l_t = sum |popcount(x_seg) - popcount(h_seg)|`` over its whole segments. ``LB_s`` never
+    falls and ends at the distance, so the step is one plus the number of ``s`` before the
+    last with ``LB_s < bound`` (all of them, when the distance is below the bound)."""
+    steps = digits(cfg.hash_bits, cfg.digit)
+    seg, per = cfg.hcu_segment, segments_per_digit(cfg)
+    # The gaps of the digits after s (suffix sums of l_t), from the last digit down.
+    ahead = np.zeros(xor.shape, dtype=np.int16)
+    after = [None] * steps
+    for t in reversed(range(steps)):
+        after[t] = ahead.copy()
+        for k in range(per):
+            lo = t * cfg.digit + k * seg
+            if lo >= 64:
+                continue
+            m = _mask(lo, seg)
+            gap = (np.bitwise_count(x & m).astype(np.int16)[:, None]
+                   - np.bitwise_count(table & m).astype(np.int16)[None, :])
+            ahead += np.abs(gap)
+    step = np.ones(xor.shape, dtype=np.uint8)
+    for s in range(steps - 1):
+        lower = np.bitwise_count(xor & _mask(0, (s + 1) * cfg.digit)).astype(np.int16) + after[s]
+        step += lower < bound
+    return step
 
 
 def _exit_step(xor: np.ndarray, bound: np.ndarray, cfg: Config) -> np.ndarray:

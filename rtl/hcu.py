@@ -31,6 +31,9 @@ class HCU(CheckedParams, wiring.Component):
         Bits each similarity unit compares per cycle, 1..hash_bits.
     lanes : int
         Similarity units comparing in parallel, 1..max_clusters.
+    segment : int
+        Bits per popcount segment of the early-exit lower bound, 0..64 (0: the differing bits
+        so far alone); see :class:`~vrex.rtl.similarity.SimilarityUnit`.
     max_clusters : int
         Cluster table capacity.
     count_bits : int
@@ -67,16 +70,19 @@ class HCU(CheckedParams, wiring.Component):
     """
 
     @classmethod
-    def check(cls, *, hash_bits, digit, lanes, max_clusters, count_bits, count_lanes, **_):
+    def check(cls, *, hash_bits, digit, lanes, max_clusters, count_bits, count_lanes, segment,
+              **_):
         check_int("hash_bits", hash_bits, 1, 64)
         check_int("digit", digit, 1, hash_bits)
+        check_int("segment", segment, 0, 64)
         check_int("max_clusters", max_clusters, 1, 1 << 16)
         check_int("lanes", lanes, 1, max_clusters)
         check_int("count_bits", count_bits, 1, 32)
         check_int("count_lanes", count_lanes, 1, max_clusters)
 
     def __init__(self, *, hash_bits=32, digit=16, lanes=1, max_clusters=1024, count_bits=16,
-                 early_exit=True, count_lanes=1):
+                 early_exit=True, count_lanes=1, segment=4):
+        self._segment = segment
         self._count_lanes = count_lanes
         self._hash_bits = hash_bits
         self._digit = digit
@@ -103,10 +109,12 @@ class HCU(CheckedParams, wiring.Component):
         """The HCU of a :class:`vrex.golden.config.Config`."""
         return cls(hash_bits=config.hash_bits, digit=config.digit, lanes=config.hcu_lanes,
                    max_clusters=config.max_clusters, count_bits=config.count_bits,
-                   early_exit=early_exit, count_lanes=count_lanes)
+                   early_exit=early_exit, count_lanes=count_lanes,
+                   segment=config.hcu_segment)
 
     hash_bits = property(lambda self: self._hash_bits)
     digit = property(lambda self: self._digit)
+    segment = property(lambda self: self._segment)
     lanes = property(lambda self: self._lanes)
     max_clusters = property(lambda self: self._max_clusters)
     count_bits = property(lambda self: self._count_bits)
@@ -133,7 +141,8 @@ class HCU(CheckedParams, wiring.Component):
 
         units = []
         for lane in range(lanes):
-            unit = SimilarityUnit(hb, self._digit, early_exit=self._early_exit, lookahead=True)
+            unit = SimilarityUnit(hb, self._digit, segment=self._segment,
+                                  early_exit=self._early_exit)
             m.submodules[f"lane{lane}"] = unit
             units.append(unit)
         steps = units[0].steps

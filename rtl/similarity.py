@@ -1,4 +1,5 @@
-"""One HCU similarity unit: a digit-serial Hamming distance with an early-exit comparator."""
+"""One HCU similarity unit: a digit-serial Hamming distance with an early-exit comparator that
+stops on a lower bound of the whole distance."""
 
 from amaranth.hdl import C, Cat, Mux, Module, Signal, Value, signed
 from amaranth.lib import wiring
@@ -55,48 +56,74 @@ def _ripple(columns, width):
     return bits
 
 
-def at_least(value, threshold, offset=None):
-    """Combinational ``popcount(value) + offset >= threshold``, for an unsigned ``offset``
-    and a signed or unsigned ``threshold``: the sign of the difference, with every term in
-    one carry-save tree of full adders written as gates. Without adder or comparator cells,
-    FPGA flows map the count and the comparison together into a few levels of LUTs rather
-    than a chain of carry cells per adder."""
+def at_least(value, threshold, offset=None, minus=None):
+    """Combinational ``popcount(value) + offset - minus >= threshold``, for unsigned ``offset``
+    and ``minus`` and a signed or unsigned ``threshold``: the sign of the difference, with
+    every term in one carry-save tree of full adders written as gates. Without adder or
+    comparator cells, FPGA flows map the count and the comparison together into a few levels
+    of LUTs rather than a chain of carry cells per adder."""
     threshold = Value.cast(threshold)
     offset = Value.cast(C(0, 1) if offset is None else offset)
+    minus = Value.cast(C(0, 1) if minus is None else minus)
     signed_threshold = threshold.shape().signed
     most = len(value) + (1 << len(offset)) - 1 + (1 << (len(threshold) - 1)) * signed_threshold
-    least = (1 << (len(threshold) - signed_threshold)) - 1         # -(the least difference)
+    least = (1 << (len(threshold) - signed_threshold)) - 1 + (1 << len(minus)) - 1
     width = max(most.bit_length(), least.bit_length()) + 1
     fill = threshold[-1] if signed_threshold else C(0, 1)
     negated = ~Cat(threshold, fill.replicate(width - len(threshold)))
+    negated_minus = ~Cat(minus, C(0, width - len(minus)))
     columns = [[] for _ in range(width)]
-    columns[0] += [value[i] for i in range(len(value))] + [C(1, 1)]  # + 1: two's complement
+    # Two's complement of each subtrahend: its bits inverted, plus one.
+    columns[0] += [value[i] for i in range(len(value))] + [C(1, 1), C(1, 1)]
     for weight in range(width):
-        columns[weight].append(negated[weight])
+        columns[weight] += [negated[weight], negated_minus[weight]]
         if weight < len(offset):
             columns[weight].append(offset[weight])
     return ~_ripple(_compress(columns), width)[-1]
 
 
+def segment_gaps(x, h, lo, count, segment):
+    """``sum |popcount(x_seg) - popcount(h_seg)|`` over ``count`` segments of ``segment`` bits
+    from bit ``lo`` of ``x`` and ``h``: a lower bound of their differing bits there."""
+    gaps = []
+    for at in range(lo, lo + count * segment, segment):
+        px, ph = popcount(x[at:at + segment]), popcount(h[at:at + segment])
+        gaps.append(Mux(px > ph, px - ph, ph - px))
+    total = gaps[0]
+    for gap in gaps[1:]:
+        total = total + gap
+    return total
+
+
 class SimilarityUnit(wiring.Component):
     """Compares a token hash ``x`` with a cluster hash ``h``, ``digit`` bits a cycle, least
-    significant digit first, and stops as soon as the partial distance reaches ``bound``.
+    significant digit first, and stops as soon as a lower bound of the whole distance reaches
+    ``bound``: the differing bits counted so far plus, for the digits still to compare,
+    ``sum |popcount(x_seg) - popcount(h_seg)|`` over their ``segment``-bit segments (SPEC 5).
 
     The parent steps every unit of the HCU in lockstep; a unit that stops early holds its
-    partial distance, which is then at least ``bound`` and so never ``nearer``.
+    partial distance, which is then no longer ``nearer``.
+
+    How: the unit takes ``x`` and ``h`` the cycle before step 0 (``restart``), and counts there
+    each digit's segment gaps ``l_s`` and the first digit's differing bits. What a step adds to
+    the lower bound is ``l_0 + ... + l_last`` plus the first digit's excess at step 0, and the
+    excess ``ones_s - l_s >= 0`` of its digit after that; the unit tracks what the bound may
+    still grow by before ``bound`` (``budget``), so the stop decision has no adder, and the
+    comparison of the next digit with it is a carry-save tree of gates (``at_least``) made a
+    cycle ahead. Step 0 compares two registers, so that a bound the parent lowers as a group
+    ends applies to the next at once.
 
     Parameters
     ----------
     hash_bits : int
     digit : int
         Hash bits compared per cycle; a comparison takes ``ceil(hash_bits / digit)`` steps.
+    segment : int
+        Bits per popcount segment of the lower bound; a digit holds ``digit // segment`` of
+        them from its least significant bit. 0 (or more than ``digit``): the partial distance
+        alone.
     early_exit : bool
         With ``False`` every comparison runs all steps (the baseline for benchmarks).
-    lookahead : bool
-        Take ``x`` and ``h`` one cycle ahead, in the cycle ``restart`` announces step 0, and
-        count each digit's differing bits a cycle ahead, so a step's decision starts from
-        registers instead of an XOR and a popcount (the HCU's timing). Without it ``x`` and
-        ``h`` are sampled at step 0 itself and a step's decision is combinational from them.
 
     Members
     -------
@@ -104,14 +131,12 @@ class SimilarityUnit(wiring.Component):
         A comparison step happens this cycle.
     step : In(range(steps))
         Which digit; step 0 starts a new comparison.
+    restart : In(1)
+        The next cycle is step 0 of a comparison of ``x`` and ``h``, taken now.
     enable : In(1)
         Sampled at step 0: this unit holds a cluster in this group.
     x, h : In(hash_bits)
-        The hashes, sampled at step 0 (with ``lookahead``: in the cycle ``restart`` is high,
-        just before); the unit keeps the digits still to compare, so the parent may change
-        them afterwards.
-    restart : In(1)
-        Only with ``lookahead``: the next cycle is step 0 of a comparison of ``x`` and ``h``.
+        The hashes, taken in the ``restart`` cycle; the parent may change them afterwards.
     bound : In(range(hash_bits + 2))
         The distance a cluster must stay below to be nearer than the best so far; held for
         the whole comparison.
@@ -126,16 +151,19 @@ class SimilarityUnit(wiring.Component):
         (meaningful once ``done``).
     """
 
-    def __init__(self, hash_bits: int, digit: int, *, early_exit: bool = True,
-                 lookahead: bool = False):
+    def __init__(self, hash_bits: int, digit: int, *, segment: int = 0,
+                 early_exit: bool = True):
         self._hash_bits = hash_bits
         self._digit = digit
         self._steps = -(-hash_bits // digit)
+        # Segments a digit holds; none without early exit, where nothing stops early.
+        self._per = digit // segment if segment and early_exit else 0
+        self._segment = segment
         self._early_exit = early_exit
-        self._lookahead = lookahead
-        members = {
+        super().__init__({
             "go": In(1),
             "step": In(range(self._steps)),
+            "restart": In(1),
             "enable": In(1),
             "x": In(hash_bits),
             "h": In(hash_bits),
@@ -144,10 +172,7 @@ class SimilarityUnit(wiring.Component):
             "distance": Out(range(hash_bits + 1)),
             "zero": Out(1),
             "nearer": Out(1),
-        }
-        if lookahead:
-            members["restart"] = In(1)
-        super().__init__(members)
+        })
 
     @property
     def steps(self) -> int:
@@ -156,6 +181,8 @@ class SimilarityUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         hb, digit, steps = self._hash_bits, self._digit, self._steps
+        seg, per = self._segment, self._per
+        padded = steps * digit
         partial = Signal(range(hb + 1))
         running = Signal()
         holds = Signal()     # this unit was given a cluster at step 0
@@ -163,54 +190,61 @@ class SimilarityUnit(wiring.Component):
         first = Signal()
         last = Signal()
         m.d.comb += [first.eq(self.step == 0), last.eq(self.step == steps - 1)]
-        diff = Signal(steps * digit)
-        m.d.comb += diff.eq(self.x ^ self.h)        # zero-padded up to whole digits
+        x = Signal(padded)
+        h = Signal(padded)
+        m.d.comb += [x.eq(self.x), h.eq(self.h)]     # zero-padded up to whole digits
+        diff = x ^ h
         # Digits after the first wait in a shift register, so a step's digit is never a
-        # ``steps``-way choice, and ``x`` and ``h`` are free once taken.
+        # ``steps``-way choice; and beside them, with a segment, their gaps l_s.
         rest = Signal((steps - 1) * digit, reset_less=True)
+        gap_bits = bits_for(digit)
+        gaps = Signal((steps - 1) * gap_bits, reset_less=True)
 
         run = Signal()
         ones = Signal(range(digit + 1))     # differing bits in this step's digit
-        # What the partial distance may still grow by before it reaches the bound: comparing
-        # the digit's popcount with it keeps an adder out of the stop decision. Negative only
-        # without early exit, where a comparison runs past the bound.
+        excess = Signal(range(digit + 1))   # this step's ones - l_s (steps after the first)
+        head = Signal(range(hb + 1))        # what step 0 adds to the lower bound
+        grow = Signal(range(hb + 1))        # what this step adds to it
+        # What the lower bound may still grow by before it reaches ``bound``. Negative only
+        # without early exit, where a comparison runs past the bound. It only matters while
+        # the unit runs; once stopped it only falls, and a comparison's growths add up to its
+        # distance, at most hash_bits, so it cannot wrap.
         budget = Signal(signed(bits_for(hb + 1) + 1))
-        reach = Signal()                    # this digit takes the distance to the bound
-        # The budget after this step. It only matters while the unit runs; once stopped, it
-        # only falls, so it stays at or below zero, and a comparison's digits add up to at
-        # most hash_bits, so it cannot wrap.
+        budget_r = Signal.like(budget)
         left = Signal.like(budget)
+        reach = Signal()                    # this step takes the lower bound to ``bound``
+        reach_r = Signal()
         m.d.comb += [
             run.eq(Mux(first, self.enable, running)),
-            left.eq(budget - ones),
+            grow.eq(Mux(first, head, excess)),
+            budget.eq(Mux(first, self.bound, budget_r)),
+            reach.eq(Mux(first, head >= self.bound, reach_r)),
+            left.eq(budget - grow),
         ]
-        if self._lookahead:
-            # Each step's popcount is counted a cycle ahead: from the new hashes for step 0,
-            # else from the next digit. Later steps' comparisons with the budget are made a
-            # cycle ahead too, as their budget is known then; step 0 compares two registers,
-            # so that a bound the parent lowers as a group ends applies to the next at once.
-            reach_r = Signal()
-            budget_r = Signal.like(budget)
-            m.d.comb += [
-                budget.eq(Mux(first, self.bound, budget_r)),
-                reach.eq(Mux(first, ones >= self.bound, reach_r)),
-            ]
-            with m.If(self.restart):
-                m.d.sync += [ones.eq(popcount(diff[:digit])), rest.eq(diff[digit:])]
-            if steps > 1:
-                following = rest[:digit]
-                with m.Elif(self.go):
-                    m.d.sync += [ones.eq(popcount(following)), rest.eq(rest[digit:]),
-                                 budget_r.eq(left), reach_r.eq(at_least(following, budget, ones))]
-        else:
-            slack = Signal.like(budget)
-            m.d.comb += [
-                ones.eq(popcount(Mux(first, diff[:digit], rest[:digit]))),
-                budget.eq(Mux(first, self.bound, slack)),
-                reach.eq(ones >= budget),
-            ]
-            with m.If(self.go):
-                m.d.sync += [rest.eq(Mux(first, diff[digit:], rest[digit:])), slack.eq(left)]
+        if steps > 1:
+            following = rest[:digit]
+            next_gap = gaps[:gap_bits]
+            next_ones = Signal.like(ones)
+            m.d.comb += next_ones.eq(popcount(following))
+        with m.If(self.restart):
+            first_ones = popcount(diff[:digit])
+            m.d.sync += [ones.eq(first_ones), rest.eq(diff[digit:])]
+            if per:
+                later = [segment_gaps(x, h, s * digit, per, seg) for s in range(1, steps)]
+                total = first_ones
+                for value in later:
+                    total = total + value
+                m.d.sync += [head.eq(total), gaps.eq(Cat(*(v.as_unsigned()[:gap_bits]
+                                                          for v in later)))]
+            else:
+                m.d.sync += head.eq(first_ones)
+        if steps > 1:
+            with m.Elif(self.go):
+                m.d.sync += [ones.eq(next_ones), rest.eq(rest[digit:]),
+                             excess.eq(next_ones - (next_gap if per else 0)),
+                             gaps.eq(gaps[gap_bits:]), budget_r.eq(left),
+                             reach_r.eq(at_least(following, budget, grow,
+                                                 next_gap if per else None))]
 
         m.d.comb += [
             self.distance.eq(Mux(first, 0, partial) + Mux(run, ones, 0)),

@@ -227,8 +227,13 @@ def cmd_sim_run(args):
 
 
 def cmd_bench_hcu(args):
+    from vrex.golden.trace import load_trace
     from vrex.scripts.bench import bench_hcu_early_exit
+    traces = [(load_trace(path), str(path)) for path in args.trace]  # refused before any run
     bench_hcu_early_exit()
+    for trace, name in traces:
+        print()
+        bench_hcu_early_exit(trace=trace, name=name, lanes=(1,))
 
 
 def cmd_synth(args):
@@ -577,6 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", type=int, default=1024)
     p.set_defaults(func=cmd_bench_golden)
     p = bsub.add_parser("hcu", help="HCU comparison cycles with and without early exit")
+    p.add_argument("--trace", type=Path, action="append", default=[], metavar="FILE",
+                   help="also on this trace, e.g. a real model's from `vrex trace llm` "
+                        "(repeatable; one lane)")
     p.set_defaults(func=cmd_bench_hcu)
     p = bsub.add_parser("wtu", help="WTU cycles per row and cells by schedule, against "
                                     "baselines; exit-bucket histogram")

@@ -47,8 +47,20 @@ def hcu(hashes, cfg, *, early_exit=True, state=None) -> HcuRef:
     return st
 
 
+def _gap(x, h, t, cfg) -> int:
+    """SPEC 5's lower bound of digit t's differing bits: the popcount gaps of its whole
+    hcu_segment-bit segments, from its least significant bit."""
+    seg = cfg.hcu_segment
+    total = 0
+    for k in range(cfg.digit // seg if seg else 0):
+        mask = ((1 << seg) - 1) << (t * cfg.digit + k * seg)
+        total += abs(popcount(x & mask) - popcount(h & mask))
+    return total
+
+
 def _compare_walk(x, table, cfg, full, early_exit) -> int:
-    """SPEC 5: lanes compare groups of clusters digit by digit, LSB digit first."""
+    """SPEC 5: lanes compare groups of clusters digit by digit, LSB digit first; a lane stops
+    once the differing bits so far plus the later digits' gaps reach the bound."""
     n = len(table)
     digits = -(-cfg.hash_bits // cfg.digit)
     bound = cfg.hash_bits + 1 if full else cfg.th_hd
@@ -59,6 +71,7 @@ def _compare_walk(x, table, cfg, full, early_exit) -> int:
         group = range(first, min(first + cfg.hcu_lanes, n))
         partial = {c: 0 for c in group}
         running = set(group)
+        compared_all = set()
         t = 0
         while running:
             t += 1
@@ -66,10 +79,14 @@ def _compare_walk(x, table, cfg, full, early_exit) -> int:
             mask = ((1 << cfg.digit) - 1) << lo
             for c in sorted(running):
                 partial[c] += popcount((x ^ table[c]) & mask)
-                if (early_exit and partial[c] >= bound) or t == digits:
+                ahead = sum(_gap(x, table[c], u, cfg) for u in range(t, digits))
+                if t == digits:
+                    running.discard(c)
+                    compared_all.add(c)
+                elif early_exit and partial[c] + ahead >= bound:
                     running.discard(c)
         cycles += t
-        finished = [partial[c] for c in group if partial[c] < bound]
+        finished = [partial[c] for c in group if c in compared_all and partial[c] < bound]
         if finished:
             bound = min(bound, min(finished))
     return cycles

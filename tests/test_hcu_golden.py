@@ -87,9 +87,10 @@ def test_random_against_reference(seed):
     rng = np.random.default_rng(seed)
     hash_bits = int(rng.choice([1, 3, 8, 13, 32, 64]))
     max_clusters = int(rng.integers(1, 24))
+    digit = int(rng.integers(1, hash_bits + 1))
     cfg = Config(hash_bits=hash_bits, max_clusters=max_clusters,
-                 count_bits=int(rng.integers(1, 6)),
-                 digit=int(rng.integers(1, hash_bits + 1)),
+                 count_bits=int(rng.integers(1, 6)), digit=digit,
+                 hcu_segment=int(rng.integers(0, digit + 2)),
                  hcu_lanes=int(rng.integers(1, max_clusters + 1)),
                  wtu_lanes=1, th_hd=int(rng.integers(0, hash_bits + 2)))
     hashes = random_hashes(rng, cfg, int(rng.integers(1, 120)))
@@ -102,8 +103,9 @@ def test_random_against_reference(seed):
 )
 def test_property_against_reference(hash_bits, data):
     max_clusters = data.draw(st.integers(1, 12))
-    cfg = Config(hash_bits=hash_bits, max_clusters=max_clusters, count_bits=3,
-                 digit=data.draw(st.integers(1, hash_bits)),
+    digit = data.draw(st.integers(1, hash_bits))
+    cfg = Config(hash_bits=hash_bits, max_clusters=max_clusters, count_bits=3, digit=digit,
+                 hcu_segment=data.draw(st.integers(0, digit)),
                  hcu_lanes=data.draw(st.integers(1, max_clusters)), wtu_lanes=1,
                  th_hd=data.draw(st.integers(0, hash_bits + 1)))
     top = (1 << hash_bits) - 1

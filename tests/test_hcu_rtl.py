@@ -29,43 +29,66 @@ def test_popcount():
     sim.run()
 
 
+def _exit_step(x, h, bound, hb, digit, segment):
+    """SPEC 5 by hand: the first step after which the differing bits so far plus the later
+    digits' segment gaps reach the bound; every step if none does."""
+    steps = -(-hb // digit)
+    per = digit // segment if segment else 0
+
+    def ones(v):
+        return bin(v).count("1")
+
+    def gap(t):
+        total = 0
+        for k in range(per):
+            m = ((1 << segment) - 1) << (t * digit + k * segment)
+            total += abs(ones(x & m) - ones(h & m))
+        return total
+
+    for s in range(steps):
+        lower = ones((x ^ h) & ((1 << ((s + 1) * digit)) - 1)) + sum(map(gap, range(s + 1, steps)))
+        if lower >= bound:
+            return s + 1
+    return steps
+
+
 @pytest.mark.parametrize("early_exit", [True, False])
-@pytest.mark.parametrize("digit", [1, 3, 8])
-def test_similarity_unit_stops_at_the_bound(digit, early_exit):
+@pytest.mark.parametrize("digit,segment", [(1, 0), (3, 0), (8, 0), (1, 1), (3, 1), (3, 2),
+                                           (4, 2), (8, 4), (2, 3)])
+def test_similarity_unit_stops_on_the_lower_bound(digit, segment, early_exit):
     hb = 8
-    dut = SimilarityUnit(hb, digit, early_exit=early_exit)
-    rng = np.random.default_rng(digit)
+    dut = SimilarityUnit(hb, digit, segment=segment, early_exit=early_exit)
+    seed = digit * 10 + segment
+    rng = np.random.default_rng(seed)
 
     async def bench(ctx):
-        for _ in range(40):
+        for _ in range(60):
             x, h = (int(v) for v in rng.integers(0, 256, size=2))
             bound = int(rng.integers(0, hb + 2))
             ctx.set(dut.x, x)
             ctx.set(dut.h, h)
+            ctx.set(dut.restart, 1)                 # the unit takes x and h a cycle ahead
+            await ctx.tick()
+            ctx.set(dut.restart, 0)
+            ctx.set(dut.x, 0)                       # free once taken
+            ctx.set(dut.h, 0)
             ctx.set(dut.bound, bound)
             ctx.set(dut.enable, 1)
             ctx.set(dut.go, 1)
-            # Expected: stop after the step holding the bound-th differing bit (LSB first).
-            diff = x ^ h
-            want_steps = dut.steps
-            if early_exit and bin(diff).count("1") >= bound:
-                seen = 0
-                for bit in range(hb):
-                    if seen >= bound:
-                        break
-                    seen += (diff >> bit) & 1
-                    last_bit = bit
-                want_steps = 1 if bound == 0 else last_bit // digit + 1
+            diff = bin(x ^ h).count("1")
+            want = _exit_step(x, h, bound, hb, digit, segment) if early_exit else dut.steps
             for step in range(dut.steps):
                 ctx.set(dut.step, step)
                 if ctx.get(dut.done):
                     break
                 await ctx.tick()
-            assert step + 1 == want_steps or (step == dut.steps - 1 and want_steps == dut.steps)
-            assert ctx.get(dut.nearer) == (bin(diff).count("1") < bound)
+            where = f"seed {seed}, x {x:#x}, h {h:#x}, bound {bound}"
+            assert step + 1 == want, where
+            assert ctx.get(dut.nearer) == (diff < bound), where
             if ctx.get(dut.nearer):
-                assert ctx.get(dut.distance) == bin(diff).count("1")
+                assert ctx.get(dut.distance) == diff, where
             await ctx.tick()
+            ctx.set(dut.go, 0)
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -83,24 +106,27 @@ def test_bad_parameters_are_named():
 
 
 CASES = [
-    # hash_bits, digit, lanes, max_clusters, th_hd
-    (8, 1, 1, 6, 3),        # bit-serial
-    (8, 8, 1, 6, 3),        # one digit: the whole hash a cycle
-    (8, 3, 2, 7, 4),        # short last digit, partly filled last group
-    (16, 4, 4, 8, 5),
-    (5, 2, 3, 3, 0),        # th_hd 0: nothing joins
-    (6, 2, 1, 4, 7),        # th_hd hash_bits + 1: everything joins
-    (32, 16, 1, 16, 7),     # the paper's lane, a small table
-    (64, 16, 2, 5, 20),     # 64-bit hashes
+    # hash_bits, digit, lanes, max_clusters, th_hd, hcu_segment
+    (8, 1, 1, 6, 3, 0),     # bit-serial
+    (8, 1, 1, 6, 3, 1),     # bit-serial, a segment a bit: the bound is the distance
+    (8, 8, 1, 6, 3, 4),     # one digit: the whole hash a cycle
+    (8, 3, 2, 7, 4, 2),     # short last digit, a bit of each digit in no segment
+    (16, 4, 4, 8, 5, 4),
+    (16, 4, 3, 8, 5, 0),    # no lower bound
+    (5, 2, 3, 3, 0, 1),     # th_hd 0: nothing joins
+    (6, 2, 1, 4, 7, 2),     # th_hd hash_bits + 1: everything joins
+    (32, 16, 1, 16, 7, 4),  # the paper's lane, a small table
+    (32, 16, 2, 16, 7, 16),
+    (64, 16, 2, 5, 20, 8),  # 64-bit hashes
 ]
 
 
 @pytest.mark.parametrize("early_exit", [True, False], ids=["early_exit", "no_early_exit"])
 @pytest.mark.parametrize("case", CASES, ids=[str(c) for c in CASES])
 def test_against_golden(case, early_exit):
-    hb, digit, lanes, cap, th = case
+    hb, digit, lanes, cap, th, segment = case
     cfg = Config(hash_bits=hb, digit=digit, hcu_lanes=lanes, max_clusters=cap, th_hd=th,
-                 count_bits=3, wtu_lanes=1)
+                 count_bits=3, wtu_lanes=1, hcu_segment=segment)
     seed = sum(case)
     hashes = random_hashes(np.random.default_rng(seed), cfg, 60)
     want = run_hcu(hashes, cfg, early_exit=early_exit).as_dict()
