@@ -20,6 +20,7 @@ from vrex.golden.hcu import run_hcu
 from vrex.golden.stimulus import trace_all
 from vrex.golden.trace import TraceParams, generate_trace, save_trace
 from vrex.golden.vectors import compare_outputs, run_golden, write_npz
+from vrex.synth.report import WHY, verdict_of
 
 __all__ = ["run_flow"]
 
@@ -185,18 +186,16 @@ def _synth_markdown(synth: dict) -> list[str]:
         lines.append(row)
     verdicts = []
     for name, u in units.items():
-        if u.get("target_kge") is not None:
-            met = u["kge"] <= u["target_kge"]
-            verdicts.append(f"{name} at most {u['target_kge']:g} kGE: "
-                            + ("met" if met else f"missed by {u['kge'] - u['target_kge']:.1f}"))
+        area = synth["area_14nm"]["units"][name].get("verdict")
+        if area:
+            verdicts.append(f"{name}, area at 14 nm against the paper's: {area}")
         for family in families:
             target = u[family].get("target_fmax_mhz")
-            fmax = u[family]["fmax_mhz"]
             if target is not None:
-                met = fmax is not None and fmax >= target
-                verdicts.append(f"{name} on the {u[family]['device']} at {target:g} MHz: "
-                                + ("met" if met else "missed" + (
-                                    f" by {target - fmax:.1f} MHz" if fmax else "")))
+                line = verdict_of(u[family]["fmax_mhz"], target, "MHz", at_most=False,
+                                  why=WHY["fmax_mhz"].get(name)) or \
+                    f">= {target:g} MHz: MISSED, it does not fit"
+                verdicts.append(f"{name} on the {u[family]['device']}: {line}")
     if verdicts:
-        lines += ["", "Budgets: " + "; ".join(verdicts) + "."]
+        lines += ["", "Targets:", ""] + [f"- {v}" for v in verdicts]
     return lines

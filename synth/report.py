@@ -20,25 +20,36 @@ from .area import paper_comparison
 from .cells import CellReport, generic_run
 from .fpga import FAMILIES, FpgaReport, fpga_run
 
-__all__ = ["UNITS", "targets_for", "unit_component", "synth_report"]
+__all__ = ["UNITS", "targets_for", "unit_component", "synth_report", "verdict_of", "WHY"]
 
 UNITS = tuple(REGISTRY)
 
-# Issue 6's budgets: logic of the default DRE in kGE (memories excluded), and Fmax of each
-# preset on the device it is sized for.
+# Targets: each unit of the default preset against the paper's area at 14 nm (the paper's
+# figures are for its configuration; synth/area.py converts), and each preset's Fmax on the
+# device it is sized for.
 _TARGETS = {
-    "default": {"kge": {"hcu": 1.0, "wtu": 25.0, "controller": 5.0, "dre": 30.0},
-                "fmax_mhz": {"ecp5": 100.0}},
-    "small": {"kge": {}, "fmax_mhz": {"ice40": 24.0}},
+    "default": {"area": True, "fmax_mhz": {"ecp5": 100.0}},
+    "small": {"area": False, "fmax_mhz": {"ice40": 30.0}},
+}
+
+# Why a target is missed, one line each, and where the docs say more.
+WHY = {
+    "area": {"wtu": "the 16 lane multipliers, adder trees and their pipeline flip-flops "
+                    "(docs/synth.md#where-the-area-goes)",
+             "dre": "the WTU's share (docs/synth.md#where-the-area-goes)",
+             "controller": "its chain and page tables in SRAM (docs/synth.md#where-the-area-goes)",
+             "hcu": "its 1024 x 32-bit table in SRAM (docs/synth.md#where-the-area-goes)"},
+    "fmax_mhz": {"dre": "block-RAM-to-logic paths and routing "
+                        "(docs/synth.md#what-the-clock-cost-and-what-limits-it-now)"},
 }
 
 
 def targets_for(config: Config) -> dict:
-    """The budgets that apply to ``config``: those of the preset it equals, else none."""
+    """The targets that apply to ``config``: those of the preset it equals, else none."""
     for preset, targets in _TARGETS.items():
         if config == load_config(preset):
             return {"preset": preset, **targets}
-    return {"preset": None, "kge": {}, "fmax_mhz": {}}
+    return {"preset": None, "area": False, "fmax_mhz": {}}
 
 
 def unit_component(unit: str, config: Config):
@@ -46,13 +57,19 @@ def unit_component(unit: str, config: Config):
     return registry_unit(unit).build(config, as_in_dre=True)
 
 
-def _verdict(value: float | None, target: float | None, unit: str, *, at_most: bool) -> str:
+def verdict_of(value: float | None, target: float | None, unit: str, *, at_most: bool,
+            why: str | None = None) -> str:
+    """One line: the target, met, or missed by how much (as a ratio when ``unit`` is "x" of
+    a reference) and why."""
     if target is None or value is None:
         return ""
     met = value <= target if at_most else value >= target
     word = "<=" if at_most else ">="
-    return (f"{word} {target:g} {unit}: " + ("met" if met else
-            f"MISSED by {abs(value - target):.1f} {unit}"))
+    if met:
+        return f"{word} {target:g} {unit}: met"
+    by = f"{value / target:.2f}x the target" if unit == "mm2" else \
+        f"by {abs(value - target):.1f} {unit}"
+    return f"{word} {target:g} {unit}: MISSED, {by}" + (f": {why}" if why else "")
 
 
 def synth_report(config: Config, *, units=UNITS, families=tuple(FAMILIES),
@@ -84,14 +101,12 @@ def synth_report(config: Config, *, units=UNITS, families=tuple(FAMILIES),
 
     figures = {}
     print(f"{'unit':12s} {'cells':>8s} {'flops':>6s} {'kGE':>8s} {'transistors':>12s} "
-          f"{'memory bits':>12s}  target")
+          f"{'memory bits':>12s}")
     for unit in units:
         report = CellReport(**results[unit, "generic"])
-        target = targets["kge"].get(unit)
         print(f"{unit:12s} {report.cells:>8d} {report.flops:>6d} {report.kge:>8.2f} "
-              f"{report.transistors:>12d} {report.memory_bits:>12d}  "
-              f"{_verdict(report.kge, target, 'kGE', at_most=True)}")
-        figures[unit] = {**report.summary(), "target_kge": target}
+              f"{report.transistors:>12d} {report.memory_bits:>12d}")
+        figures[unit] = report.summary()
     if before:
         without = CellReport(**results["wtu-no-exp", "generic"])
         grown = figures["wtu"]["kge"] / without.kge - 1
@@ -109,11 +124,17 @@ def synth_report(config: Config, *, units=UNITS, families=tuple(FAMILIES),
             fmax = (f"Fmax {report.fmax_mhz:6.1f} MHz" + (f" [{report.note}]" if report.note
                                                           else "")
                     if report.fmax_mhz is not None else "no Fmax: " + report.note)
-            verdict = _verdict(report.fmax_mhz, target, "MHz", at_most=False) \
-                if unit == "dre" else ""
+            verdict = verdict_of(report.fmax_mhz, target, "MHz", at_most=False,
+                                 why=WHY["fmax_mhz"].get(unit)) if unit == "dre" else ""
             print(f"{unit:12s} " + " ".join(f"{k} {v}" for k, v in report.resources.items())
                   + f"  {fmax}" + (f"  ({verdict})" if verdict else ""))
             figures[unit][family] = {**report.summary(),
                                      "target_fmax_mhz": target if unit == "dre" else None}
-    return {"preset": targets["preset"], "units": figures,
-            "area_14nm": paper_comparison(figures, with_paper=targets["preset"] == "default")}
+    area = paper_comparison(figures, with_paper=targets["area"])
+    for unit, row in area["units"].items():
+        line = verdict_of(row["total_mm2"], row["paper_mm2"], "mm2", at_most=True,
+                          why=WHY["area"].get(unit))
+        row["verdict"] = line or None
+        if line:
+            print(f"{unit:12s} area at 14 nm, at most the paper's {line}")
+    return {"preset": targets["preset"], "units": figures, "area_14nm": area}

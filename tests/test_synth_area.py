@@ -30,11 +30,22 @@ def test_comparison_beside_the_paper(capsys):
     assert all(row["paper_mm2"] is None for row in rows.values())
 
 
-def test_budgets_follow_the_preset():
+def test_targets_follow_the_preset():
+    # The paper's areas are for its configuration: only the default preset is held to them.
     default = targets_for(Config())
-    assert default["preset"] == "default" and default["kge"]["dre"] == 30.0
+    assert default["preset"] == "default" and default["area"]
     assert default["fmax_mhz"] == {"ecp5": 100.0}
     small = targets_for(load_config("small"))
-    assert small["preset"] == "small" and small["fmax_mhz"] == {"ice40": 24.0}
+    assert small["preset"] == "small" and not small["area"]
+    assert small["fmax_mhz"] == {"ice40": 30.0}
     other = targets_for(Config().replace(max_clusters=512))
-    assert other == {"preset": None, "kge": {}, "fmax_mhz": {}}
+    assert other == {"preset": None, "area": False, "fmax_mhz": {}}
+
+
+def test_a_missed_target_says_by_how_much_and_why():
+    from vrex.synth.report import verdict_of
+    assert verdict_of(0.0313, 0.02, "mm2", at_most=True, why="the multipliers") == \
+        "<= 0.02 mm2: MISSED, 1.56x the target: the multipliers"
+    assert verdict_of(74.2, 100.0, "MHz", at_most=False) == ">= 100 MHz: MISSED, by 25.8 MHz"
+    assert verdict_of(0.0076, 0.01, "mm2", at_most=True) == "<= 0.01 mm2: met"
+    assert verdict_of(None, 0.01, "mm2", at_most=True) == ""
