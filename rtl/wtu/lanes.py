@@ -6,7 +6,8 @@ operands formed in C (the value, and whether it lies above the pass's cut), its 
 the adder trees one level a stage in E1..Et (``t = ceil(log2 lanes)``), and it is accumulated
 in G. The pipeline never stalls: a beat reaches G :attr:`LanePipeline.latency` cycles after it
 was issued, and ``flush`` drops the beats in flight (those issued after the beat that decided a
-selection). The load pass's beats are folded into the row's statistics at G.
+selection). The load pass's beats are folded into the row's weighted sum and sum of counts at
+G, and into its least and greatest score by trees that start in C and fold ``t`` stages later.
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
@@ -141,7 +142,7 @@ class LanePipeline(wiring.Component):
         # the operands of the statistics' trees, and the masks of the trees it joins.
         top_s, bottom_s = (1 << (sb - 1)) - 1, -(1 << (sb - 1))
         rom = Array(Const(w, ew) for w in exp_table(q, ew))
-        factor_d, count_d, min_d, max_d, cnt_d, all_d = [], [], [], [], [], []
+        factor_d, count_d, cnt_d, all_d = [], [], [], []
         mask_d = [Signal(lanes, name=f"mask_d{w}") for w in range(self._ways)]
         for lane, s in enumerate(scores):
             use = tag_c.lanes[lane]
@@ -155,11 +156,8 @@ class LanePipeline(wiring.Component):
                                       Mux(tag_c.load, s,
                                           Mux(self.exp_mode, exp_value, s - self.min_s))))
             count = Signal(cb, name=f"count_d{lane}")
-            lo_s = Signal(signed(sb), name=f"min_d{lane}")
-            hi_s = Signal(signed(sb), name=f"max_d{lane}")
             c_s = Signal(cb, name=f"cnt_d{lane}")
-            m.d.sync += [count.eq(counts[lane]), lo_s.eq(Mux(use, s, top_s)),
-                         hi_s.eq(Mux(use, s, bottom_s)), c_s.eq(Mux(use, counts[lane], 0))]
+            m.d.sync += [count.eq(counts[lane]), c_s.eq(Mux(use, counts[lane], 0))]
             for w in range(self._ways):
                 cut = tag_c.cut if self._ways == 1 else self.cuts[w]
                 m.d.sync += mask_d[w][lane].eq(use & (tag_c.load | (s > cut)))
@@ -169,8 +167,6 @@ class LanePipeline(wiring.Component):
                 all_d.append(every)
             factor_d.append(factor)
             count_d.append(count)
-            min_d.append(lo_s)
-            max_d.append(hi_s)
             cnt_d.append(c_s)
 
         # D: the products, one multiplier per lane; the other operands wait a stage.
@@ -180,12 +176,9 @@ class LanePipeline(wiring.Component):
             m.d.sync += product.eq(factor_d[lane] * count_d[lane])
             product_e.append(product)
         mask_e = [Signal(lanes, name=f"mask_e{w}") for w in range(self._ways)]
-        min_e = [Signal(signed(sb), name=f"min_e{lane}") for lane in range(lanes)]
-        max_e = [Signal(signed(sb), name=f"max_e{lane}") for lane in range(lanes)]
         cnt_e = [Signal(cb, name=f"cnt_e{lane}") for lane in range(lanes)]
         all_e = [Signal(name=f"all_e{lane}") for lane in range(len(all_d))]
-        m.d.sync += [a.eq(b) for a, b in zip(mask_e + min_e + max_e + cnt_e + all_e,
-                                             mask_d + min_d + max_d + cnt_d + all_d)]
+        m.d.sync += [a.eq(b) for a, b in zip(mask_e + cnt_e + all_e, mask_d + cnt_d + all_d)]
 
         # E1..Et: the adder trees (and, for the load pass, the min, max and count trees), one
         # level a stage.
@@ -211,16 +204,25 @@ class LanePipeline(wiring.Component):
                 add, self._total_width, "total"))
         else:
             m.d.comb += self.total.eq(0)          # undriven, the Verilog output would be X
-        min_g = staged(min_e, lower, signed(sb), "min")
-        max_g = staged(max_e, higher, signed(sb), "max")
+        # The row's least and greatest score need no product: their trees start in C, straight
+        # from the scores, one level a stage, and fold in a stage of their own, before G.
+        min_f = staged([Mux(tag_c.lanes[lane], s, top_s) for lane, s in enumerate(scores)],
+                       lower, signed(sb), "min")
+        max_f = staged([Mux(tag_c.lanes[lane], s, bottom_s) for lane, s in enumerate(scores)],
+                       higher, signed(sb), "max")
+        tag_f = tags[2 + levels]
+        with m.If(tag_f.valid & tag_f.load):
+            first = tag_f.first
+            m.d.sync += [
+                self.min_s.eq(Mux(first | (min_f < self.min_s), min_f, self.min_s)),
+                self.max_s.eq(Mux(first | (max_f > self.max_s), max_f, self.max_s)),
+            ]
         cnt_g = staged(cnt_e, add, len(self.sum_c), "cnt")
 
         # G, for the load pass: fold the beat into the row's statistics.
         with m.If(self.tag.valid & self.tag.load):
             first = self.tag.first
             m.d.sync += [
-                self.min_s.eq(Mux(first | (min_g < self.min_s), min_g, self.min_s)),
-                self.max_s.eq(Mux(first | (max_g > self.max_s), max_g, self.max_s)),
                 narrow(m, self.sum_p, Mux(first, 0, self.sum_p) + self.sums[0],
                        checks=self._checks, name="sum_p"),
                 narrow(m, self.sum_c, Mux(first, 0, self.sum_c) + cnt_g,
