@@ -166,7 +166,7 @@ def _markdown(report: dict) -> str:
 
 def _synth_markdown(synth: dict) -> list[str]:
     """The synthesis summary: logic and memory per unit, FPGA figures where they were run,
-    area at 14 nm, and the budgets of the preset."""
+    area at 14 nm, and the targets of the preset (the paper's areas, its clock)."""
     units = synth["units"]
     families = [f for f in ("ice40", "ecp5") if any(f in u for u in units.values())]
     head = "| unit | kGE | transistors | memory bits | area at 14 nm, mm2 |"
