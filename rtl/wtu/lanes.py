@@ -180,7 +180,7 @@ class LanePipeline(wiring.Component):
         all_e = [Signal(name=f"all_e{lane}") for lane in range(len(all_d))]
         m.d.sync += [a.eq(b) for a, b in zip(mask_e + cnt_e + all_e, mask_d + cnt_d + all_d)]
 
-        # E1..Et: the adder trees (and, for the load pass, the min, max and count trees), one
+        # E1..Et: the adder trees (and, for the load pass, the count tree), one
         # level a stage.
         def staged(terms, combine, shape, name):
             for level in range(levels):
