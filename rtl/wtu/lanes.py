@@ -56,7 +56,8 @@ class LanePipeline(wiring.Component):
         The issued beat's scores as taken from the input (registered here) and, a cycle after
         its issue, as read from the score buffer.
     counts : In(lanes * count_bits)
-        The issued beat's counts, a cycle after its issue (the count buffer's read data).
+        The issued beat's counts, two cycles after its issue (the count buffer's read data: its
+        address is registered a cycle after the score buffer's).
     clamp_mode, exp_mode : In(1)
         The batch's mode.
     cuts : In(ArrayLayout(cut, ways))
@@ -131,9 +132,7 @@ class LanePipeline(wiring.Component):
         loaded = Signal(lanes * sb)
         m.d.sync += loaded.eq(self.loaded)
         word = Signal(lanes * sb)
-        count_word = Signal(lanes * cb)
-        m.d.sync += [word.eq(Mux(tag_b.load, loaded, self.stored)), count_word.eq(self.counts)]
-        counts = [count_word.word_select(lane, cb) for lane in range(lanes)]
+        m.d.sync += word.eq(Mux(tag_b.load, loaded, self.stored))
         scores = [word.word_select(lane, sb).as_signed() for lane in range(lanes)]
 
         # C: per lane the factor of its product (the load pass weighs s, or max(s, 0); a
@@ -142,7 +141,7 @@ class LanePipeline(wiring.Component):
         # the operands of the statistics' trees, and the masks of the trees it joins.
         top_s, bottom_s = (1 << (sb - 1)) - 1, -(1 << (sb - 1))
         rom = Array(Const(w, ew) for w in exp_table(q, ew))
-        factor_d, count_d, cnt_d, all_d = [], [], [], []
+        factor_d, count_d, all_d = [], [], []
         mask_d = [Signal(lanes, name=f"mask_d{w}") for w in range(self._ways)]
         for lane, s in enumerate(scores):
             use = tag_c.lanes[lane]
@@ -155,9 +154,9 @@ class LanePipeline(wiring.Component):
             m.d.sync += factor.eq(Mux(self.clamp_mode, clamped,
                                       Mux(tag_c.load, s,
                                           Mux(self.exp_mode, exp_value, s - self.min_s))))
+            # The count buffer is read a cycle after the score buffer: its word is at C.
             count = Signal(cb, name=f"count_d{lane}")
-            c_s = Signal(cb, name=f"cnt_d{lane}")
-            m.d.sync += [count.eq(counts[lane]), c_s.eq(Mux(use, counts[lane], 0))]
+            m.d.sync += count.eq(self.counts.word_select(lane, cb))
             for w in range(self._ways):
                 cut = tag_c.cut if self._ways == 1 else self.cuts[w]
                 m.d.sync += mask_d[w][lane].eq(use & (tag_c.load | (s > cut)))
@@ -167,7 +166,6 @@ class LanePipeline(wiring.Component):
                 all_d.append(every)
             factor_d.append(factor)
             count_d.append(count)
-            cnt_d.append(c_s)
 
         # D: the products, one multiplier per lane; the other operands wait a stage.
         product_e = []
@@ -176,12 +174,10 @@ class LanePipeline(wiring.Component):
             m.d.sync += product.eq(factor_d[lane] * count_d[lane])
             product_e.append(product)
         mask_e = [Signal(lanes, name=f"mask_e{w}") for w in range(self._ways)]
-        cnt_e = [Signal(cb, name=f"cnt_e{lane}") for lane in range(lanes)]
         all_e = [Signal(name=f"all_e{lane}") for lane in range(len(all_d))]
-        m.d.sync += [a.eq(b) for a, b in zip(mask_e + cnt_e + all_e, mask_d + cnt_d + all_d)]
+        m.d.sync += [a.eq(b) for a, b in zip(mask_e + all_e, mask_d + all_d)]
 
-        # E1..Et: the adder trees (and, for the load pass, the count tree), one
-        # level a stage.
+        # E1..Et: the adder trees, one level a stage.
         def staged(terms, combine, shape, name):
             for level in range(levels):
                 terms = reduce_levels(m, terms, combine, shape=shape, name=f"{name}_l{level}",
@@ -217,15 +213,18 @@ class LanePipeline(wiring.Component):
                 self.min_s.eq(Mux(first | (min_f < self.min_s), min_f, self.min_s)),
                 self.max_s.eq(Mux(first | (max_f > self.max_s), max_f, self.max_s)),
             ]
-        cnt_g = staged(cnt_e, add, len(self.sum_c), "cnt")
+        # The sum of the counts: a tree from D, straight from the count registers, folded a
+        # stage before G.
+        tag_d = tags[3]
+        cnt_f = staged([Mux(tag_d.lanes[lane], count, 0) for lane, count in enumerate(count_d)],
+                       add, len(self.sum_c), "cnt")
+        tag_cnt = tags[3 + levels]
+        with m.If(tag_cnt.valid & tag_cnt.load):
+            m.d.sync += narrow(m, self.sum_c, Mux(tag_cnt.first, 0, self.sum_c) + cnt_f,
+                               checks=self._checks, name="sum_c")
 
-        # G, for the load pass: fold the beat into the row's statistics.
+        # G, for the load pass: fold the beat into the row's weighted sum.
         with m.If(self.tag.valid & self.tag.load):
-            first = self.tag.first
-            m.d.sync += [
-                narrow(m, self.sum_p, Mux(first, 0, self.sum_p) + self.sums[0],
-                       checks=self._checks, name="sum_p"),
-                narrow(m, self.sum_c, Mux(first, 0, self.sum_c) + cnt_g,
-                       checks=self._checks, name="sum_c"),
-            ]
+            m.d.sync += narrow(m, self.sum_p, Mux(self.tag.first, 0, self.sum_p) + self.sums[0],
+                               checks=self._checks, name="sum_p")
         return m

@@ -217,8 +217,12 @@ class WTU(CheckedParams, wiring.Component):
         # The score buffer's read port: the emitter's while it runs, else the selection's.
         with m.If(emitter.active):
             m.d.comb += [s_rd.addr.eq(emitter.s_addr), s_rd.en.eq(emitter.s_en)]
+        # The count buffer's read address, a cycle behind the score buffer's: its word reaches
+        # the lanes at C, beside the operands, through one register fewer.
+        count_addr = Signal.like(c_rd.addr)       # the beat issued this cycle
+        m.d.sync += c_rd.addr.eq(count_addr)
         with m.If(select.issue.valid):
-            m.d.comb += [s_rd.addr.eq(select.addr), c_rd.addr.eq(select.addr)]
+            m.d.comb += [s_rd.addr.eq(select.addr), count_addr.eq(select.addr)]
             m.d.comb += [getattr(pipe.issue, name).eq(getattr(select.issue, name))
                          for name in select.issue.shape().members]
 
@@ -241,7 +245,7 @@ class WTU(CheckedParams, wiring.Component):
                 # The emitter must have read word k of the previous row before it is replaced.
                 reading = emitter.active & (emitter.k != beats)
                 free = ~reading | (emitter.k > k) | ((emitter.k == k) & emitter.advance)
-                m.d.comb += [self.busy.eq(1), self.i_score.ready.eq(free), c_rd.addr.eq(k)]
+                m.d.comb += [self.busy.eq(1), self.i_score.ready.eq(free), count_addr.eq(k)]
                 with m.If(self.i_score.valid & free):
                     m.d.comb += [s_wr.addr.eq(k), s_wr.data.eq(self.i_score.payload.scores),
                                  s_wr.en.eq(1), pipe.issue.valid.eq(1), pipe.issue.load.eq(1),
