@@ -15,7 +15,7 @@ __all__ = ["Schedule", "WtuResult", "run_wtu", "exact_wicsum", "fewest_highest",
            "WTU_MASK_LATENCY", "WTU_EXP_DECIDE", "WTU_EXP_BUBBLE"]
 
 # The WTU's stages (rtl/wtu/): a beat is accumulated wtu_pipeline(lanes) cycles after it is
-# issued (block RAM read, operands, products, the adder tree one level a cycle, accumulate).
+# issued (block RAM read, operands, products, the adder tree two levels a cycle, accumulate).
 # The load pass drains for that long before the row's statistics are complete, and a
 # selection's deciding beat is accumulated that long after it was issued. Between them,
 # WTU_ROW_SETUP cycles compute the span and the reciprocal of B, the bucket width and
@@ -27,8 +27,8 @@ WTU_ROW_SETUP = 5
 
 def wtu_pipeline(lanes: int) -> int:
     """Cycles from a beat's issue to its accumulation: four stages and a balanced adder tree
-    over ``lanes``, one level a stage."""
-    return 4 + (lanes - 1).bit_length()
+    over ``lanes``, two levels a stage."""
+    return 4 + -(-(lanes - 1).bit_length() // 2)
 
 
 # A selection acts on its registered decision this long after the deciding beat's stage G.

@@ -6,7 +6,7 @@ from amaranth.hdl import Assert, Shape, Signal
 from amaranth.utils import bits_for
 
 __all__ = ["reciprocal_shift", "reciprocal", "divmod_const", "reduce_levels", "reduce_tree",
-           "tree_levels", "fits", "narrow"]
+           "tree_levels", "tree_stages", "fits", "narrow"]
 
 
 def fits(value, shape):
@@ -59,6 +59,12 @@ def reduce_tree(m, terms, combine, *, shape, name: str):
 def tree_levels(n: int) -> int:
     """Levels of a balanced binary tree over ``n`` terms."""
     return (n - 1).bit_length()
+
+
+def tree_stages(n: int, levels_per_stage: int) -> int:
+    """Registered stages of a balanced binary tree over ``n`` terms, ``levels_per_stage``
+    levels each."""
+    return -(-tree_levels(n) // levels_per_stage)
 
 
 def reciprocal_shift(span_bits: int, max_divisor: int) -> int:

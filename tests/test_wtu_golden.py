@@ -157,7 +157,7 @@ def test_cycle_model_schedules():
     assert scan - hist == int((scan_passes - 64).sum())
     # Every row pays its load pass, the pipeline's drain and decision, and the row setup.
     one = wtu_cycles(exits[:1], 1024, cfg, exit_beat=beats[:1])
-    assert wtu_pipeline(16) == 4 + 4 and wtu_pipeline(1) == 4 and wtu_pipeline(5) == 4 + 3
+    assert wtu_pipeline(16) == 4 + 2 and wtu_pipeline(1) == 4 and wtu_pipeline(5) == 4 + 2
     row = 64 + 2 * wtu_pipeline(16) + WTU_ROW_SETUP + WTU_DECIDE + 1
     assert one == 64 + row + 2 * (64 + WTU_MASK_LATENCY)
     with pytest.raises(ValueError, match="exit_beat"):

@@ -1,13 +1,14 @@
 """The WTU's lane pipeline: every beat of a row, for the load pass and for each selection pass.
 
 A beat is issued in stage A (taken from ``i_score``, or its word's address given to the row
-buffers), its scores and counts are registered in B (straight out of the block RAM), its
-operands formed in C (the value, and whether it lies above the pass's cut), its products in D,
-the adder trees one level a stage in E1..Et (``t = ceil(log2 lanes)``), and it is accumulated
-in G. The pipeline never stalls: a beat reaches G :attr:`LanePipeline.latency` cycles after it
-was issued, and ``flush`` drops the beats in flight (those issued after the beat that decided a
-selection). The load pass's beats are folded into the row's weighted sum and sum of counts at
-G, and into its least and greatest score by trees that start in C and fold ``t`` stages later.
+buffers), its scores are registered in B (straight out of the block RAM; the count buffer is
+read a cycle later), its operands formed in C (the value, and whether it lies above the pass's
+cut), its products in D, the adder trees two levels a stage in E1..Et (``t = ceil(log2(lanes)
+/ 2)``), and it is accumulated in G. The pipeline never stalls: a beat reaches G
+:attr:`LanePipeline.latency` cycles after it was issued, and ``flush`` drops the beats in
+flight (those issued after the beat that decided a selection). The load pass's beats are
+folded into the row's weighted sum at G, into its sum of counts by a tree from D, and into its
+least and greatest score by trees from C, each ``t`` stages long.
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
@@ -17,7 +18,7 @@ from amaranth.utils import bits_for
 
 from vrex.golden.expweight import exp_table
 
-from ..arith import narrow, reduce_levels, tree_levels
+from ..arith import narrow, reduce_levels, tree_stages
 
 __all__ = ["LanePipeline", "tag_layout", "cut_shape"]
 
@@ -102,11 +103,14 @@ class LanePipeline(wiring.Component):
             "sum_c": Out(range(max_clusters * ((1 << count_bits) - 1) + 1)),
         })
 
-    @staticmethod
-    def latency_of(lanes: int) -> int:
+    #: Adder-tree levels between two registers.
+    TREE_LEVELS = 2
+
+    @classmethod
+    def latency_of(cls, lanes: int) -> int:
         """Cycles from a beat's issue (A) to its accumulation (G) with ``lanes`` lanes: B, C,
-        D, the tree's levels and G. The cycle model's ``wtu_pipeline(lanes)``."""
-        return 4 + tree_levels(lanes)
+        D, the tree's stages and G. The cycle model's ``wtu_pipeline(lanes)``."""
+        return 4 + tree_stages(lanes, cls.TREE_LEVELS)
 
     @property
     def latency(self) -> int:
@@ -115,7 +119,7 @@ class LanePipeline(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         sb, cb, lanes, q, ew = self._sb, self._cb, self._lanes, self._q, self._ew
-        levels = tree_levels(lanes)
+        stages = tree_stages(lanes, self.TREE_LEVELS)
 
         # The beat's tag, one register a stage; the last is the output at G.
         tags = [self.issue]
@@ -177,12 +181,19 @@ class LanePipeline(wiring.Component):
         all_e = [Signal(name=f"all_e{lane}") for lane in range(len(all_d))]
         m.d.sync += [a.eq(b) for a, b in zip(mask_e + all_e, mask_d + all_d)]
 
-        # E1..Et: the adder trees, one level a stage.
-        def staged(terms, combine, shape, name):
-            for level in range(levels):
-                terms = reduce_levels(m, terms, combine, shape=shape, name=f"{name}_l{level}",
-                                      levels=1, checked=self._checks)
-                held = [Signal(shape, name=f"{name}_e{level + 1}_{i}") for i in range(len(terms))]
+        # E1..Et: the adder trees, TREE_LEVELS levels a stage, each level's nodes one bit
+        # wider than its terms (a sum of 2**l terms needs l more bits, not the total's width).
+        def staged(terms, combine, shape_at, name):
+            level = 0
+            for stage in range(stages):
+                for _ in range(self.TREE_LEVELS):
+                    if len(terms) > 1:
+                        level += 1
+                        terms = reduce_levels(m, terms, combine, shape=shape_at(level),
+                                              name=f"{name}_l{level}", levels=1,
+                                              checked=self._checks)
+                held = [Signal(shape_at(level), name=f"{name}_e{stage + 1}_{i}")
+                        for i in range(len(terms))]
                 m.d.sync += [a.eq(b) for a, b in zip(held, terms)]
                 terms = held
             return terms[0]
@@ -190,23 +201,24 @@ class LanePipeline(wiring.Component):
         add = lambda a, b: a + b                                    # noqa: E731
         lower = lambda a, b: Mux(b < a, b, a)                        # noqa: E731
         higher = lambda a, b: Mux(b > a, b, a)                       # noqa: E731
+        product_bits = len(product_e[0])
         for w in range(self._ways):
             m.d.comb += self.sums[w].eq(staged(
                 [Mux(mask_e[w][lane], product_e[lane], 0) for lane in range(lanes)],
-                add, self._sum_shape, f"sum{w}"))
+                add, lambda level: signed(product_bits + level), f"sum{w}"))
         if self._exp_total:
             m.d.comb += self.total.eq(staged(
                 [Mux(all_e[lane], product_e[lane][:ew + cb], 0) for lane in range(lanes)],
-                add, self._total_width, "total"))
+                add, lambda level: ew + cb + level, "total"))
         else:
             m.d.comb += self.total.eq(0)          # undriven, the Verilog output would be X
         # The row's least and greatest score need no product: their trees start in C, straight
         # from the scores, one level a stage, and fold in a stage of their own, before G.
         min_f = staged([Mux(tag_c.lanes[lane], s, top_s) for lane, s in enumerate(scores)],
-                       lower, signed(sb), "min")
+                       lower, lambda level: signed(sb), "min")
         max_f = staged([Mux(tag_c.lanes[lane], s, bottom_s) for lane, s in enumerate(scores)],
-                       higher, signed(sb), "max")
-        tag_f = tags[2 + levels]
+                       higher, lambda level: signed(sb), "max")
+        tag_f = tags[2 + stages]
         with m.If(tag_f.valid & tag_f.load):
             first = tag_f.first
             m.d.sync += [
@@ -217,8 +229,8 @@ class LanePipeline(wiring.Component):
         # stage before G.
         tag_d = tags[3]
         cnt_f = staged([Mux(tag_d.lanes[lane], count, 0) for lane, count in enumerate(count_d)],
-                       add, len(self.sum_c), "cnt")
-        tag_cnt = tags[3 + levels]
+                       add, lambda level: cb + level, "cnt")
+        tag_cnt = tags[3 + stages]
         with m.If(tag_cnt.valid & tag_cnt.load):
             m.d.sync += narrow(m, self.sum_c, Mux(tag_cnt.first, 0, self.sum_c) + cnt_f,
                                checks=self._checks, name="sum_c")
