@@ -148,7 +148,7 @@ class Config:
     digit: int = 16
     hcu_lanes: int = 1
     hcu_segment: int = 4
-    wtu_lanes: int = 16
+    wtu_lanes: int = 8
     max_buckets: int = 16
     wtu_schedule: Schedule = Schedule.SCAN
     th_hd: int = 7

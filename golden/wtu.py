@@ -11,24 +11,33 @@ from .config import Config, Mode, Schedule
 from .expweight import exp_values
 
 __all__ = ["Schedule", "WtuResult", "run_wtu", "exact_wicsum", "fewest_highest", "values",
-           "bucket_keys", "wtu_cycles", "exit_beats", "wtu_pipeline", "WTU_ROW_SETUP", "WTU_DECIDE",
+           "bucket_keys", "wtu_cycles", "exit_beats", "wtu_pipeline", "wtu_extremes",
+           "WTU_ROW_SETUP", "WTU_DECIDE",
            "WTU_MASK_LATENCY", "WTU_EXP_DECIDE", "WTU_EXP_BUBBLE"]
 
 # The WTU's stages (rtl/wtu/): a beat is accumulated wtu_pipeline(lanes) cycles after it is
 # issued (block RAM read, operands, products, the adder tree two levels a cycle, accumulate).
-# The load pass drains for that long before the row's statistics are complete, and a
-# selection's deciding beat is accumulated that long after it was issued. Between them,
-# WTU_ROW_SETUP cycles compute the span and the reciprocal of B, the bucket width and
-# min(s) * sum(cnt), the total S and the top edge, and the threshold T, and latch them. Each
-# constant is a stage's latency (WTU.latencies, compared with these by a test); the cocotb and
-# Amaranth tests hold the whole schedule to this model.
-WTU_ROW_SETUP = 5
+# A selection's deciding beat is accumulated that long after it was issued. A row's least
+# and greatest score are folded wtu_extremes(lanes) cycles after its load pass's last beat is
+# issued (before G); WTU_ROW_SETUP cycles later its first selection beat is issued:
+# the previous row's mask is waited for, the span and the reciprocal of B, the quotient, the
+# bucket width and top edge are registered and latched. S and T follow from the sums while the
+# first beat is in the pipeline. Each constant is a stage's latency (WTU.latencies, compared
+# with these by a test); the cocotb and Amaranth tests hold the whole schedule to this model.
+WTU_ROW_SETUP = 4
 
 
 def wtu_pipeline(lanes: int) -> int:
     """Cycles from a beat's issue to its accumulation: four stages and a balanced adder tree
     over ``lanes``, two levels a stage."""
     return 4 + -(-(lanes - 1).bit_length() // 2)
+
+
+def wtu_extremes(lanes: int) -> int:
+    """Cycles from a load beat's issue to the fold of its least and greatest score: the
+    input's register, then their trees over ``lanes``, one level a stage (they need no
+    product: they start a stage after the issue)."""
+    return 1 + (lanes - 1).bit_length()
 
 
 # A selection acts on its registered decision this long after the deciding beat's stage G.
@@ -203,8 +212,9 @@ def wtu_cycles(exit_bucket: np.ndarray, columns: int, config: Config, *,
     Every pass moves ``wtu_lanes`` scores a cycle, ``P = ceil(columns / wtu_lanes)`` beats
     (``rtl/wtu/``). The batch's counts take ``P`` cycles. A row takes its load pass (``P``
     beats into the row buffer and the pipeline, which folds min, max and the weighted sums),
-    ``wtu_pipeline(lanes)`` cycles for its last beat to be folded in, ``WTU_ROW_SETUP`` cycles
-    for the bucket width, the total and the threshold, then its selection passes of ``P``
+    ``wtu_extremes(lanes)`` cycles for its last beat's min and max to be folded in,
+    ``WTU_ROW_SETUP`` cycles for the bucket width and edge (the total and the threshold follow
+    while the first selection beat is in the pipeline), then its selection passes of ``P``
     beats each, issued back to back, ``wtu_pipeline(lanes)`` cycles until the beat that ends
     the selection is accumulated, and ``WTU_DECIDE`` to act on the registered decision. The
     scan issues ``e`` whole passes and decides inside pass ``e`` on beat ``x``, where the
@@ -242,5 +252,6 @@ def wtu_cycles(exit_bucket: np.ndarray, columns: int, config: Config, *,
             selection = np.where(exit_bucket == 0, beats + WTU_EXP_DECIDE,
                                  selection + WTU_EXP_BUBBLE)
     pipeline = wtu_pipeline(config.wtu_lanes)
-    per_row = beats + pipeline + WTU_ROW_SETUP + selection + pipeline + WTU_DECIDE
+    per_row = (beats + wtu_extremes(config.wtu_lanes) + WTU_ROW_SETUP + selection + pipeline
+               + WTU_DECIDE)
     return beats + int(per_row.sum()) + 2 * (beats + WTU_MASK_LATENCY)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from vrex.golden.baselines import sort_wtu_cycles
+from vrex.golden.baselines import sort_latencies, sort_wtu_cycles
 from vrex.golden.config import Config
-from vrex.golden.wtu import WTU_MASK_LATENCY, WTU_ROW_SETUP, wtu_pipeline
+from vrex.golden.wtu import WTU_DECIDE, WTU_MASK_LATENCY, WTU_ROW_SETUP, wtu_extremes
 from vrex.rtl.baselines.sort import SortDatapath, merge_network, sort_network
 
 
@@ -64,25 +64,34 @@ def test_datapath_against_numpy(seed):
         counts = rng.integers(0, 1 << count_bits, lanes)
         trials.append((keys, payload, acc, threshold, values, counts))
 
-    async def bench(ctx):
-        for keys, payload, acc, threshold, values, counts in trials:
-            ctx.set(dut.value, values.tolist())
-            ctx.set(dut.count, counts.tolist())
-            pairs = [{"key": int(k), "payload": int(p)} for k, p in zip(keys, payload)]
-            ctx.set(dut.sort_in, pairs[:lanes])
-            # Two descending runs for the merger, and a sorted beat for the prefix stage.
-            order = [np.argsort(-keys[:lanes], kind="stable"),
-                     lanes + np.argsort(-keys[lanes:], kind="stable")]
-            ctx.set(dut.merge_in, [pairs[i] for run in order for i in run])
-            ctx.set(dut.prefix_in, [pairs[i] for i in order[0]])
-            ctx.set(dut.acc_in, acc)
-            ctx.set(dut.threshold, threshold)
-            await ctx.delay(1e-9)
-            for port, src in ((dut.sort_out, pairs[:lanes]), (dut.merge_out, pairs)):
-                got = [(ctx.get(w.key), ctx.get(w.payload)) for w in ctx.get(port)]
-                assert [k for k, _ in got] == sorted((p["key"] for p in src), reverse=True)
-                assert sorted(got) == sorted((p["key"], p["payload"]) for p in src)
+    latency = SortDatapath.latencies_of(lanes)
+    wait = max(latency.values())
+
+    def inputs(ctx, trial):
+        keys, payload, acc, threshold, values, counts = trial
+        ctx.set(dut.value, values.tolist())
+        ctx.set(dut.count, counts.tolist())
+        pairs = [{"key": int(k), "payload": int(p)} for k, p in zip(keys, payload)]
+        ctx.set(dut.sort_in, pairs[:lanes])
+        # Two descending runs for the merger, and a sorted beat for the prefix stage.
+        order = [np.argsort(-keys[:lanes], kind="stable"),
+                 lanes + np.argsort(-keys[lanes:], kind="stable")]
+        ctx.set(dut.merge_in, [pairs[i] for run in order for i in run])
+        ctx.set(dut.prefix_in, [pairs[i] for i in order[0]])
+        ctx.set(dut.acc_in, acc)
+        ctx.set(dut.threshold, threshold)
+        return pairs, order
+
+    def check(ctx, part, trial, pairs, order):
+        keys, payload, acc, threshold, values, counts = trial
+        if part in ("sort", "merge"):
+            port, src = (dut.sort_out, pairs[:lanes]) if part == "sort" else (dut.merge_out, pairs)
+            got = [(ctx.get(w.key), ctx.get(w.payload)) for w in ctx.get(port)]
+            assert [k for k, _ in got] == sorted((p["key"] for p in src), reverse=True)
+            assert sorted(got) == sorted((p["key"], p["payload"]) for p in src)
+        elif part == "weight":
             assert list(ctx.get(dut.weight)) == (values * counts).tolist()
+        else:
             prefix = acc + np.cumsum(payload[order[0]])
             over = np.flatnonzero(prefix > threshold)
             assert ctx.get(dut.acc_out) == prefix[-1] % (1 << total_bits)
@@ -90,18 +99,40 @@ def test_datapath_against_numpy(seed):
             if over.size:
                 assert ctx.get(dut.exit_lane) == over[0]
 
+    async def bench(ctx):
+        # One trial a cycle: each part's output is checked its latency later.
+        issued = []
+        for cycle in range(len(trials) + wait + 1):
+            if cycle < len(trials):
+                issued.append(inputs(ctx, trials[cycle]))
+            await ctx.delay(1e-9)
+            for part, cycles in latency.items():
+                t = cycle - cycles
+                if 0 <= t < len(trials):
+                    check(ctx, part, trials[t], *issued[t])
+            await ctx.tick()
+
     sim = Simulator(dut)
+    sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
 
 
 def test_sort_cycle_model_by_hand():
-    # 64 clusters in 16 lanes: P = 4 beats, 2 merge passes; the prefix pass stops on beat 1
-    # (position 20). The load pass drains and sets up as the WTU's, the prefix pass is decided
-    # a pipeline later, and the masks leave as the WTU's.
+    # 64 clusters in 16 lanes: P = 4 beats. Weighed (1) and sorted (log2 16 = 4: 10 stages,
+    # 5 registers), 2 merge passes (5 stages, 3 registers), then the prefix pass stops on beat
+    # 1 (position 20), decided after the chain's 8 registers and one more; the masks leave as
+    # the WTU's.
     cfg = Config(wtu_lanes=16)
-    pipeline = wtu_pipeline(16)
-    per_row = 4 + pipeline + WTU_ROW_SETUP + 2 * 4 + (20 // 16 + 1) + pipeline
+    assert sort_latencies(16) == {"weight": 1, "sort": 5, "merge": 3, "prefix": 8}
+    per_row = (4 + 1 + 5 + 2 * (4 + 3)) + (20 // 16 + 1) + 8 + WTU_DECIDE
+    assert per_row - (20 // 16 + 1 + 8 + WTU_DECIDE) > 4 + wtu_extremes(16) + WTU_ROW_SETUP
     assert sort_wtu_cycles(np.array([20]), 64, cfg) == 4 + per_row + 2 * (4 + WTU_MASK_LATENCY)
     assert sort_wtu_cycles(np.array([20, 63]), 64, cfg) - \
         sort_wtu_cycles(np.array([20]), 64, cfg) == per_row + 2
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 4, 8, 16, 32])
+def test_cycle_model_latencies_are_the_datapaths(lanes):
+    # The golden model imports no RTL: its latencies are formulas, held here to the datapath.
+    assert sort_latencies(lanes) == SortDatapath.latencies_of(lanes)

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from vrex.golden.config import Config, Mode
 from vrex.golden.stimulus import WTU_SHAPES
 from vrex.golden.wtu import (WTU_DECIDE, WTU_MASK_LATENCY, WTU_ROW_SETUP, Schedule,
-                             exact_wicsum, run_wtu, wtu_cycles, wtu_pipeline)
+                             exact_wicsum, run_wtu, wtu_cycles, wtu_extremes,
+                             wtu_pipeline)
 
 import spec_reference as ref
 from conftest import small_config
@@ -158,7 +159,8 @@ def test_cycle_model_schedules():
     # Every row pays its load pass, the pipeline's drain and decision, and the row setup.
     one = wtu_cycles(exits[:1], 1024, cfg, exit_beat=beats[:1])
     assert wtu_pipeline(16) == 4 + 2 and wtu_pipeline(1) == 4 and wtu_pipeline(5) == 4 + 2
-    row = 64 + 2 * wtu_pipeline(16) + WTU_ROW_SETUP + WTU_DECIDE + 1
+    assert wtu_extremes(16) == 1 + 4 and wtu_extremes(8) == 1 + 3 and wtu_extremes(1) == 1
+    row = 64 + wtu_extremes(16) + WTU_ROW_SETUP + wtu_pipeline(16) + WTU_DECIDE + 1
     assert one == 64 + row + 2 * (64 + WTU_MASK_LATENCY)
     with pytest.raises(ValueError, match="exit_beat"):
         wtu_cycles(exits, 1024, cfg)

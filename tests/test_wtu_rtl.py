@@ -185,7 +185,8 @@ def test_stage_latencies_are_the_cycle_models(lanes):
     from vrex.golden import wtu as model
     wtu = WTU(max_clusters=64, lanes=lanes, max_buckets=4)
     assert wtu.latencies == {
-        "pipeline": model.wtu_pipeline(lanes), "row_setup": model.WTU_ROW_SETUP,
+        "pipeline": model.wtu_pipeline(lanes), "extremes": model.wtu_extremes(lanes),
+        "row_setup": model.WTU_ROW_SETUP,
         "decide": model.WTU_DECIDE, "mask": model.WTU_MASK_LATENCY,
         "exp_decide": model.WTU_EXP_DECIDE, "exp_bubble": model.WTU_EXP_BUBBLE}
     from amaranth.back import rtlil

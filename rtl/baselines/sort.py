@@ -5,19 +5,25 @@ The obvious way to build WiCSum is to sort the row by value, descending, and tak
 network sorting each beat, a bitonic merger of ``2 * lanes`` for the ``ceil(log2 P)`` passes
 that merge the ``P`` sorted beats, and a prefix-sum stage with a comparator per lane.
 
-:class:`SortDatapath` is that datapath only, and combinational (no pipeline registers): the
-smallest a sort-based unit can be. Its FSM, row memories and load-pass logic are left out, so the
-real unit would be larger, and its cycle model (``vrex.golden.baselines``) charges no pipeline
-latency, so the real unit would be slower: both favour the baseline.
+:class:`SortDatapath` is that datapath, pipelined as the WTU's lane pipeline is: a register
+after the multipliers, after every :data:`LEVELS` compare-and-exchange stages of each network,
+and after every :data:`LEVELS` lanes of the prefix chain (two levels of logic a stage, like
+the WTU's adder trees), so the two are compared at about the same clock. Its FSM, row memories
+and load-pass logic are left out, so the real unit would be larger: that favours the baseline.
+Its cycle model (``vrex.golden.baselines``) charges each network's and the prefix chain's
+latency (:meth:`SortDatapath.latencies_of`), which the tests hold to this datapath.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..params import CheckedParams
 
-__all__ = ["sort_network", "merge_network", "SortDatapath"]
+__all__ = ["sort_network", "merge_network", "SortDatapath", "LEVELS"]
+
+#: Levels of logic between two pipeline registers (compare-and-exchange stages, prefix adds).
+LEVELS = 2
 
 
 def sort_network(n: int) -> list[list[tuple[int, int]]]:
@@ -69,6 +75,9 @@ class SortDatapath(CheckedParams, wiring.Component):
     acc_in : the running sum before this beat. threshold : ``T``.
     acc_out : the running sum after it. passed : some prefix inside the beat exceeds ``T``.
     exit_lane : the first lane whose prefix exceeds ``T``.
+
+    Each output follows its inputs by its part's latency (:meth:`latencies_of`), one set of
+    inputs a cycle.
     """
 
     @classmethod
@@ -97,6 +106,14 @@ class SortDatapath(CheckedParams, wiring.Component):
             "exit_lane": Out(range(lanes)),
         })
 
+    @staticmethod
+    def latencies_of(lanes: int) -> dict[str, int]:
+        """Cycles from an input to its output, per part: ``weight`` (the multipliers),
+        ``sort`` and ``merge`` (the networks), ``prefix`` (the chain)."""
+        stages = lambda n: -(-n // LEVELS)                          # noqa: E731
+        return {"weight": 1, "sort": stages(len(sort_network(lanes))),
+                "merge": stages(len(merge_network(lanes))), "prefix": stages(lanes)}
+
     def _network(self, m, name, wires, stages):
         pair = _pair(self.key_bits, self.payload_bits)
         for depth, stage in enumerate(stages):
@@ -110,29 +127,46 @@ class SortDatapath(CheckedParams, wiring.Component):
                              top.eq(Mux(swap, b, a)), bottom.eq(Mux(swap, a, b))]
                 nxt[hi], nxt[lo] = top, bottom
             wires = nxt
+            if (depth + 1) % LEVELS == 0 or depth + 1 == len(stages):
+                held = [Signal(pair, name=f"{name}_r{depth}_w{i}") for i in range(len(wires))]
+                m.d.sync += [h.eq(w) for h, w in zip(held, wires)]
+                wires = held
         return wires
 
     def elaborate(self, platform):
         m = Module()
         n = self.lanes
-        m.d.comb += [self.weight[i].eq(self.value[i] * self.count[i]) for i in range(n)]
+        m.d.sync += [self.weight[i].eq(self.value[i] * self.count[i]) for i in range(n)]
         out = self._network(m, "sort", [self.sort_in[i] for i in range(n)], sort_network(n))
         m.d.comb += [self.sort_out[i].eq(w) for i, w in enumerate(out)]
         out = self._network(m, "merge", [self.merge_in[i] for i in range(2 * n)],
                             merge_network(n))
         m.d.comb += [self.merge_out[i].eq(w) for i, w in enumerate(out)]
 
-        running = self.acc_in
-        passed, exit_lane = 0, 0
+        # The prefix chain: LEVELS lanes a stage; the running sum, the exit found so far, the
+        # threshold and the lanes still to add travel down the stages.
+        running, threshold = self.acc_in, self.threshold
+        payloads = [self.prefix_in[lane].payload for lane in range(n)]
+        passed, exit_lane = Const(0), Const(0, range(n))
         for lane in range(n):
             step = Signal(self.total_bits, name=f"prefix{lane}")
-            m.d.comb += step.eq(running + self.prefix_in[lane].payload)
+            m.d.comb += step.eq(running + payloads[lane])
             hit = Signal(name=f"prefix_hit{lane}")
-            m.d.comb += hit.eq((step > self.threshold) & ~passed)
+            m.d.comb += hit.eq((step > threshold) & ~passed)
             first = Signal(name=f"prefix_passed{lane}")
             chosen = Signal(range(n), name=f"prefix_exit{lane}")
             m.d.comb += [first.eq(passed | hit), chosen.eq(Mux(hit, lane, exit_lane))]
             running, passed, exit_lane = step, first, chosen
+            if (lane + 1) % LEVELS == 0 or lane + 1 == n:
+                state = [Signal.like(v, name=f"prefix_r{lane}_{i}")
+                         for i, v in enumerate([running, passed, exit_lane, threshold])]
+                later = [Signal(self.payload_bits, name=f"prefix_r{lane}_in{j}")
+                         for j in range(lane + 1, n)]
+                m.d.sync += [a.eq(b) for a, b in zip(state + later, [running, passed, exit_lane,
+                                                                     threshold]
+                                                     + payloads[lane + 1:])]
+                running, passed, exit_lane, threshold = state
+                payloads[lane + 1:] = later
         m.d.comb += [self.acc_out.eq(running), self.passed.eq(passed),
                      self.exit_lane.eq(exit_lane)]
         return m

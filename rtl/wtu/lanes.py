@@ -7,8 +7,9 @@ cut), its products in D, the adder trees two levels a stage in E1..Et (``t = cei
 / 2)``), and it is accumulated in G. The pipeline never stalls: a beat reaches G
 :attr:`LanePipeline.latency` cycles after it was issued, and ``flush`` drops the beats in
 flight (those issued after the beat that decided a selection). The load pass's beats are
-folded into the row's weighted sum at G, into its sum of counts by a tree from D, and into its
-least and greatest score by trees from C, each ``t`` stages long.
+folded into the row's weighted sum at G, into its sum of counts by a tree from D, ``t`` stages
+long, and into its least and greatest score by trees from B, ``ceil(log2 lanes)`` stages long
+(one level a stage).
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
@@ -18,7 +19,7 @@ from amaranth.utils import bits_for
 
 from vrex.golden.expweight import exp_table
 
-from ..arith import narrow, reduce_levels, tree_stages
+from ..arith import narrow, reduce_levels, tree_levels, tree_stages
 
 __all__ = ["LanePipeline", "tag_layout", "cut_shape"]
 
@@ -71,8 +72,11 @@ class LanePipeline(wiring.Component):
     total : Out(exp_bits + count_bits + bits_for(lanes))
         Mode ``exp``'s sum of every valid lane's weighted value.
     min_s, max_s, sum_p, sum_c : Out
-        The row's statistics, folded from the load pass's beats at G: least and greatest score,
+        The row's statistics, folded from the load pass's beats: least and greatest score,
         the sum of ``s`` (or ``max(s, 0)``) times the count, and the sum of the counts.
+    extremes_done : Out(1)
+        The load pass's last beat is being folded into ``min_s`` and ``max_s`` (they are the
+        row's from the next cycle; the sums two cycles later).
     """
 
     def __init__(self, *, score_bits, count_bits, max_clusters, lanes, max_buckets, exp_frac,
@@ -101,6 +105,7 @@ class LanePipeline(wiring.Component):
             "max_s": Out(signed(score_bits)),
             "sum_p": Out(self._sum_shape),
             "sum_c": Out(range(max_clusters * ((1 << count_bits) - 1) + 1)),
+            "extremes_done": Out(1),
         })
 
     #: Adder-tree levels between two registers.
@@ -111,6 +116,13 @@ class LanePipeline(wiring.Component):
         """Cycles from a beat's issue (A) to its accumulation (G) with ``lanes`` lanes: B, C,
         D, the tree's stages and G. The cycle model's ``wtu_pipeline(lanes)``."""
         return 4 + tree_stages(lanes, cls.TREE_LEVELS)
+
+    @staticmethod
+    def extremes_latency_of(lanes: int) -> int:
+        """Cycles from a load beat's issue to the fold of its least and greatest score: B (the
+        input's register) and their trees' levels, one a stage. The cycle model's
+        ``wtu_extremes(lanes)``."""
+        return 1 + tree_levels(lanes)
 
     @property
     def latency(self) -> int:
@@ -183,10 +195,10 @@ class LanePipeline(wiring.Component):
 
         # E1..Et: the adder trees, TREE_LEVELS levels a stage, each level's nodes one bit
         # wider than its terms (a sum of 2**l terms needs l more bits, not the total's width).
-        def staged(terms, combine, shape_at, name):
+        def staged(terms, combine, shape_at, name, per_stage=self.TREE_LEVELS):
             level = 0
-            for stage in range(stages):
-                for _ in range(self.TREE_LEVELS):
+            for stage in range(tree_stages(len(terms), per_stage)):
+                for _ in range(per_stage):
                     if len(terms) > 1:
                         level += 1
                         terms = reduce_levels(m, terms, combine, shape=shape_at(level),
@@ -212,13 +224,16 @@ class LanePipeline(wiring.Component):
                 add, lambda level: ew + cb + level, "total"))
         else:
             m.d.comb += self.total.eq(0)          # undriven, the Verilog output would be X
-        # The row's least and greatest score need no product: their trees start in C, straight
-        # from the scores, one level a stage, and fold in a stage of their own, before G.
-        min_f = staged([Mux(tag_c.lanes[lane], s, top_s) for lane, s in enumerate(scores)],
-                       lower, lambda level: signed(sb), "min")
-        max_f = staged([Mux(tag_c.lanes[lane], s, bottom_s) for lane, s in enumerate(scores)],
-                       higher, lambda level: signed(sb), "max")
-        tag_f = tags[2 + stages]
+        # The row's least and greatest score need no product, and only the load pass's: their
+        # trees start in B, from the input's register, one level a stage (a comparator and a
+        # multiplexer in a row is the slowest level on an FPGA), and fold before G.
+        inputs = [loaded.word_select(lane, sb).as_signed() for lane in range(lanes)]
+        min_f = staged([Mux(tag_b.lanes[lane], s, top_s) for lane, s in enumerate(inputs)],
+                       lower, lambda level: signed(sb), "min", per_stage=1)
+        max_f = staged([Mux(tag_b.lanes[lane], s, bottom_s) for lane, s in enumerate(inputs)],
+                       higher, lambda level: signed(sb), "max", per_stage=1)
+        tag_f = tags[1 + tree_levels(lanes)]
+        m.d.comb += self.extremes_done.eq(tag_f.valid & tag_f.load & tag_f.last)
         with m.If(tag_f.valid & tag_f.load):
             first = tag_f.first
             m.d.sync += [

@@ -30,7 +30,8 @@ class Selection(wiring.Component):
     Members
     -------
     start : In(1)
-        The row setup has settled: latch it and select (one cycle).
+        The row setup's width and edge have settled: latch them and select (one cycle). S and
+        T settle before the first beat reaches G.
     setup_total, setup_threshold, setup_width, setup_edge : In
         The row setup's outputs (:class:`~vrex.rtl.wtu.setup.RowSetup`), live.
     exp_total : Out(total_bits)
@@ -47,7 +48,8 @@ class Selection(wiring.Component):
         The exit is known (one cycle): ``exit_bucket``, and ``cut`` (``v > exit edge <=>
         s > cut``); the beats in flight are to be dropped.
     total, threshold : Out(total_bits)
-        The row's ``S`` and ``T``, held until the next start.
+        The row's ``S`` and ``T``, latched as the first beat reaches G (mode ``exp``: as ``T``
+        is known), held until the next row's.
     """
 
     #: A selection acts on its registered decision this long after the deciding beat's G.
@@ -128,12 +130,15 @@ class Selection(wiring.Component):
             m.d.comb += self.exp_total.eq(0)
         if self._scan:
             m.d.comb += self.cuts.eq(0)
+        # S and T are the row's by the time the first beat reaches G (the selection starts on
+        # the edge alone); latched there for o_row. Mode exp's come after its first pass.
+        with m.If(self.tag.valid & self.tag.first & (self.tag.bucket == 0) & ~self.exp_mode):
+            m.d.sync += [self.total.eq(self.setup_total), self.threshold.eq(self.setup_threshold)]
 
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [exited.eq(0), bubble.eq(0), self.total.eq(self.setup_total),
-                                 self.threshold.eq(self.setup_threshold),
+                    m.d.sync += [exited.eq(0), bubble.eq(0),
                                  width.eq(self.setup_width), edge.eq(self.setup_edge),
                                  bucket.eq(0), k.eq(0), issued_all.eq(0)]
                     if not self._scan:
@@ -178,9 +183,7 @@ class Selection(wiring.Component):
             exp0 = Signal()
             m.d.comb += exp0.eq(self.exp_mode & (tag.bucket == 0))
             left = Signal(signed(tb + 2))
-            m.d.comb += left.eq(Mux(tag.first, Mux(self.exp_mode,
-                                                   Mux(exp0, 0, self.setup_threshold),
-                                                   self.threshold), slack))
+            m.d.comb += left.eq(Mux(tag.first, Mux(exp0, 0, self.setup_threshold), slack))
             passed = self._passes(self.sums[0], left) & ~exp0
             last_pass = tag.last & (tag.bucket == self.buckets - 1) & ~exp0
             m.d.sync += decided.eq(0)
@@ -242,8 +245,8 @@ class Selection(wiring.Component):
                 for b in range(nb):
                     # Mode exp: no T yet, the slacks count down from 0 (-A(b)).
                     left = Signal(signed(tb + 2), name=f"hist_left{b}")
-                    m.d.comb += left.eq(Mux(tag.first, Mux(self.exp_mode, 0, self.threshold),
-                                            slacks[b]))
+                    m.d.comb += left.eq(Mux(tag.first, Mux(self.exp_mode, 0,
+                                                           self.setup_threshold), slacks[b]))
                     m.d.sync += [narrow(m, slacks[b], left - self.sums[b], checks=self._checks),
                                  hits[b].eq(self._passes(self.sums[b], left)
                                             & (b < self.buckets))]

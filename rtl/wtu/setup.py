@@ -2,9 +2,11 @@
 threshold, four registers deep, with no divider and no multiply-and-add in one cycle.
 
 It runs free: its inputs hold still from the end of a row's load pass until the next row's,
-and after :attr:`RowSetup.latency` cycles its outputs are the row's. In mode ``exp`` the total
-is only known after a pass over the values; it enters at the third register and reaches the
-threshold :attr:`RowSetup.total_latency` cycles later, through the same multiplier.
+and after :attr:`RowSetup.latency` cycles its outputs are the row's (the width and the edge,
+from the least and greatest score alone, after :attr:`RowSetup.edge_latency`). In mode
+``exp`` the total is only known after a pass over the values; it enters at the third register
+and reaches the threshold :attr:`RowSetup.total_latency` cycles later, through the same
+multiplier.
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
@@ -49,6 +51,11 @@ class RowSetup(wiring.Component):
     #: Registers from the statistics to the threshold: the span and the reciprocal of B (and
     #: min(s) * sum(cnt) in two halves), span // B and min(s) * sum(cnt), S, w and the edge, T.
     latency = 4
+    #: Registers from the least and greatest score to the width and the edge: all that a
+    #: selection needs to start. S and T come later (the sums are folded two cycles after the
+    #: extremes, T is the fourth register) and are first used when the selection's first beat
+    #: reaches G, a whole lane pipeline later.
+    edge_latency = 3
     #: Registers from mode exp's total to the threshold: S, then T.
     total_latency = 2
 

@@ -140,13 +140,15 @@ class WTU(CheckedParams, wiring.Component):
     @property
     def latencies(self) -> dict[str, int]:
         """The stages' latencies in cycles, as the cycle model (``vrex.golden.wtu``) counts them:
-        ``pipeline`` (a beat's issue to its accumulation), ``row_setup`` (the statistics'
-        last fold to the selection's first issue: the emitter's wait, the setup's registers,
-        the latch), ``decide``, ``mask`` (a mask's start to its first beat), and mode
-        ``exp``'s ``exp_decide`` (bucket 0 decided after pass 0's last beat) and
-        ``exp_bubble`` (pass 1 issued late)."""
+        ``pipeline`` (a beat's issue to its accumulation), ``extremes`` (a beat's issue to the
+        fold of its least and greatest score), ``row_setup`` (the extremes' last fold to the
+        selection's first issue: the emitter's wait, the setup's registers to the edge, the
+        latch), ``decide``, ``mask`` (a mask's start to its first beat), and mode ``exp``'s
+        ``exp_decide`` (bucket 0 decided after pass 0's last beat) and ``exp_bubble`` (pass 1
+        issued late)."""
         return {"pipeline": LanePipeline.latency_of(self._lanes),
-                "row_setup": RowSetup.latency + 1, "decide": Selection.decide,
+                "extremes": LanePipeline.extremes_latency_of(self._lanes),
+                "row_setup": RowSetup.edge_latency + 1, "decide": Selection.decide,
                 "mask": MaskEmitter.latency, "exp_decide": RowSetup.total_latency + 1,
                 "exp_bubble": RowSetup.total_latency}
 
@@ -257,9 +259,9 @@ class WTU(CheckedParams, wiring.Component):
                         m.d.sync += [k.eq(0), last_row.eq(self.i_score.payload.last)]
                         m.next = "DRAIN"
 
-            with m.State("DRAIN"):                # until the last beat is folded in
+            with m.State("DRAIN"):                # until the last beat's extremes are folded
                 m.d.comb += self.busy.eq(1)
-                with m.If(pipe.tag.valid & pipe.tag.load & pipe.tag.last):
+                with m.If(pipe.extremes_done):
                     m.next = "SPAN"
 
             with m.State("SPAN"):
@@ -269,17 +271,21 @@ class WTU(CheckedParams, wiring.Component):
                     m.next = "SETUP0"
 
             # The row setup runs free from the row's statistics, which hold still from the end
-            # of the load pass until the next row's: wait for its registers.
-            for step in range(RowSetup.latency):
+            # of the load pass until the next row's: wait for its registers to the edge (the
+            # sums are still in the lane pipeline; S and T are needed at the first beat's G).
+            for step in range(RowSetup.edge_latency):
                 with m.State(f"SETUP{step}"):
                     m.d.comb += self.busy.eq(1)
-                    last = step + 1 == RowSetup.latency
+                    last = step + 1 == RowSetup.edge_latency
                     m.next = "SELECT" if last else f"SETUP{step + 1}"
                     if last:
-                        m.d.comb += [setup.settled.eq(1), select.start.eq(1)]
+                        m.d.comb += select.start.eq(1)
 
             with m.State("SELECT"):
-                m.d.comb += self.busy.eq(1)
+                # As the first selection beat reaches G every setup output is the row's.
+                tag = pipe.tag
+                m.d.comb += [self.busy.eq(1), setup.settled.eq(
+                    tag.valid & ~tag.load & tag.first & (tag.bucket == 0))]
                 with m.If(select.done):
                     m.d.comb += [emitter.start.eq(1), emitter.first.eq(first_row)]
                     m.d.sync += first_row.eq(0)
