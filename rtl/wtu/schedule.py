@@ -183,7 +183,10 @@ class Selection(wiring.Component):
             exp0 = Signal()
             m.d.comb += exp0.eq(self.exp_mode & (tag.bucket == 0))
             left = Signal(signed(tb + 2))
-            m.d.comb += left.eq(Mux(tag.first, Mux(exp0, 0, self.setup_threshold), slack))
+            # T: live from the setup on pass 0's first beat, latched there for the later passes
+            # (mode exp's pass 1 meets it live, as it arrives).
+            first_t = Mux(self.exp_mode | (tag.bucket == 0), self.setup_threshold, self.threshold)
+            m.d.comb += left.eq(Mux(tag.first, Mux(exp0, 0, first_t), slack))
             passed = self._passes(self.sums[0], left) & ~exp0
             last_pass = tag.last & (tag.bucket == self.buckets - 1) & ~exp0
             m.d.sync += decided.eq(0)
