@@ -94,7 +94,9 @@ class Controller(CheckedParams, wiring.Component):
                                       self._lanes)
         pb = page_bits(pool)
         words = -(-cap // lanes)
-        entry = data.StructLayout({"has": 1, "head": pb, "tail": pb,
+        # `single`: head == tail, kept beside them so that the descriptor walk compares no page
+        # numbers straight out of the block RAM.
+        entry = data.StructLayout({"has": 1, "single": 1, "head": pb, "tail": pb,
                                    "fill": range(per_page + 1)})
 
         # Per cluster: its chain. Transparent, so a token of the cluster just written sees the
@@ -145,7 +147,7 @@ class Controller(CheckedParams, wiring.Component):
                          slot.eq(cur.tail * per_page + cur.fill)]
         with m.Elif(page_free):
             m.d.comb += [upd.has.eq(1), upd.head.eq(Mux(cur.has, cur.head, next_free)),
-                         upd.tail.eq(next_free), upd.fill.eq(1),
+                         upd.tail.eq(next_free), upd.single.eq(~cur.has), upd.fill.eq(1),
                          slot.eq(next_free * per_page)]
         with m.Else():
             m.d.comb += [upd.eq(cur), slot.eq(no_slot)]
@@ -242,11 +244,10 @@ class Controller(CheckedParams, wiring.Component):
                     m.next = "PICK"
                 with m.Else():
                     m.d.comb += [desc.valid.eq(1), desc.payload.page.eq(first.head),
-                                 desc.payload.tokens.eq(
-                                     Mux(first.head == first.tail, first.fill, per_page))]
+                                 desc.payload.tokens.eq(Mux(first.single, first.fill, per_page))]
                     m.d.comb += [l_rd.addr.eq(first.head), e_rd.en.eq(0)]
                     with m.If(desc.ready):
-                        with m.If(first.head == first.tail):
+                        with m.If(first.single):
                             m.next = "PICK"
                         with m.Else():
                             m.next = "CHAIN"
