@@ -14,8 +14,7 @@ estimate (``stat -tech cmos``) is reported beside it.
 
 Multipliers are built as radix-4 Booth multipliers with a carry-save adder tree (``synth -booth``),
 as an ASIC synthesis tool builds them (DesignWare's and Genus's datapath generators): Yosys's
-default is an array of ripple adders, a third larger for the WTU's 17 x 16-bit products (2.75
-against 2.17 kGE each) and a shape no standard-cell flow would produce.
+default is an array of ripple adders, larger, and a shape no standard-cell flow would produce.
 
 ABC runs the mapping steps of its default script (``&dch -f; &nf``) without the SAT sweeping
 before them (``&fraig -x``, ``scorr``, ``dc2``, ``dretime``): with it, the default WTU's sixteen
