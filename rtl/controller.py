@@ -125,8 +125,13 @@ class Controller(CheckedParams, wiring.Component):
                                          "entry": entry}))
         c_advance = ~c_valid | self.o_slot.ready
         r_advance = ~r_valid | c_advance
+        # Whether C's entry is the one written last (`prev`), decided as the id enters C: no
+        # cluster numbers are compared on the slot's path.
+        fwd = Signal()
         with m.If(c_advance):
-            m.d.sync += [c_valid.eq(r_valid), c_id.eq(r_id), c_entry.eq(e_rd.data)]
+            m.d.sync += [c_valid.eq(r_valid), c_id.eq(r_id), c_entry.eq(e_rd.data),
+                         fwd.eq(Mux(c_valid & self.o_slot.ready, c_id.cluster == r_id.cluster,
+                                    prev.valid & (prev.cluster == r_id.cluster)))]
         # The two paths share the chain RAM's read port: ids are taken only while no
         # selection is offered, captured or walked, and a selection is taken only when no id
         # is in flight (the DRE never overlaps them; a standalone user might).
@@ -135,8 +140,7 @@ class Controller(CheckedParams, wiring.Component):
             m.d.sync += [r_valid.eq(self.i_id.valid & ids_ok), r_id.eq(self.i_id.payload)]
         cur = Signal(entry)
         m.d.comb += cur.eq(Mux(c_id.new, 0,                       # a new cluster: no page
-                               Mux(prev.valid & (prev.cluster == c_id.cluster),
-                                   prev.entry.as_value(), c_entry.as_value())))
+                               Mux(fwd, prev.entry.as_value(), c_entry.as_value())))
         has_room = cur.has & (cur.fill != per_page)
         page_free = next_free != pool
         upd = Signal(entry)

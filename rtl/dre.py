@@ -8,7 +8,7 @@ clusters and counts of that moment, takes the query's score rows, and streams ou
 selection and its fetch descriptors, ending with an ``end`` beat.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
@@ -18,6 +18,7 @@ from vrex.interface.registers import RegisterMap, register_addr_width
 from .controller import Controller
 from .hcu import HCU
 from .registers import RegisterFile
+from .skid import Skid
 from .wishbone import wishbone_signature
 from .wtu import WTU
 
@@ -76,7 +77,11 @@ class DRE(wiring.Component):
         connect(m, wiring.flipped(self.bus), regs.bus)
 
         # Tokens: hashes to the HCU, ids to the controller, slots out.
-        connect(m, hcu.o_id, ctl.i_id)
+        # The ids pass a skid register: the controller's slot pipeline then holds back the
+        # HCU's emit through a flip-flop (rtl/skid.py).
+        m.submodules.id_skid = id_skid = Skid(hcu.o_id.payload.shape())
+        connect(m, hcu.o_id, id_skid.i)
+        connect(m, id_skid.o, ctl.i_id)
         connect(m, ctl.o_slot, wiring.flipped(self.o_slot))
         connect(m, ctl.o_desc, wiring.flipped(self.o_desc))
         connect(m, wiring.flipped(self.i_score), wtu.i_score)
@@ -115,21 +120,33 @@ class DRE(wiring.Component):
         buckets = Signal(range(c.max_buckets + 1))
         mode = Signal(2)
         m.d.comb += [wtu.columns.eq(n), wtu.ratio.eq(ratio), wtu.buckets.eq(buckets),
-                     wtu.mode.eq(mode), beats.eq((n + lanes - 1) // lanes)]
+                     wtu.mode.eq(mode)]
 
-        # The WTU's final mask goes out on o_select and into the controller together.
+        # The WTU's final mask goes out on o_select and into the controller together, through
+        # a skid register: the WTU sees a ready from a flip-flop, not one from the controller's
+        # state through its own emitter to its block RAM's enable. A beat passes straight
+        # through while the register is empty, so no beat is later than without it.
         k = Signal(range(c.max_clusters + 1))     # count beats read / selection beats passed
-        final = wtu.o_mask.payload.final
+        skid = Signal.like(wtu.o_mask.payload.mask)
+        skid_full = Signal()
+        offered = wtu.o_mask.valid & wtu.o_mask.payload.final      # row masks are dropped
+        select_valid = skid_full | offered
+        select_mask = Mux(skid_full, skid, wtu.o_mask.payload.mask)
         both_ready = self.o_select.ready & ctl.i_select.ready
         last_select = k + 1 == beats
         m.d.comb += [
-            self.o_select.payload.mask.eq(wtu.o_mask.payload.mask),
+            self.o_select.payload.mask.eq(select_mask),
             self.o_select.payload.last.eq(last_select),
-            self.o_select.valid.eq(wtu.o_mask.valid & final & ctl.i_select.ready),
-            wtu.o_mask.ready.eq(~final | both_ready),
+            self.o_select.valid.eq(select_valid & ctl.i_select.ready),
+            wtu.o_mask.ready.eq(~skid_full),
         ]
+        with m.If(skid_full):
+            with m.If(both_ready):
+                m.d.sync += skid_full.eq(0)
+        with m.Elif(offered & ~both_ready):
+            m.d.sync += [skid.eq(wtu.o_mask.payload.mask), skid_full.eq(1)]
 
-        idle = ~hcu.busy & ~ctl.busy & ~wtu.busy
+        idle = ~hcu.busy & ~ctl.busy & ~wtu.busy & ~id_skid.o.valid
         stage = Signal()                            # count read data is on rd_counts
         with m.FSM():
             with m.State("RUN"):
@@ -147,6 +164,7 @@ class DRE(wiring.Component):
                 m.d.comb += busy.eq(1)
                 with m.If(idle):
                     m.d.sync += [n.eq(hcu.n_clusters), ratio.eq(regs.ratio),
+                                 beats.eq((hcu.n_clusters + lanes - 1) // lanes),
                                  buckets.eq(regs.buckets), mode.eq(regs.mode), k.eq(0),
                                  stage.eq(0)]
                     with m.If(hcu.n_clusters == 0):
@@ -166,11 +184,10 @@ class DRE(wiring.Component):
                     m.next = "SELECT"
 
             with m.State("SELECT"):                 # the WTU runs; its final mask passes
-                m.d.comb += [busy.eq(1), ctl.i_select.payload.mask.eq(wtu.o_mask.payload.mask),
+                m.d.comb += [busy.eq(1), ctl.i_select.payload.mask.eq(select_mask),
                              ctl.i_select.payload.last.eq(last_select),
-                             ctl.i_select.valid.eq(wtu.o_mask.valid & final
-                                                   & self.o_select.ready)]
-                with m.If(wtu.o_mask.valid & final & both_ready):
+                             ctl.i_select.valid.eq(select_valid & self.o_select.ready)]
+                with m.If(select_valid & both_ready):
                     m.d.sync += k.eq(k + 1)
                     with m.If(last_select):
                         m.next = "DESC"

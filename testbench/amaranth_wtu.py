@@ -39,6 +39,7 @@ def simulate_wtu_batches(batches, config: Config, *, early_exit: bool = True,
         for scores, counts in batches:
             await ctx.tick().until(~dut.busy)        # batch settings change only when idle
             ctx.set(dut.columns, scores.shape[1])
+            await ctx.tick()                         # a cycle before the first count beat
             for beat in lane_beats(counts, lanes):
                 await put(ctx, dut.i_count, beat, rng, idle)
             for beat in score_beats(scores, lanes):

@@ -34,10 +34,13 @@ def tag_layout(score_bits: int, max_buckets: int, lanes: int, *,
                load: bool = True) -> data.StructLayout:
     """What travels beside a beat: valid, a load-pass beat (without ``load``: a selection's
     beat, as the schedule issues it), the row's first or last beat, the pass's bucket and cut,
-    and which lanes hold a cluster."""
+    whether that bucket is the first (``zero``) or the batch's last (``final``), and which lanes
+    hold a cluster. The two flags are formed at issue so that the exit step at G compares no
+    bucket numbers."""
     return data.StructLayout({
         "valid": 1, **({"load": 1} if load else {}), "first": 1, "last": 1,
-        "bucket": range(max_buckets), "cut": cut_shape(score_bits, max_buckets), "lanes": lanes})
+        "bucket": range(max_buckets), "zero": 1, "final": 1,
+        "cut": cut_shape(score_bits, max_buckets), "lanes": lanes})
 
 
 class LanePipeline(wiring.Component):
@@ -66,6 +69,8 @@ class LanePipeline(wiring.Component):
         The histogram's cut of each bucket, held through the pass.
     tag : Out(tag_layout)
         The beat at G.
+    ahead : Out(tag_layout)
+        The beat that reaches G next cycle (unless flushed).
     sums : Out(ArrayLayout(signed(total_bits + 2), ways))
         Per tree, the sum of the beat's products above the cut (the load pass: of ``s`` or
         ``max(s, 0)`` times the count, every valid lane).
@@ -99,6 +104,7 @@ class LanePipeline(wiring.Component):
             "exp_mode": In(1),
             "cuts": In(data.ArrayLayout(cut, ways)),
             "tag": Out(self._tag),
+            "ahead": Out(self._tag),
             "sums": Out(data.ArrayLayout(self._sum_shape, ways)),
             "total": Out(self._total_width),
             "min_s": Out(signed(score_bits)),
@@ -142,6 +148,7 @@ class LanePipeline(wiring.Component):
                 m.d.sync += tag.valid.eq(0)
             tags.append(tag)
         tag_b, tag_c = tags[1], tags[2]
+        m.d.comb += self.ahead.eq(tags[-2])
 
         # B: a loaded beat's scores wait in a register, a stored one comes from the score
         # buffer; registered, so the block RAMs' slow outputs drive nothing else.
@@ -150,6 +157,12 @@ class LanePipeline(wiring.Component):
         word = Signal(lanes * sb)
         m.d.sync += word.eq(Mux(tag_b.load, loaded, self.stored))
         scores = [word.word_select(lane, sb).as_signed() for lane in range(lanes)]
+        # Mode exp's distance below the row's maximum, d = max(s) - s, formed here from the
+        # score buffer (a selection beat's scores are stored ones), so that C holds only the
+        # ROM and the shift.
+        dists = [Signal(sb + 1, name=f"exp_d{lane}") for lane in range(lanes)]
+        m.d.sync += [d.eq(self.max_s - self.stored.word_select(lane, sb).as_signed())
+                     for lane, d in enumerate(dists)]
 
         # C: per lane the factor of its product (the load pass weighs s, or max(s, 0); a
         # selection pass weighs v: in mode exp a word of the ROM E, picked by the fraction of
@@ -161,8 +174,7 @@ class LanePipeline(wiring.Component):
         mask_d = [Signal(lanes, name=f"mask_d{w}") for w in range(self._ways)]
         for lane, s in enumerate(scores):
             use = tag_c.lanes[lane]
-            d = Signal(sb + 1, name=f"exp_d{lane}")               # max(s) - s >= 0
-            m.d.comb += d.eq(self.max_s - s)
+            d = dists[lane]                                       # max(s) - s >= 0
             octave = d[q:]
             exp_value = Mux(octave >= ew, 0, rom[d[:q]] >> octave[:bits_for(ew)])
             clamped = Mux(s < 0, 0, s)

@@ -42,6 +42,8 @@ class Selection(wiring.Component):
         The beat issued into the lane pipeline this cycle, word ``addr`` of the row buffers.
     tag, sums, pass_total : In
         The lane pipeline's beat at G, its sums and mode ``exp``'s total of it.
+    ahead : In(tag_layout)
+        The beat that reaches G next cycle.
     cuts : Out(ArrayLayout(cut, max_buckets))
         The histogram's cut of every bucket, for the lane pipeline's trees.
     done : Out(1)
@@ -78,6 +80,7 @@ class Selection(wiring.Component):
             "issue": Out(tag_layout(score_bits, max_buckets, lanes, load=False)),
             "addr": Out(range(depth)),
             "tag": In(tag_layout(score_bits, max_buckets, lanes)),
+            "ahead": In(tag_layout(score_bits, max_buckets, lanes)),
             "sums": In(data.ArrayLayout(signed(total_bits + 2), ways)),
             "pass_total": In(total_bits),
             "cuts": Out(data.ArrayLayout(cut, ways)),
@@ -109,6 +112,7 @@ class Selection(wiring.Component):
             m.d.comb += [
                 self.addr.eq(k), self.issue.valid.eq(1), self.issue.first.eq(k == 0),
                 self.issue.last.eq(last_beat), self.issue.bucket.eq(bucket),
+                self.issue.zero.eq(bucket == 0), self.issue.final.eq(bucket + 1 == self.buckets),
                 narrow(m, self.issue.cut, cut_of(edge), checks=self._checks, name="issued_cut"),
                 self.issue.lanes.eq(Cat(*(k * self._lanes + lane < self.columns
                                          for lane in range(self._lanes))))]
@@ -132,7 +136,7 @@ class Selection(wiring.Component):
             m.d.comb += self.cuts.eq(0)
         # S and T are the row's by the time the first beat reaches G (the selection starts on
         # the edge alone); latched there for o_row. Mode exp's come after its first pass.
-        with m.If(self.tag.valid & self.tag.first & (self.tag.bucket == 0) & ~self.exp_mode):
+        with m.If(self.tag.valid & self.tag.first & self.tag.zero & ~self.exp_mode):
             m.d.sync += [self.total.eq(self.setup_total), self.threshold.eq(self.setup_threshold)]
 
         with m.FSM():
@@ -178,20 +182,25 @@ class Selection(wiring.Component):
                                      bubble.eq(Mux(self.exp_mode & (bucket == 0), latency, 0))]
             # The running sum passes T when the beat's sum passes what T leaves of it: one
             # compare on the decision's path, not an add and then a compare. The decision is
-            # registered (H) and acted on a cycle later. In mode exp pass 0 knows no T: its
-            # slack counts down from 0 (-A(0)), it never leaves, and its total tree sums S.
+            # registered (H) and acted on a cycle later. A pass's slack starts at T, loaded the
+            # cycle before its first beat reaches G, so that the comparator takes registers
+            # alone: the setup's T holds still through the selection. In mode exp pass 0 knows
+            # no T: its slack counts down from 0 (-A(0)), it never leaves, and its total tree
+            # sums S; the later passes' first beats meet T as it arrives from the setup (pass 1
+            # in the very cycle), on a comparator of their own.
             exp0 = Signal()
-            m.d.comb += exp0.eq(self.exp_mode & (tag.bucket == 0))
-            left = Signal(signed(tb + 2))
-            # T: live from the setup on pass 0's first beat, latched there for the later passes
-            # (mode exp's pass 1 meets it live, as it arrives).
-            first_t = Mux(self.exp_mode | (tag.bucket == 0), self.setup_threshold, self.threshold)
-            m.d.comb += left.eq(Mux(tag.first, Mux(exp0, 0, first_t), slack))
-            passed = self._passes(self.sums[0], left) & ~exp0
-            last_pass = tag.last & (tag.bucket == self.buckets - 1) & ~exp0
+            live = Signal()                       # this beat compares with the setup's T
+            m.d.comb += [exp0.eq(self.exp_mode & tag.zero),
+                         live.eq(self.exp_mode & tag.first & ~tag.zero)]
+            left_live = Signal(signed(tb + 2))
+            m.d.comb += left_live.eq(self.setup_threshold)
+            passed = Mux(live, self._passes(self.sums[0], left_live),
+                         self._passes(self.sums[0], slack)) & ~exp0
+            last_pass = tag.last & tag.final & ~exp0
             m.d.sync += decided.eq(0)
             with m.If(tag.valid):
-                m.d.sync += narrow(m, slack, left - self.sums[0], checks=checks)
+                m.d.sync += narrow(m, slack, Mux(live, left_live - self.sums[0],
+                                                 slack - self.sums[0]), checks=checks)
                 if self._early_exit:
                     m.d.sync += [decided.eq(passed | last_pass), decided_bucket.eq(tag.bucket),
                                  decided_cut.eq(tag.cut)]
@@ -203,6 +212,11 @@ class Selection(wiring.Component):
                     m.d.sync += [decided.eq(last_pass),
                                  decided_bucket.eq(Mux(exited, found_bucket, tag.bucket)),
                                  decided_cut.eq(Mux(exited, found_cut, tag.cut))]
+            # (After the beat's own update: a pass's last beat may be at G as the next one's first
+            # is a cycle away.)
+            ahead = self.ahead
+            with m.If(ahead.valid & ahead.first & (~self.exp_mode | ahead.zero)):
+                m.d.sync += slack.eq(Mux(self.exp_mode, 0, self.setup_threshold))
             # Mode exp: S complete after pass 0's last beat (cycle c), through the setup's
             # registers to T (c + latency), and bucket 0 is decided a cycle later, overriding
             # pass 1's first beat; S and T latched for o_row.
@@ -216,10 +230,14 @@ class Selection(wiring.Component):
                                        checks=checks)
                     with m.If(tag.last):
                         m.d.sync += [steps[0].eq(1), exp_cut0.eq(tag.cut)]
+                # A(0), negated off the decision's path while T is on its way.
+                a0 = Signal(signed(tb + 2))
+                with m.If(steps[0]):
+                    m.d.sync += narrow(m, a0, -slack, checks=checks)
                 with m.If(steps[latency]):
                     m.d.sync += [self.total.eq(self.setup_total),
                                  self.threshold.eq(self.setup_threshold)]
-                    zero_passes = self._passes(-slack, self.setup_threshold)
+                    zero_passes = self._passes(a0, self.setup_threshold)
                     if self._early_exit:
                         with m.If(zero_passes | (self.buckets == 1)):
                             m.d.sync += [decided.eq(1), decided_bucket.eq(0),

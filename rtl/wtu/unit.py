@@ -52,14 +52,16 @@ class WTU(CheckedParams, wiring.Component):
     Members
     -------
     columns : In(range(max_clusters + 1))
-        Clusters in the batch, 1..max_clusters. Held for the whole batch.
+        Clusters in the batch, 1..max_clusters. Held from the cycle before the batch's first
+        count beat (or from reset) to its final mask, like ``mode``: the unit registers both.
     ratio : In(16)
         Unsigned Q0.16 WiCSum ratio. Held for the whole batch.
     buckets : In(range(max_buckets + 1))
         Buckets ``B``, 1..max_buckets. Held for the whole batch.
     mode : In(2)
         0: ``v = s - min(s)``; 1: ``v = max(s, 0)``; 2: ``v = E[d mod 2**q] >> (d >> q)``,
-        ``d = max(s) - s`` (3 acts as 0). Held for the whole batch.
+        ``d = max(s) - s`` (3 acts as 0). Held from the cycle before the batch's first count
+        beat (or from reset) to its final mask.
     i_count : In(stream.Signature(ArrayLayout(count_bits, lanes)))
         The clusters' token counts, lane 0 first.
     i_score : In(stream.Signature(score_layout(score_bits, lanes)))
@@ -189,8 +191,13 @@ class WTU(CheckedParams, wiring.Component):
         f_wr, f_rd = final_mem.write_port(), final_mem.read_port()
 
         # The batch's parameters, and the stages wired together.
-        clamp_mode, exp_mode = self.mode == 1, (self.mode == 2) if self._exp else 0
-        beats = (self.columns + lanes - 1) // lanes
+        # Beats a row and the mode's decodes come from flip-flops: they reach most of the
+        # datapath. Reset-less, so they follow the settings through reset too.
+        clamp_mode, exp_mode = Signal(reset_less=True), Signal(reset_less=True)
+        beats = Signal(range(depth + 1), reset_less=True)
+        m.d.sync += [clamp_mode.eq(self.mode == 1), beats.eq((self.columns + lanes - 1) // lanes)]
+        if self._exp:
+            m.d.sync += exp_mode.eq(self.mode == 2)
         for stage in (pipe, setup, select):
             m.d.comb += [stage.clamp_mode.eq(clamp_mode), stage.exp_mode.eq(exp_mode)]
         m.d.comb += [
@@ -204,7 +211,8 @@ class WTU(CheckedParams, wiring.Component):
             select.setup_width.eq(setup.width), select.setup_edge.eq(setup.edge),
             select.min_s.eq(pipe.min_s), select.buckets.eq(self.buckets),
             select.beats.eq(beats), select.columns.eq(self.columns),
-            select.tag.eq(pipe.tag), select.sums.eq(pipe.sums), select.pass_total.eq(pipe.total),
+            select.tag.eq(pipe.tag), select.ahead.eq(pipe.ahead), select.sums.eq(pipe.sums),
+            select.pass_total.eq(pipe.total),
             pipe.flush.eq(select.done),
             emitter.beats.eq(beats), emitter.columns.eq(self.columns),
             emitter.threshold.eq(select.threshold), emitter.total.eq(select.total),
@@ -285,7 +293,7 @@ class WTU(CheckedParams, wiring.Component):
                 # As the first selection beat reaches G every setup output is the row's.
                 tag = pipe.tag
                 m.d.comb += [self.busy.eq(1), setup.settled.eq(
-                    tag.valid & ~tag.load & tag.first & (tag.bucket == 0))]
+                    tag.valid & ~tag.load & tag.first & tag.zero)]
                 with m.If(select.done):
                     m.d.comb += [emitter.start.eq(1), emitter.first.eq(first_row)]
                     m.d.sync += first_row.eq(0)
