@@ -8,7 +8,7 @@ clusters and counts of that moment, takes the query's score rows, and streams ou
 selection and its fetch descriptors, ending with an ``end`` beat.
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
@@ -123,28 +123,23 @@ class DRE(wiring.Component):
                      wtu.mode.eq(mode)]
 
         # The WTU's final mask goes out on o_select and into the controller together, through
-        # a skid register: the WTU sees a ready from a flip-flop, not one from the controller's
-        # state through its own emitter to its block RAM's enable. A beat passes straight
-        # through while the register is empty, so no beat is later than without it.
+        # a skid register (row masks are dropped before it), so the WTU's emitter sees a
+        # ready from a flip-flop.
         k = Signal(range(c.max_clusters + 1))     # count beats read / selection beats passed
-        skid = Signal.like(wtu.o_mask.payload.mask)
-        skid_full = Signal()
-        offered = wtu.o_mask.valid & wtu.o_mask.payload.final      # row masks are dropped
-        select_valid = skid_full | offered
-        select_mask = Mux(skid_full, skid, wtu.o_mask.payload.mask)
+        m.submodules.select_skid = select_skid = Skid(wtu.o_mask.payload.mask.shape())
+        select_valid = select_skid.o.valid
+        select_mask = select_skid.o.payload
         both_ready = self.o_select.ready & ctl.i_select.ready
         last_select = k + 1 == beats
         m.d.comb += [
+            select_skid.i.valid.eq(wtu.o_mask.valid & wtu.o_mask.payload.final),
+            select_skid.i.payload.eq(wtu.o_mask.payload.mask),
+            wtu.o_mask.ready.eq(select_skid.i.ready),
+            select_skid.o.ready.eq(both_ready),
             self.o_select.payload.mask.eq(select_mask),
             self.o_select.payload.last.eq(last_select),
             self.o_select.valid.eq(select_valid & ctl.i_select.ready),
-            wtu.o_mask.ready.eq(~skid_full),
         ]
-        with m.If(skid_full):
-            with m.If(both_ready):
-                m.d.sync += skid_full.eq(0)
-        with m.Elif(offered & ~both_ready):
-            m.d.sync += [skid.eq(wtu.o_mask.payload.mask), skid_full.eq(1)]
 
         idle = ~hcu.busy & ~ctl.busy & ~wtu.busy & ~id_skid.o.valid
         stage = Signal()                            # count read data is on rd_counts
