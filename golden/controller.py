@@ -72,12 +72,17 @@ def descriptor_cycles(select, layout: PagedLayout, lanes: int) -> int:
 
     The selection arrives in ``W = ceil(n / lanes)`` beats, one a cycle (``W`` cycles, at least
     1: an empty query sends one empty beat); then one cycle to fetch the first word, and per
-    word one to load it and one to find it exhausted; per selected cluster one to pick it and
-    one per page (one when it has none, to read its entry); and the end beat, which leaves
-    through the output register a cycle later.
+    word one to load it and one to find it exhausted; per selected cluster one to register its
+    entry and one per page, plus one to pick it unless the cluster before it in the same word
+    has pages (its last page's cycle picks the next); and the end beat, which leaves through
+    the output register a cycle later.
     """
     select = np.asarray(select, dtype=bool).reshape(-1)
     words = max(1, -(-select.size // lanes))
-    picked = np.flatnonzero(select).tolist()
-    per_cluster = sum(1 + max(1, len(layout.chains[c])) for c in picked)
+    per_cluster, before = 0, None              # before: the word and pages of the last pick
+    for c in np.flatnonzero(select).tolist():
+        pages = len(layout.chains[c])
+        picked_by_chain = before is not None and before[0] == c // lanes and before[1] > 0
+        per_cluster += (0 if picked_by_chain else 1) + 1 + pages
+        before = (c // lanes, pages)
     return words + 1 + 2 * words + per_cluster + 1 + 1

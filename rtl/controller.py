@@ -173,7 +173,10 @@ class Controller(CheckedParams, wiring.Component):
                 m.d.sync += overflow.eq(1)
 
         # Descriptors: capture the selection, then walk it: each selected cluster's entry, then
-        # its pages along the links, one descriptor a cycle.
+        # its pages along the links, one descriptor a cycle. Every block-RAM output lands in a
+        # register before any decision is made on it: a chain entry is registered (HEAD) and
+        # the link read of its first page starts there; a page is offered from `page` while
+        # the link RAM already reads its successor, and the tail test compares registers.
         k = Signal(range(words + 1))               # selection words captured / walked
         n_words = Signal(range(words + 1))
         bits = Signal(lanes)
@@ -186,7 +189,7 @@ class Controller(CheckedParams, wiring.Component):
         fill = Signal(range(per_page + 1))
 
         # The walk's descriptors pass a register on their way out, so o_desc starts from
-        # flip-flops and not from the block RAMs' outputs (one cycle more per query).
+        # flip-flops (one cycle more per query).
         desc = stream.Signature(desc_layout(per_page, pool)).create()
         out_valid = Signal()
         out_payload = Signal(desc_layout(per_page, pool))
@@ -195,14 +198,15 @@ class Controller(CheckedParams, wiring.Component):
         with m.If(desc.ready):
             m.d.sync += [out_valid.eq(desc.valid), out_payload.eq(desc.payload)]
 
-        def emit(p):
-            """Offer ``p``'s descriptor; true when it is taken."""
-            m.d.comb += [desc.valid.eq(1), desc.payload.page.eq(p),
-                         desc.payload.tokens.eq(Mux(p == tail, fill, per_page))]
-            return desc.ready
+        def pick():
+            """Read the entry of the word's lowest selected cluster and drop it from `bits`."""
+            m.d.comb += [e_rd.addr.eq((k - 1) * lanes + lowest), e_rd.en.eq(1)]
+            m.d.sync += bits.eq(bits & (bits - 1))
+            m.next = "HEAD"
 
         # The slot path reads the entry of the id it takes, and holds it while stalled.
-        m.d.comb += [e_rd.addr.eq(self.i_id.payload.cluster), e_rd.en.eq(r_advance)]
+        m.d.comb += [e_rd.addr.eq(self.i_id.payload.cluster), e_rd.en.eq(r_advance),
+                     l_rd.en.eq(0)]
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.comb += [self.i_select.ready.eq(~r_valid & ~c_valid),
@@ -235,33 +239,29 @@ class Controller(CheckedParams, wiring.Component):
                         m.d.comb += s_rd.addr.eq(k)
                         m.next = "LOAD"
                 with m.Else():
-                    m.d.comb += [e_rd.addr.eq((k - 1) * lanes + lowest), e_rd.en.eq(1)]
-                    m.d.sync += bits.eq(bits & ~(1 << lowest))
-                    m.next = "HEAD"
+                    pick()
 
-            with m.State("HEAD"):                  # the cluster's entry: its first page
+            with m.State("HEAD"):                  # the cluster's entry, into registers
                 m.d.comb += self.busy.eq(1)
                 first = Signal(entry)
-                m.d.comb += first.eq(e_rd.data)
-                m.d.sync += [tail.eq(first.tail), fill.eq(first.fill)]
-                with m.If(~first.has):
-                    m.next = "PICK"
+                m.d.comb += [first.eq(e_rd.data), l_rd.addr.eq(first.head), l_rd.en.eq(1)]
+                m.d.sync += [page.eq(first.head), tail.eq(first.tail), fill.eq(first.fill)]
+                with m.If(first.has):
+                    m.next = "CHAIN"
                 with m.Else():
-                    m.d.comb += [desc.valid.eq(1), desc.payload.page.eq(first.head),
-                                 desc.payload.tokens.eq(Mux(first.single, first.fill, per_page))]
-                    m.d.comb += [l_rd.addr.eq(first.head), e_rd.en.eq(0)]
-                    with m.If(desc.ready):
-                        with m.If(first.single):
-                            m.next = "PICK"
-                        with m.Else():
-                            m.next = "CHAIN"
+                    m.next = "PICK"
 
-            with m.State("CHAIN"):                 # the next page along the links
-                m.d.comb += [self.busy.eq(1), l_rd.addr.eq(l_rd.data), l_rd.en.eq(0)]
-                m.d.comb += page.eq(l_rd.data)
-                with m.If(emit(page)):
-                    m.d.comb += l_rd.en.eq(1)
-                    with m.If(page == tail):
+            with m.State("CHAIN"):                 # offer `page`; its successor is being read
+                m.d.comb += [self.busy.eq(1), desc.valid.eq(1), desc.payload.page.eq(page)]
+                is_tail = page == tail
+                m.d.comb += desc.payload.tokens.eq(Mux(is_tail, fill, per_page))
+                with m.If(desc.ready):
+                    with m.If(~is_tail):
+                        m.d.comb += [l_rd.addr.eq(l_rd.data), l_rd.en.eq(1)]
+                        m.d.sync += page.eq(l_rd.data)
+                    with m.Elif(bits != 0):        # the word's next cluster, without a PICK
+                        pick()
+                    with m.Else():
                         m.next = "PICK"
 
             with m.State("END"):
