@@ -73,9 +73,10 @@ def descriptor_cycles(select, layout: PagedLayout, lanes: int) -> int:
     The selection arrives in ``W = ceil(n / lanes)`` beats, one a cycle (``W`` cycles, at least
     1: an empty query sends one empty beat); then one cycle to fetch the first word, and per
     word one to load it and one to find it exhausted; per selected cluster one to register its
-    entry and one per page, plus one to pick it unless the cluster before it in the same word
-    has pages (its last page's cycle picks the next); and the end beat, which leaves through
-    the output register a cycle later.
+    entry and one per page, one more when it has several pages (its head's successor is read
+    once the head is registered), and one to pick it unless the cluster before it in the same
+    word has pages (its last page's cycle picks the next); and the end beat, which leaves
+    through the output register a cycle later.
     """
     select = np.asarray(select, dtype=bool).reshape(-1)
     words = max(1, -(-select.size // lanes))
@@ -83,6 +84,6 @@ def descriptor_cycles(select, layout: PagedLayout, lanes: int) -> int:
     for c in np.flatnonzero(select).tolist():
         pages = len(layout.chains[c])
         picked_by_chain = before is not None and before[0] == c // lanes and before[1] > 0
-        per_cluster += (0 if picked_by_chain else 1) + 1 + pages
+        per_cluster += (0 if picked_by_chain else 1) + 1 + pages + (1 if pages > 1 else 0)
         before = (c // lanes, pages)
     return words + 1 + 2 * words + per_cluster + 1 + 1

@@ -99,13 +99,18 @@ class Controller(CheckedParams, wiring.Component):
         entry = data.StructLayout({"has": 1, "single": 1, "head": pb, "tail": pb,
                                    "fill": range(per_page + 1)})
 
-        # Per cluster: its chain. Transparent, so a token of the cluster just written sees the
-        # write. Per page: the next page of its chain. The query's selection, one beat a word.
+        # Per cluster: its chain. Per page: the next page of its chain. The query's selection,
+        # one beat a word. No port is transparent: its bypass logic would sit on the block
+        # RAM's output; the slot path forwards the writes its reads miss instead.
         m.submodules.chains = chains = Memory(shape=entry, depth=cap, init=[])
-        e_wr = chains.write_port()
-        e_rd = chains.read_port(transparent_for=(e_wr,))
+        e_wr, e_rd = chains.write_port(), chains.read_port()
         m.submodules.links = links = Memory(shape=pb, depth=pool, init=[])
         l_wr, l_rd = links.write_port(), links.read_port()
+        # The slot path only writes links and the walk only reads them, never at once: one
+        # address serves both, so the block RAM needs a single port (whose read-before-write
+        # is native) and no logic to order a read and a write of the same page.
+        link_addr = Signal(pb)
+        m.d.comb += [l_wr.addr.eq(link_addr), l_rd.addr.eq(link_addr)]
         m.submodules.selection = selection = Memory(shape=lanes, depth=words, init=[])
         s_wr, s_rd = selection.write_port(), selection.read_port()
 
@@ -115,23 +120,27 @@ class Controller(CheckedParams, wiring.Component):
 
         # Slots, in three steps: the id's chain entry is read as the id is taken (A); the
         # block RAM's output is registered (R); the next cycle decides the slot, offers it and,
-        # as it is taken, writes the entry back (C). The read sees a write made in its own
-        # cycle (transparent port); the entry of the token just before, written after this
-        # token's read, is forwarded from `prev`.
+        # as it is taken, writes the entry back (C). A read misses at most two writes: the one
+        # made in its own cycle (by the token two ahead) and the one made as its token enters
+        # C (by the token just ahead); `prev` and `prev2` keep the last two written entries.
         r_valid, c_valid = Signal(), Signal()
         r_id, c_id = Signal(id_layout(cap)), Signal(id_layout(cap))
         c_entry = Signal(entry)
         prev = Signal(data.StructLayout({"valid": 1, "cluster": len(c_id.cluster),
                                          "entry": entry}))
+        prev2 = Signal.like(prev)
         c_advance = ~c_valid | self.o_slot.ready
         r_advance = ~r_valid | c_advance
-        # Whether C's entry is the one written last (`prev`), decided as the id enters C: no
-        # cluster numbers are compared on the slot's path.
-        fwd = Signal()
+        # Whether C's entry is the one written last (`prev`) or the one before (`prev2`),
+        # decided as the id enters C: no cluster numbers are compared on the slot's path. An
+        # id entering C while nothing is written then can only have missed `prev`.
+        fwd, fwd2 = Signal(), Signal()
+        writing = c_valid & self.o_slot.ready
+        matches_prev = prev.valid & (prev.cluster == r_id.cluster)
         with m.If(c_advance):
             m.d.sync += [c_valid.eq(r_valid), c_id.eq(r_id), c_entry.eq(e_rd.data),
-                         fwd.eq(Mux(c_valid & self.o_slot.ready, c_id.cluster == r_id.cluster,
-                                    prev.valid & (prev.cluster == r_id.cluster)))]
+                         fwd.eq(Mux(writing, c_id.cluster == r_id.cluster, matches_prev)),
+                         fwd2.eq(writing & matches_prev)]
         # The two paths share the chain RAM's read port: ids are taken only while no
         # selection is offered, captured or walked, and a selection is taken only when no id
         # is in flight (the DRE never overlaps them; a standalone user might).
@@ -140,7 +149,8 @@ class Controller(CheckedParams, wiring.Component):
             m.d.sync += [r_valid.eq(self.i_id.valid & ids_ok), r_id.eq(self.i_id.payload)]
         cur = Signal(entry)
         m.d.comb += cur.eq(Mux(c_id.new, 0,                       # a new cluster: no page
-                               Mux(fwd, prev.entry.as_value(), c_entry.as_value())))
+                               Mux(fwd, prev.entry.as_value(),
+                                   Mux(fwd2, prev2.entry.as_value(), c_entry.as_value()))))
         has_room = cur.has & (cur.fill != per_page)
         page_free = next_free != pool
         upd = Signal(entry)
@@ -161,22 +171,25 @@ class Controller(CheckedParams, wiring.Component):
             self.o_slot.payload.slot.eq(slot),
             self.i_id.ready.eq(r_advance & ids_ok),
         ]
+        m.d.comb += link_addr.eq(cur.tail)         # the walk's states override it
         with m.If(c_valid & self.o_slot.ready):
             m.d.comb += [e_wr.addr.eq(c_id.cluster), e_wr.data.eq(upd), e_wr.en.eq(1)]
-            m.d.sync += [prev.valid.eq(1), prev.cluster.eq(c_id.cluster), prev.entry.eq(upd)]
+            m.d.sync += [prev.valid.eq(1), prev.cluster.eq(c_id.cluster), prev.entry.eq(upd),
+                         prev2.eq(prev)]
             with m.If(~has_room & page_free):
                 m.d.sync += next_free.eq(next_free + 1)
                 with m.If(cur.has):                        # link the new page to the chain
-                    m.d.comb += [l_wr.addr.eq(cur.tail), l_wr.data.eq(next_free),
-                                 l_wr.en.eq(1)]
+                    m.d.comb += [l_wr.data.eq(next_free), l_wr.en.eq(1)]
             with m.If(~has_room & ~page_free):
                 m.d.sync += overflow.eq(1)
 
         # Descriptors: capture the selection, then walk it: each selected cluster's entry, then
-        # its pages along the links, one descriptor a cycle. Every block-RAM output lands in a
-        # register before any decision is made on it: a chain entry is registered (HEAD) and
-        # the link read of its first page starts there; a page is offered from `page` while
-        # the link RAM already reads its successor, and the tail test compares registers.
+        # its pages along the links, one descriptor a cycle. No block-RAM output drives more
+        # than a register's input: a chain entry is registered (HEAD); a page is offered from
+        # `page` while the link RAM reads its successor, and the tail test compares registers.
+        # The link RAM reads every cycle (a stalled walk rereads `page`), so its port needs no
+        # enable logic. The head page's successor is read only once the head is in `page`: a
+        # cluster of several pages takes one cycle more (NEXT).
         k = Signal(range(words + 1))               # selection words captured / walked
         n_words = Signal(range(words + 1))
         bits = Signal(lanes)
@@ -185,6 +198,7 @@ class Controller(CheckedParams, wiring.Component):
             with m.If(bits[lane]):
                 m.d.comb += lowest.eq(lane)
         page = Signal(pb)
+        primed = Signal()                          # the link RAM's output follows `page`
         tail = Signal(pb)
         fill = Signal(range(per_page + 1))
 
@@ -200,13 +214,13 @@ class Controller(CheckedParams, wiring.Component):
 
         def pick():
             """Read the entry of the word's lowest selected cluster and drop it from `bits`."""
-            m.d.comb += [e_rd.addr.eq((k - 1) * lanes + lowest), e_rd.en.eq(1)]
+            m.d.comb += e_rd.addr.eq((k - 1) * lanes + lowest)
             m.d.sync += bits.eq(bits & (bits - 1))
             m.next = "HEAD"
 
-        # The slot path reads the entry of the id it takes, and holds it while stalled.
-        m.d.comb += [e_rd.addr.eq(self.i_id.payload.cluster), e_rd.en.eq(r_advance),
-                     l_rd.en.eq(0)]
+        # The slot path reads the entry of the id it takes, and while stalled rereads that of
+        # the id it holds (nothing is written then), so neither RAM port needs enable logic.
+        m.d.comb += e_rd.addr.eq(Mux(r_advance, self.i_id.payload.cluster, r_id.cluster))
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.comb += [self.i_select.ready.eq(~r_valid & ~c_valid),
@@ -219,7 +233,8 @@ class Controller(CheckedParams, wiring.Component):
                         m.d.sync += [n_words.eq(k + 1), k.eq(0)]
                         m.next = "FETCH"
                 with m.Elif(self.clear & ~r_valid & ~c_valid & (k == 0)):
-                    m.d.sync += [next_free.eq(0), overflow.eq(0), prev.valid.eq(0)]
+                    m.d.sync += [next_free.eq(0), overflow.eq(0), prev.valid.eq(0),
+                                 prev2.valid.eq(0)]
 
             with m.State("FETCH"):                 # read selection word k
                 m.d.comb += [self.busy.eq(1), s_rd.addr.eq(k)]
@@ -244,25 +259,35 @@ class Controller(CheckedParams, wiring.Component):
             with m.State("HEAD"):                  # the cluster's entry, into registers
                 m.d.comb += self.busy.eq(1)
                 first = Signal(entry)
-                m.d.comb += [first.eq(e_rd.data), l_rd.addr.eq(first.head), l_rd.en.eq(1)]
-                m.d.sync += [page.eq(first.head), tail.eq(first.tail), fill.eq(first.fill)]
+                m.d.comb += first.eq(e_rd.data)
+                m.d.sync += [page.eq(first.head), tail.eq(first.tail), fill.eq(first.fill),
+                             primed.eq(0)]
                 with m.If(first.has):
                     m.next = "CHAIN"
                 with m.Else():
                     m.next = "PICK"
 
-            with m.State("CHAIN"):                 # offer `page`; its successor is being read
-                m.d.comb += [self.busy.eq(1), desc.valid.eq(1), desc.payload.page.eq(page)]
+            with m.State("CHAIN"):                 # offer `page`; its successor is read
+                m.d.comb += [self.busy.eq(1), desc.valid.eq(1), desc.payload.page.eq(page),
+                             link_addr.eq(page)]
+                m.d.sync += primed.eq(1)           # l_rd.data is `page`'s successor
                 is_tail = page == tail
                 m.d.comb += desc.payload.tokens.eq(Mux(is_tail, fill, per_page))
                 with m.If(desc.ready):
-                    with m.If(~is_tail):
-                        m.d.comb += [l_rd.addr.eq(l_rd.data), l_rd.en.eq(1)]
+                    with m.If(~is_tail & primed):
+                        m.d.comb += link_addr.eq(l_rd.data)
                         m.d.sync += page.eq(l_rd.data)
+                    with m.Elif(~is_tail):
+                        m.next = "NEXT"
                     with m.Elif(bits != 0):        # the word's next cluster, without a PICK
                         pick()
                     with m.Else():
                         m.next = "PICK"
+
+            with m.State("NEXT"):                  # the head's successor, now read
+                m.d.comb += [self.busy.eq(1), link_addr.eq(l_rd.data)]
+                m.d.sync += page.eq(l_rd.data)
+                m.next = "CHAIN"
 
             with m.State("END"):
                 m.d.comb += [self.busy.eq(1), desc.valid.eq(1), desc.payload.end.eq(1)]

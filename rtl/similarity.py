@@ -1,98 +1,22 @@
 """One HCU similarity unit: a digit-serial Hamming distance with an early-exit comparator that
 stops on a lower bound of the whole distance."""
 
-from amaranth.hdl import C, Cat, Mux, Module, Signal, Value, signed
+from amaranth.hdl import Cat, Mux, Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
-__all__ = ["SimilarityUnit", "popcount", "at_least"]
+from .gates import abs_gap, add_columns, at_least, popcount, weighted
+
+__all__ = ["SimilarityUnit", "segment_gaps"]
 
 
-def popcount(value):
-    """Combinational population count as a balanced adder tree, each level one bit wider."""
-    terms = [value[i] for i in range(len(value))]
-    while len(terms) > 1:
-        terms = [terms[i] + terms[i + 1] if i + 1 < len(terms) else terms[i]
-                 for i in range(0, len(terms), 2)]
-    return terms[0]
-
-
-def _full_adder(a, b, c):
-    return a ^ b ^ c, (a & b) | (c & (a | b))
-
-
-def _compress(columns):
-    """Reduce columns of bits (by weight) to at most two bits each, with full adders."""
-    while any(len(column) > 2 for column in columns):
-        reduced = [[] for _ in range(len(columns) + 1)]
-        for weight, column in enumerate(columns):
-            while len(column) >= 3:
-                total, carry = _full_adder(*column[:3])
-                column = column[3:]
-                reduced[weight].append(total)
-                reduced[weight + 1].append(carry)
-            reduced[weight] += column
-        columns = reduced
-        while columns and not columns[-1]:
-            columns.pop()
-    return columns
-
-
-def _ripple(columns, width):
-    """The low ``width`` bits of the sum of columns of at most two bits each."""
-    bits, carry = [], None
-    for weight in range(width):
-        terms = (columns[weight] if weight < len(columns) else []) + \
-            ([carry] if carry is not None else [])
-        carry = None
-        if len(terms) == 3:
-            total, carry = _full_adder(*terms)
-        elif len(terms) == 2:
-            total, carry = terms[0] ^ terms[1], terms[0] & terms[1]
-        else:
-            total = terms[0] if terms else C(0, 1)
-        bits.append(total)
-    return bits
-
-
-def at_least(value, threshold, offset=None, minus=None):
-    """Combinational ``popcount(value) + offset - minus >= threshold``, for unsigned ``offset``
-    and ``minus`` and a signed or unsigned ``threshold``: the sign of the difference, with
-    every term in one carry-save tree of full adders written as gates. Without adder or
-    comparator cells, FPGA flows map the count and the comparison together into a few levels
-    of LUTs rather than a chain of carry cells per adder."""
-    threshold = Value.cast(threshold)
-    offset = Value.cast(C(0, 1) if offset is None else offset)
-    minus = Value.cast(C(0, 1) if minus is None else minus)
-    signed_threshold = threshold.shape().signed
-    most = len(value) + (1 << len(offset)) - 1 + (1 << (len(threshold) - 1)) * signed_threshold
-    least = (1 << (len(threshold) - signed_threshold)) - 1 + (1 << len(minus)) - 1
-    width = max(most.bit_length(), least.bit_length()) + 1
-    fill = threshold[-1] if signed_threshold else C(0, 1)
-    negated = ~Cat(threshold, fill.replicate(width - len(threshold)))
-    negated_minus = ~Cat(minus, C(0, width - len(minus)))
-    columns = [[] for _ in range(width)]
-    # Two's complement of each subtrahend: its bits inverted, plus one.
-    columns[0] += [value[i] for i in range(len(value))] + [C(1, 1), C(1, 1)]
-    for weight in range(width):
-        columns[weight] += [negated[weight], negated_minus[weight]]
-        if weight < len(offset):
-            columns[weight].append(offset[weight])
-    return ~_ripple(_compress(columns), width)[-1]
-
-
-def segment_gaps(x, h, lo, count, segment):
-    """``sum |popcount(x_seg) - popcount(h_seg)|`` over ``count`` segments of ``segment`` bits
-    from bit ``lo`` of ``x`` and ``h``: a lower bound of their differing bits there."""
-    gaps = []
-    for at in range(lo, lo + count * segment, segment):
-        px, ph = popcount(x[at:at + segment]), popcount(h[at:at + segment])
-        gaps.append(Mux(px > ph, px - ph, ph - px))
-    total = gaps[0]
-    for gap in gaps[1:]:
-        total = total + gap
-    return total
+def segment_gaps(m, x, h, lo, count, segment):
+    """Per segment, the bits of ``|popcount(x_seg) - popcount(h_seg)|`` for ``count``
+    segments of ``segment`` bits from bit ``lo`` of ``x`` and ``h``; their sum is a lower
+    bound of the differing bits there."""
+    return [abs_gap(m, x[at:at + segment], h[at:at + segment])
+            for at in range(lo, lo + count * segment, segment)]
 
 
 class SimilarityUnit(wiring.Component):
@@ -225,26 +149,31 @@ class SimilarityUnit(wiring.Component):
             following = rest[:digit]
             next_gap = gaps[:gap_bits]
             next_ones = Signal.like(ones)
-            m.d.comb += next_ones.eq(popcount(following))
+            m.d.comb += next_ones.eq(popcount(m, following))
+            next_reach = at_least(m, following, budget, grow, next_gap if per else None)
+        # What a restart takes, computed outside its condition: the gates' signals are driven
+        # every cycle, not gated by it.
+        first_ones = popcount(m, diff[:digit])
+        if per:
+            # Head and the later digits' gaps straight from the segment gaps, each one
+            # carry-save tree: restart -> head is the unit's deepest path.
+            later = [segment_gaps(m, x, h, s * digit, per, seg) for s in range(1, steps)]
+            columns = weighted([g for digit_gaps in later for g in digit_gaps]) or [[]]
+            columns[0] += [diff[i] for i in range(digit)]       # the first digit's ones
+            first_head = Cat(*add_columns(m, columns, len(head)))
+            first_gaps = Cat(*(Cat(*add_columns(m, weighted(g), gap_bits)) for g in later))
+        else:
+            first_head = first_ones
         with m.If(self.restart):
-            first_ones = popcount(diff[:digit])
-            m.d.sync += [ones.eq(first_ones), rest.eq(diff[digit:])]
+            m.d.sync += [ones.eq(first_ones), rest.eq(diff[digit:]), head.eq(first_head)]
             if per:
-                later = [segment_gaps(x, h, s * digit, per, seg) for s in range(1, steps)]
-                total = first_ones
-                for value in later:
-                    total = total + value
-                m.d.sync += [head.eq(total), gaps.eq(Cat(*(v.as_unsigned()[:gap_bits]
-                                                          for v in later)))]
-            else:
-                m.d.sync += head.eq(first_ones)
+                m.d.sync += gaps.eq(first_gaps)
         if steps > 1:
             with m.Elif(self.go):
                 m.d.sync += [ones.eq(next_ones), rest.eq(rest[digit:]),
                              excess.eq(next_ones - (next_gap if per else 0)),
                              gaps.eq(gaps[gap_bits:]), budget_r.eq(left),
-                             reach_r.eq(at_least(following, budget, grow,
-                                                 next_gap if per else None))]
+                             reach_r.eq(next_reach)]
 
         m.d.comb += [
             self.distance.eq(Mux(first, 0, partial) + Mux(run, ones, 0)),

@@ -9,7 +9,8 @@ from vrex.golden.config import Config
 from vrex.golden.hcu import run_hcu
 from vrex.golden.stimulus import random_hashes
 from vrex.rtl.hcu import HCU
-from vrex.rtl.similarity import SimilarityUnit, popcount
+from vrex.rtl.gates import popcount
+from vrex.rtl.similarity import SimilarityUnit
 from vrex.testbench.amaranth_hcu import simulate_hcu
 
 
@@ -17,7 +18,7 @@ def test_popcount():
     value = Signal(13)
     count = Signal(range(14))
     m = Module()
-    m.d.comb += count.eq(popcount(value))
+    m.d.comb += count.eq(popcount(m, value))
 
     async def bench(ctx):
         for v in [0, 1, 0x1FFF, 0b1010101010101, 4242]:
