@@ -171,7 +171,6 @@ class Controller(CheckedParams, wiring.Component):
             self.o_slot.payload.slot.eq(slot),
             self.i_id.ready.eq(r_advance & ids_ok),
         ]
-        m.d.comb += link_addr.eq(cur.tail)         # the walk's states override it
         with m.If(c_valid & self.o_slot.ready):
             m.d.comb += [e_wr.addr.eq(c_id.cluster), e_wr.data.eq(upd), e_wr.en.eq(1)]
             m.d.sync += [prev.valid.eq(1), prev.cluster.eq(c_id.cluster), prev.entry.eq(upd),
@@ -188,8 +187,9 @@ class Controller(CheckedParams, wiring.Component):
         # than a register's input: a chain entry is registered (HEAD); a page is offered from
         # `page` while the link RAM reads its successor, and the tail test compares registers.
         # The link RAM reads every cycle (a stalled walk rereads `page`), so its port needs no
-        # enable logic. The head page's successor is read only once the head is in `page`: a
-        # cluster of several pages takes one cycle more (NEXT).
+        # enable logic, and its output reaches its address through one 2-way choice. The head
+        # page's successor is read only once the head is in `page`: a cluster of several pages
+        # takes one cycle more (NEXT).
         k = Signal(range(words + 1))               # selection words captured / walked
         n_words = Signal(range(words + 1))
         bits = Signal(lanes)
@@ -199,6 +199,7 @@ class Controller(CheckedParams, wiring.Component):
                 m.d.comb += lowest.eq(lane)
         page = Signal(pb)
         primed = Signal()                          # the link RAM's output follows `page`
+        follow = Signal()                          # comb: the link RAM reads its own output
         tail = Signal(pb)
         fill = Signal(range(per_page + 1))
 
@@ -268,14 +269,13 @@ class Controller(CheckedParams, wiring.Component):
                     m.next = "PICK"
 
             with m.State("CHAIN"):                 # offer `page`; its successor is read
-                m.d.comb += [self.busy.eq(1), desc.valid.eq(1), desc.payload.page.eq(page),
-                             link_addr.eq(page)]
+                m.d.comb += [self.busy.eq(1), desc.valid.eq(1), desc.payload.page.eq(page)]
                 m.d.sync += primed.eq(1)           # l_rd.data is `page`'s successor
                 is_tail = page == tail
                 m.d.comb += desc.payload.tokens.eq(Mux(is_tail, fill, per_page))
                 with m.If(desc.ready):
                     with m.If(~is_tail & primed):
-                        m.d.comb += link_addr.eq(l_rd.data)
+                        m.d.comb += follow.eq(1)
                         m.d.sync += page.eq(l_rd.data)
                     with m.Elif(~is_tail):
                         m.next = "NEXT"
@@ -285,7 +285,7 @@ class Controller(CheckedParams, wiring.Component):
                         m.next = "PICK"
 
             with m.State("NEXT"):                  # the head's successor, now read
-                m.d.comb += [self.busy.eq(1), link_addr.eq(l_rd.data)]
+                m.d.comb += [self.busy.eq(1), follow.eq(1)]
                 m.d.sync += page.eq(l_rd.data)
                 m.next = "CHAIN"
 
@@ -295,4 +295,8 @@ class Controller(CheckedParams, wiring.Component):
                     m.d.sync += k.eq(0)
                     m.next = "IDLE"
         m.d.comb += ids_ok.eq(fsm.ongoing("IDLE") & (k == 0) & ~self.i_select.valid)
+        # The link RAM's address: its own output as the walk follows a chain, else `page` in
+        # CHAIN (a reread) or the slot path's tail.
+        m.d.comb += link_addr.eq(Mux(follow, l_rd.data,
+                                     Mux(fsm.ongoing("CHAIN"), page, cur.tail)))
         return m
