@@ -168,6 +168,8 @@ class Selection(wiring.Component):
         decided = Signal()                        # the registered decision (H)
         decided_bucket = Signal(range(nb))
         decided_cut = Signal.like(self.cut)
+        zero_decided = Signal()                   # mode exp: bucket 0 decided as T arrived
+        m.d.sync += zero_decided.eq(0)
         with m.State("SCAN"):
             with m.If(bubble != 0):
                 m.d.sync += bubble.eq(bubble - 1)
@@ -239,9 +241,9 @@ class Selection(wiring.Component):
                                  self.threshold.eq(self.setup_threshold)]
                     zero_passes = self._passes(a0, self.setup_threshold)
                     if self._early_exit:
-                        with m.If(zero_passes | (self.buckets == 1)):
-                            m.d.sync += [decided.eq(1), decided_bucket.eq(0),
-                                         decided_cut.eq(exp_cut0)]
+                        # Only this one bit is registered off the comparator; it overrides
+                        # whatever the beat at G decided in this cycle.
+                        m.d.sync += zero_decided.eq(zero_passes | (self.buckets == 1))
                     else:
                         # (Also the exit of a last pass deciding in this same cycle.)
                         with m.If(zero_passes):
@@ -250,8 +252,9 @@ class Selection(wiring.Component):
                         with m.If(self.buckets == 1):
                             m.d.sync += [decided.eq(1), decided_bucket.eq(0),
                                          decided_cut.eq(exp_cut0)]
-            with m.If(decided):
-                leave(decided_bucket, decided_cut)
+            with m.If(decided | zero_decided):
+                leave(Mux(zero_decided, 0, decided_bucket),
+                      Mux(zero_decided, exp_cut0, decided_cut) if self._exp else decided_cut)
                 m.d.sync += decided.eq(0)         # and drop the next beat's decision
 
     def _histogram_states(self, m, issue, leave, issued_all, last_beat, slacks):
