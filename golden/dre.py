@@ -18,7 +18,7 @@ from .walk import Frame, dre_walk
 from .wtu import run_wtu
 
 __all__ = ["DreResult", "QueryBatch", "run_dre", "SLOT_LATENCY", "QUERY_AFTER_TOKEN",
-           "QUERY_AFTER_MARKER"]
+           "QUERY_AFTER_MARKER", "SELECT_LATENCY"]
 
 # The DRE's sequencing (rtl/dre.py), in cycles. A token's slot leaves this long after its id
 # (the controller reads the cluster's chain entry, registers it, then decides). A query starts
@@ -29,6 +29,8 @@ __all__ = ["DreResult", "QueryBatch", "run_dre", "SLOT_LATENCY", "QUERY_AFTER_TO
 SLOT_LATENCY = 2
 QUERY_AFTER_TOKEN = 4
 QUERY_AFTER_MARKER = 2
+# The final mask passes a forward register between the WTU and the controller.
+SELECT_LATENCY = 1
 
 
 @dataclasses.dataclass
@@ -112,9 +114,10 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config) 
                     descriptors.append((query, page, tokens))
                 batch = QueryBatch(scores=rows, counts=counts, result=result)
                 # Counts are read a cycle before the WTU's first count beat; the controller
-                # takes the final mask's beats as the WTU sends them, the last P of its cycles.
+                # takes the final mask's beats SELECT_LATENCY after the WTU sends them, in the
+                # last P of its cycles.
                 beats = -(-hcu.n // config.wtu_lanes)
-                first_select = begin + 1 + result.cycles - beats
+                first_select = begin + 1 + result.cycles - beats + SELECT_LATENCY
             else:
                 first_select = begin                 # one empty selection beat
             end_beat = first_select + descriptor_cycles(select[query, :hcu.n], layout,

@@ -18,7 +18,7 @@ from vrex.interface.registers import RegisterMap, register_addr_width
 from .controller import Controller
 from .hcu import HCU
 from .registers import RegisterFile
-from .skid import Skid
+from .skid import Forward, Skid
 from .wishbone import wishbone_signature
 from .wtu import WTU
 
@@ -124,18 +124,22 @@ class DRE(wiring.Component):
 
         # The WTU's final mask goes out on o_select and into the controller together, through
         # a skid register (row masks are dropped before it), so the WTU's emitter sees a
-        # ready from a flip-flop.
+        # ready from a flip-flop, then a forward register, so that the mask's compare logic
+        # in the emitter and the controller's selection buffer are a cycle apart
+        # (SELECT_LATENCY).
         k = Signal(range(c.max_clusters + 1))     # count beats read / selection beats passed
         m.submodules.select_skid = select_skid = Skid(wtu.o_mask.payload.mask.shape())
-        select_valid = select_skid.o.valid
-        select_mask = select_skid.o.payload
+        m.submodules.select_reg = select_reg = Forward(wtu.o_mask.payload.mask.shape())
+        connect(m, select_skid.o, select_reg.i)
+        select_valid = select_reg.o.valid
+        select_mask = select_reg.o.payload
         both_ready = self.o_select.ready & ctl.i_select.ready
         last_select = k + 1 == beats
         m.d.comb += [
             select_skid.i.valid.eq(wtu.o_mask.valid & wtu.o_mask.payload.final),
             select_skid.i.payload.eq(wtu.o_mask.payload.mask),
             wtu.o_mask.ready.eq(select_skid.i.ready),
-            select_skid.o.ready.eq(both_ready),
+            select_reg.o.ready.eq(both_ready),
             self.o_select.payload.mask.eq(select_mask),
             self.o_select.payload.last.eq(last_select),
             self.o_select.valid.eq(select_valid & ctl.i_select.ready),
