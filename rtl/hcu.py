@@ -139,10 +139,16 @@ class HCU(CheckedParams, wiring.Component):
         c_rd = counts.read_port()           # the one read-during-write case is forwarded
         c_out = counts.read_port()
 
+        # With a segment bound the restart's sums are deep; the units then form them for all
+        # three operand pairs a restart may take (the next row; a new token against row 0, or
+        # against the cluster the token in EMIT founds there) and choose among the results.
+        bounded = (self._early_exit and self._segment and self._digit // self._segment
+                   and hb > self._digit)
+        pairs = 3 if bounded else 1
         units = []
         for lane in range(lanes):
             unit = SimilarityUnit(hb, self._digit, segment=self._segment,
-                                  early_exit=self._early_exit)
+                                  early_exit=self._early_exit, pairs=pairs)
             m.submodules[f"lane{lane}"] = unit
             units.append(unit)
         steps = units[0].steps
@@ -302,9 +308,17 @@ class HCU(CheckedParams, wiring.Component):
                     m.d.comb += now.word_select(lane, hb).eq(
                         Mux(founding & slot[row * lanes + lane], x, copy.word_select(lane, hb)))
             for lane, unit in enumerate(units):
+                if pairs == 1:
+                    m.d.comb += [
+                        unit.x.eq(Mux(comparing, x, self.i_hash.payload)),
+                        unit.h.eq(Mux(comparing, nxt, row0_now).word_select(lane, hb)),
+                    ]
+                    continue
                 m.d.comb += [
-                    unit.x.eq(Mux(comparing, x, self.i_hash.payload)),
-                    unit.h.eq(Mux(comparing, nxt, row0_now).word_select(lane, hb)),
+                    unit.x[0].eq(x), unit.h[0].eq(nxt.word_select(lane, hb)),
+                    unit.x[1].eq(self.i_hash.payload), unit.h[1].eq(row0.word_select(lane, hb)),
+                    unit.x[2].eq(self.i_hash.payload), unit.h[2].eq(x),
+                    unit.pick.eq(Mux(comparing, 0, Mux(founding & slot[lane], 2, 1))),
                 ]
 
             with m.State("IDLE"):

@@ -2,7 +2,7 @@
 stops on a lower bound of the whole distance."""
 
 from amaranth.hdl import Cat, Mux, Module, Signal, signed
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
@@ -59,8 +59,13 @@ class SimilarityUnit(wiring.Component):
         The next cycle is step 0 of a comparison of ``x`` and ``h``, taken now.
     enable : In(1)
         Sampled at step 0: this unit holds a cluster in this group.
-    x, h : In(hash_bits)
+    x, h : In(hash_bits), or In(ArrayLayout(hash_bits, pairs))
         The hashes, taken in the ``restart`` cycle; the parent may change them afterwards.
+        With several pairs, each pair's restart sums are formed beside the others and
+        ``pick`` chooses among the results, so that the parent's choice of operands is not on
+        the restart's path.
+    pick : In(range(pairs))
+        With several pairs: the pair a restart takes.
     bound : In(range(hash_bits + 2))
         The distance a cluster must stay below to be nearer than the best so far; held for
         the whole comparison.
@@ -76,7 +81,7 @@ class SimilarityUnit(wiring.Component):
     """
 
     def __init__(self, hash_bits: int, digit: int, *, segment: int = 0,
-                 early_exit: bool = True):
+                 early_exit: bool = True, pairs: int = 1):
         self._hash_bits = hash_bits
         self._digit = digit
         self._steps = -(-hash_bits // digit)
@@ -84,13 +89,16 @@ class SimilarityUnit(wiring.Component):
         self._per = digit // segment if segment and early_exit else 0
         self._segment = segment
         self._early_exit = early_exit
+        self._pairs = pairs
+        operand = hash_bits if pairs == 1 else data.ArrayLayout(hash_bits, pairs)
         super().__init__({
             "go": In(1),
             "step": In(range(self._steps)),
             "restart": In(1),
             "enable": In(1),
-            "x": In(hash_bits),
-            "h": In(hash_bits),
+            "x": In(operand),
+            "h": In(operand),
+            **({"pick": In(range(pairs))} if pairs > 1 else {}),
             "bound": In(range(hash_bits + 2)),
             "done": Out(1),
             "distance": Out(range(hash_bits + 1)),
@@ -114,10 +122,6 @@ class SimilarityUnit(wiring.Component):
         first = Signal()
         last = Signal()
         m.d.comb += [first.eq(self.step == 0), last.eq(self.step == steps - 1)]
-        x = Signal(padded)
-        h = Signal(padded)
-        m.d.comb += [x.eq(self.x), h.eq(self.h)]     # zero-padded up to whole digits
-        diff = x ^ h
         # Digits after the first wait in a shift register, so a step's digit is never a
         # ``steps``-way choice; and beside them, with a segment, their gaps l_s.
         rest = Signal((steps - 1) * digit, reset_less=True)
@@ -151,23 +155,38 @@ class SimilarityUnit(wiring.Component):
             next_ones = Signal.like(ones)
             m.d.comb += next_ones.eq(popcount(m, following))
             next_reach = at_least(m, following, budget, grow, next_gap if per else None)
-        # What a restart takes, computed outside its condition: the gates' signals are driven
-        # every cycle, not gated by it.
-        first_ones = popcount(m, diff[:digit])
-        if per:
+        # What a restart takes, computed outside its condition (the gates' signals are driven
+        # every cycle, not gated by it), for each pair of operands.
+        def restart_sums(x_in, h_in):
+            x, h = Signal(padded), Signal(padded)
+            m.d.comb += [x.eq(x_in), h.eq(h_in)]     # zero-padded up to whole digits
+            diff = x ^ h
+            ones = popcount(m, diff[:digit])
+            if not per:
+                return [diff[digit:], ones, ones]
             # Head and the later digits' gaps straight from the segment gaps, each one
             # carry-save tree: restart -> head is the unit's deepest path.
             later = [segment_gaps(m, x, h, s * digit, per, seg) for s in range(1, steps)]
             columns = weighted([g for digit_gaps in later for g in digit_gaps]) or [[]]
             columns[0] += [diff[i] for i in range(digit)]       # the first digit's ones
-            first_head = Cat(*add_columns(m, columns, len(head)))
-            first_gaps = Cat(*(Cat(*add_columns(m, weighted(g), gap_bits)) for g in later))
+            return [diff[digit:], ones, Cat(*add_columns(m, columns, len(head))),
+                    Cat(*(Cat(*add_columns(m, weighted(g), gap_bits)) for g in later))]
+
+        if self._pairs == 1:
+            first_rest, first_ones, first_head, *first_gaps = restart_sums(self.x, self.h)
         else:
-            first_head = first_ones
+            sums = [restart_sums(self.x[i], self.h[i]) for i in range(self._pairs)]
+            chosen = []
+            for values in zip(*sums):
+                value = values[-1]
+                for i in reversed(range(self._pairs - 1)):
+                    value = Mux(self.pick == i, values[i], value)
+                chosen.append(value)
+            first_rest, first_ones, first_head, *first_gaps = chosen
         with m.If(self.restart):
-            m.d.sync += [ones.eq(first_ones), rest.eq(diff[digit:]), head.eq(first_head)]
+            m.d.sync += [ones.eq(first_ones), rest.eq(first_rest), head.eq(first_head)]
             if per:
-                m.d.sync += gaps.eq(first_gaps)
+                m.d.sync += gaps.eq(first_gaps[0])
         if steps > 1:
             with m.Elif(self.go):
                 m.d.sync += [ones.eq(next_ones), rest.eq(rest[digit:]),
