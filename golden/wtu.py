@@ -46,13 +46,13 @@ WTU_DECIDE = 1
 WTU_MASK_LATENCY = 2
 # Mode exp: the total S is only known after a pass over the row's values (the values need the
 # row's maximum, which the load pass finds). The scan's first pass sums every value beside
-# bucket 0's; S then takes the row setup's last two registers to T (the same multiplier), and
+# bucket 0's; S then takes the row setup's last three registers to T (the same multiplier), and
 # bucket 0 is decided as T arrives: WTU_EXP_DECIDE cycles later than a decision on that
 # pass's last beat. Pass 1 is issued WTU_EXP_BUBBLE cycles late, so its first beat meets T.
 # The histogram takes its last prefix sum A(B - 1) = S the same way, WTU_EXP_DECIDE - 1 extra
 # cycles.
-WTU_EXP_DECIDE = 3
-WTU_EXP_BUBBLE = 2
+WTU_EXP_DECIDE = 4
+WTU_EXP_BUBBLE = 3
 
 
 @dataclasses.dataclass

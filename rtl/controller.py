@@ -101,8 +101,11 @@ class Controller(CheckedParams, wiring.Component):
 
         # Per cluster: its chain. Per page: the next page of its chain. The query's selection,
         # one beat a word. No port is transparent: its bypass logic would sit on the block
-        # RAM's output; the slot path forwards the writes its reads miss instead.
-        m.submodules.chains = chains = Memory(shape=entry, depth=cap, init=[])
+        # RAM's output; the slot path forwards the writes its reads miss instead. A chain read
+        # that meets a write to the same entry in its cycle is such a read, so what it returns
+        # does not matter (`no_rw_check`: Yosys adds no logic to order the two).
+        m.submodules.chains = chains = Memory(shape=entry, depth=cap, init=[],
+                                              attrs={"no_rw_check": 1})
         e_wr, e_rd = chains.write_port(), chains.read_port()
         m.submodules.links = links = Memory(shape=pb, depth=pool, init=[])
         l_wr, l_rd = links.write_port(), links.read_port()

@@ -100,7 +100,7 @@ class Selection(wiring.Component):
         width = Signal.like(self.setup_width)
         bucket = Signal(range(nb))                # the issued pass's bucket
         issued_all = Signal()                     # the last pass has been issued
-        last_beat = k + 1 == self.beats
+        last_beat = Signal()                      # k + 1 == beats, kept as a flag
 
         def cut_of(edge_value):
             """The score cut of a bucket edge: ``v > edge <=> s > cut``, the mode folded in."""
@@ -116,7 +116,8 @@ class Selection(wiring.Component):
                 narrow(m, self.issue.cut, cut_of(edge), checks=self._checks, name="issued_cut"),
                 self.issue.lanes.eq(Cat(*(k * self._lanes + lane < self.columns
                                          for lane in range(self._lanes))))]
-            m.d.sync += k.eq(Mux(last_beat, 0, k + 1))
+            m.d.sync += [k.eq(Mux(last_beat, 0, k + 1)),
+                         last_beat.eq(Mux(last_beat, self.beats == 1, k + 2 == self.beats))]
 
         def leave(exit_bucket, cut):
             m.d.comb += [self.done.eq(1), self.exit_bucket.eq(exit_bucket), self.cut.eq(cut)]
@@ -144,7 +145,8 @@ class Selection(wiring.Component):
                 with m.If(self.start):
                     m.d.sync += [exited.eq(0), bubble.eq(0),
                                  width.eq(self.setup_width), edge.eq(self.setup_edge),
-                                 bucket.eq(0), k.eq(0), issued_all.eq(0)]
+                                 bucket.eq(0), k.eq(0), last_beat.eq(self.beats == 1),
+                                 issued_all.eq(0)]
                     if not self._scan:
                         m.d.sync += [narrow(m, self.cuts[b],
                                             cut_of(self.setup_edge - b * self.setup_width),

@@ -1,5 +1,5 @@
 """The WTU's row setup: from a row's statistics to its bucket width, top edge, total and
-threshold, four registers deep, with no divider and no multiply-and-add in one cycle.
+threshold, five registers deep, with no divider and no multiply-and-add in one cycle.
 
 It runs free: its inputs hold still from the end of a row's load pass until the next row's,
 and after :attr:`RowSetup.latency` cycles its outputs are the row's (the width and the edge,
@@ -49,15 +49,16 @@ class RowSetup(wiring.Component):
     """
 
     #: Registers from the statistics to the threshold: the span and the reciprocal of B (and
-    #: min(s) * sum(cnt) in two halves), span // B and min(s) * sum(cnt), S, w and the edge, T.
-    latency = 4
+    #: min(s) * sum(cnt) in two halves), span // B and min(s) * sum(cnt), S, w and the edge,
+    #: the parts of S * ratio, T.
+    latency = 5
     #: Registers from the least and greatest score to the width and the edge: all that a
     #: selection needs to start. S and T come later (the sums are folded two cycles after the
-    #: extremes, T is the fourth register) and are first used when the selection's first beat
+    #: extremes, T is the fifth register) and are first used when the selection's first beat
     #: reaches G, a whole lane pipeline later.
     edge_latency = 3
-    #: Registers from mode exp's total to the threshold: S, then T.
-    total_latency = 2
+    #: Registers from mode exp's total to the threshold: S, the parts of S * ratio, then T.
+    total_latency = 3
 
     def __init__(self, *, score_bits, count_bits, max_clusters, max_buckets, total_bits,
                  checks=False):
@@ -108,8 +109,19 @@ class RowSetup(wiring.Component):
             (self.total, Mux(self.exp_mode, self.exp_total,
                              Mux(self.clamp_mode, self.sum_p, self.sum_p - min_times_c))),
             (self.width, quot + 1), (self.edge, self.top - quot - 1),
-            (self.threshold, (self.total * self.ratio) >> 16),
         ]
+        # T = total * ratio >> 16 over two stages: the products of the total's parts of at
+        # most 18 bits (one DSP each), then their sum; never one multiply and add in a cycle.
+        tb = len(self.total)
+        parts = -(-tb // 18)
+        part = -(-tb // parts)
+        products = [Signal(part + 16, name=f"threshold_part{i}") for i in range(parts)]
+        m.d.sync += [p.eq(self.total[i * part:(i + 1) * part] * self.ratio)
+                     for i, p in enumerate(products)]
+        product = products[0]
+        for i, p in enumerate(products[1:], 1):
+            product = product + (p << (i * part))
+        stages.append((self.threshold, product >> 16))
         m.d.sync += [target.eq(value) for target, value in stages]
         with m.If(self.settled):
             for target, value in stages:

@@ -1,7 +1,7 @@
 """The WTU: its parameters and ports, the row buffers, and the batch's sequence of stages."""
 
-from amaranth.hdl import Cat, Module, Signal
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Assert, Cat, Module, Signal
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -180,9 +180,12 @@ class WTU(CheckedParams, wiring.Component):
             **sizes, count_bits=cb, lanes=lanes, value_bits=self._value_bits)
 
         # Row buffers: the row's scores and the batch's counts, one beat per word, and the OR of
-        # the row masks so far. The score port reads the old word while the next row
-        # overwrites it (the mask of row r leaves while row r + 1 loads).
-        m.submodules.score_mem = score_mem = Memory(shape=lanes * sb, depth=depth, init=[])
+        # the row masks so far. The mask of row r leaves while row r + 1 loads: a score beat
+        # is written into the buffer a cycle after it is taken, by which time the emitter has
+        # read the word it replaces, so no read meets a write to its word (`no_rw_check`: Yosys
+        # adds no logic to order the two).
+        m.submodules.score_mem = score_mem = Memory(shape=lanes * sb, depth=depth, init=[],
+                                                    attrs={"no_rw_check": 1})
         m.submodules.count_mem = count_mem = Memory(shape=lanes * cb, depth=depth, init=[])
         m.submodules.final_mem = final_mem = Memory(shape=lanes, depth=depth, init=[])
         s_wr, s_rd = score_mem.write_port(), score_mem.read_port()
@@ -237,6 +240,17 @@ class WTU(CheckedParams, wiring.Component):
                          for name in select.issue.shape().members]
 
         k = Signal(range(depth + 1))              # the count or score beat to take
+        store = Signal(data.StructLayout({"valid": 1, "addr": range(depth),
+                                          "data": lanes * sb}))   # the beat to write
+        m.d.sync += store.valid.eq(0)
+        m.d.comb += [s_wr.addr.eq(store.addr), s_wr.data.eq(store.data),
+                     s_wr.en.eq(store.valid)]
+        if self._checks:
+            # What no_rw_check relies on: no read whose word is used meets the store's write.
+            used = (emitter.active & emitter.s_en & (emitter.k != beats)) | select.issue.valid
+            m.d.comb += Assert(~store.valid | ~used | (s_rd.addr != store.addr),
+                               "score_buffer_no_collision")
+
         last_beat = k + 1 == beats
         first_row, last_row = Signal(), Signal()
 
@@ -257,8 +271,9 @@ class WTU(CheckedParams, wiring.Component):
                 free = ~reading | (emitter.k > k) | ((emitter.k == k) & emitter.advance)
                 m.d.comb += [self.busy.eq(1), self.i_score.ready.eq(free), count_addr.eq(k)]
                 with m.If(self.i_score.valid & free):
-                    m.d.comb += [s_wr.addr.eq(k), s_wr.data.eq(self.i_score.payload.scores),
-                                 s_wr.en.eq(1), pipe.issue.valid.eq(1), pipe.issue.load.eq(1),
+                    m.d.sync += [store.valid.eq(1), store.addr.eq(k),
+                                 store.data.eq(self.i_score.payload.scores)]
+                    m.d.comb += [pipe.issue.valid.eq(1), pipe.issue.load.eq(1),
                                  pipe.issue.first.eq(k == 0), pipe.issue.last.eq(last_beat),
                                  pipe.issue.lanes.eq(Cat(*(k * lanes + lane < self.columns
                                                            for lane in range(lanes))))]
