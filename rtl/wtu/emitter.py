@@ -96,6 +96,9 @@ class MaskEmitter(wiring.Component):
         o_k = Signal(k_bits)
         o_scores = Signal(lanes * sb)
         o_final = Signal(lanes)
+        # Which lanes of a word hold a column, worked out as the word's read is issued and
+        # carried beside it: the mask's path holds the score compare alone.
+        r_lanes, o_lanes = Signal(lanes), Signal(lanes)
 
         o_advance = ~o_valid | self.o_mask.ready
         more = self.k != self.beats
@@ -106,7 +109,7 @@ class MaskEmitter(wiring.Component):
         ]
         row_mask = Signal(lanes)
         m.d.comb += row_mask.eq(
-            Cat(*(o_k * lanes + lane < self.columns for lane in range(lanes)))
+            o_lanes
             & Cat(*(o_scores.word_select(lane, sb).as_signed() > cut for lane in range(lanes))))
         with m.If(self.active):
             m.d.comb += [
@@ -127,9 +130,11 @@ class MaskEmitter(wiring.Component):
                              self.f_wr_data.eq(Mux(first, row_mask, row_mask | o_final))]
             with m.If(o_advance):
                 m.d.sync += [o_valid.eq(r_valid), o_k.eq(r_k), o_scores.eq(self.s_data),
-                             o_final.eq(self.f_data)]
+                             o_final.eq(self.f_data), o_lanes.eq(r_lanes)]
             with m.If(self.advance):
-                m.d.sync += [r_valid.eq(more), r_k.eq(self.k)]
+                m.d.sync += [r_valid.eq(more), r_k.eq(self.k),
+                             r_lanes.eq(Cat(*(self.k * lanes + lane < self.columns
+                                              for lane in range(lanes))))]
                 with m.If(more):
                     m.d.sync += self.k.eq(self.k + 1)
             with m.If(self.done):

@@ -57,7 +57,8 @@ class RowSetup(wiring.Component):
     #: extremes, T is the fifth register) and are first used when the selection's first beat
     #: reaches G, a whole lane pipeline later.
     edge_latency = 3
-    #: Registers from mode exp's total to the threshold: S, the parts of S * ratio, then T.
+    #: Cycles from mode exp's total to the threshold: S, the parts of S * ratio, then T (a
+    #: total of at most 32 bits has no parts: its T is ready a cycle early and waits).
     total_latency = 3
 
     def __init__(self, *, score_bits, count_bits, max_clusters, max_buckets, total_bits,
@@ -110,17 +111,23 @@ class RowSetup(wiring.Component):
                              Mux(self.clamp_mode, self.sum_p, self.sum_p - min_times_c))),
             (self.width, quot + 1), (self.edge, self.top - quot - 1),
         ]
-        # T = total * ratio >> 16 over two stages: the products of the total's parts of at
-        # most 18 bits (one DSP each), then their sum; never one multiply and add in a cycle.
+        # T = total * ratio >> 16. A total wider than 32 bits (the default's 42) takes two
+        # stages: the products of its parts of at most 18 bits (one DSP each), then their sum,
+        # never a multiply and an add of its partial products in one cycle. A narrower one
+        # (small's 27) takes one, and its T simply waits out total_latency: fewer flip-flops
+        # where they are scarce (the iCEBreaker).
         tb = len(self.total)
-        parts = -(-tb // 18)
-        part = -(-tb // parts)
-        products = [Signal(part + 16, name=f"threshold_part{i}") for i in range(parts)]
-        m.d.sync += [p.eq(self.total[i * part:(i + 1) * part] * self.ratio)
-                     for i, p in enumerate(products)]
-        product = products[0]
-        for i, p in enumerate(products[1:], 1):
-            product = product + (p << (i * part))
+        if tb > 32:
+            parts = -(-tb // 18)
+            part = -(-tb // parts)
+            products = [Signal(part + 16, name=f"threshold_part{i}") for i in range(parts)]
+            m.d.sync += [p.eq(self.total[i * part:(i + 1) * part] * self.ratio)
+                         for i, p in enumerate(products)]
+            product = products[0]
+            for i, p in enumerate(products[1:], 1):
+                product = product + (p << (i * part))
+        else:
+            product = self.total * self.ratio
         stages.append((self.threshold, product >> 16))
         m.d.sync += [target.eq(value) for target, value in stages]
         with m.If(self.settled):
