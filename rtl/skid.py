@@ -17,8 +17,8 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["Skid", "Forward"]
 
 
-class Skid(wiring.Component):
-    """``i`` to ``o``, same payload, one beat of storage, ``i.ready`` registered.
+class _Stage(wiring.Component):
+    """A stream stage from ``i`` to ``o`` with the same payload.
 
     Members
     -------
@@ -29,6 +29,10 @@ class Skid(wiring.Component):
     def __init__(self, payload):
         super().__init__({"i": In(stream.Signature(payload)),
                           "o": Out(stream.Signature(payload))})
+
+
+class Skid(_Stage):
+    """``i`` to ``o``, one beat of storage, ``i.ready`` registered."""
 
     def elaborate(self, platform):
         m = Module()
@@ -47,19 +51,9 @@ class Skid(wiring.Component):
         return m
 
 
-class Forward(wiring.Component):
-    """``i`` to ``o`` a cycle later, same payload: ``o.valid`` and ``o.payload`` are
-    flip-flops; ``i.ready`` is ``o.ready`` or the register empty (one beat a cycle).
-
-    Members
-    -------
-    i : In(stream.Signature(payload))
-    o : Out(stream.Signature(payload))
-    """
-
-    def __init__(self, payload):
-        super().__init__({"i": In(stream.Signature(payload)),
-                          "o": Out(stream.Signature(payload))})
+class Forward(_Stage):
+    """``i`` to ``o`` a cycle later: ``o.valid`` and ``o.payload`` are flip-flops; ``i.ready``
+    is ``o.ready`` or the register empty (one beat a cycle)."""
 
     def elaborate(self, platform):
         m = Module()
