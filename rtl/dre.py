@@ -146,24 +146,18 @@ class DRE(wiring.Component):
         ]
 
         idle = ~hcu.busy & ~ctl.busy & ~wtu.busy & ~id_skid.o.valid
-        # CLEAR is carried out a cycle after the DRE was seen idle with CLEAR pending and no
-        # beat offered (nothing can start in between): the units' busy flags then reach their
-        # clear enables through a flip-flop.
-        clear_ready = Signal()
-        m.d.sync += clear_ready.eq(0)
         stage = Signal()                            # count read data is on rd_counts
         with m.FSM():
             with m.State("RUN"):
                 m.d.comb += [busy.eq(hcu.busy | ctl.busy | clear_pending),
                              hcu.i_hash.valid.eq(self.i_hash.valid & ~is_query),
                              self.i_hash.ready.eq(hcu.i_hash.ready & ~is_query)]
-                m.d.sync += clear_ready.eq(clear_pending & idle & ~self.i_hash.valid)
                 with m.If(self.i_hash.valid & is_query):
                     m.next = "WAIT"
-                with m.Elif(clear_ready & ~self.i_hash.valid):
+                with m.Elif(clear_pending & idle & ~self.i_hash.valid):
                     m.d.comb += [hcu.clear.eq(1), ctl.clear.eq(1)]
-                    m.d.sync += [clear_pending.eq(0), clear_ready.eq(0), tokens.eq(0),
-                                 queries.eq(0), descriptors.eq(0), cycles.eq(0)]
+                    m.d.sync += [clear_pending.eq(0), tokens.eq(0), queries.eq(0),
+                                 descriptors.eq(0), cycles.eq(0)]
 
             with m.State("WAIT"):                   # every earlier token counted and placed
                 m.d.comb += busy.eq(1)
