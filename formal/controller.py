@@ -17,7 +17,7 @@ def controller_harness(*, max_clusters=4, page_tokens=2, max_pages=4, lanes=2,
     """``unit``: the controller class (a test passes a broken one to see the proof fail)."""
     m, ports = harness_module()
     m.submodules.dut = dut = unit(max_clusters=max_clusters, page_tokens=page_tokens,
-                                  max_pages=max_pages, lanes=lanes)
+                                  max_pages=max_pages, lanes=lanes, checks=True)
     free_inputs(m, dut)
     stream_rule(m, dut.i_id, assume=True, name="i_id")
     stream_rule(m, dut.i_select, assume=True, name="i_select")

@@ -36,6 +36,8 @@ PROOFS = [
         "no slot handed out twice between clears (CLEARs free, given while idle)",
         "every slot inside the page pool (or no_slot); PAGES <= max_pages; descriptor "
         "pages < max_pages",
+        "no chain-table read met by a write in its cycle is used (what its no_rw_check "
+        "relies on; Controller(checks=True))",
         )),
     Proof("controller-cover", "controller", controller_harness, "cover", 12, (
         "cover: the page pool exhausted (PAGE_OVERFLOW set)",
@@ -63,7 +65,9 @@ PROOFS = [
         "bucket for each row and the same row and final masks",
         "every output leaves within 48 cycles, so depth 50 compares them all",
         "no accumulator, adder-tree node or row-setup register overflows "
-        "(WTU(checks=True))")),
+        "(WTU(checks=True))",
+        "no score-buffer read whose word is used meets a write to it (what its no_rw_check "
+        "relies on; WTU(checks=True))")),
     Proof("wtu-spec", "wtu", functools.partial(
             wtu_harness, **{**WTU_SMALL, "rows": 1}, units=("ee",), within=32,
             compare=("total", "threshold_of_total", "exit", "mask")), "bmc", 34, (

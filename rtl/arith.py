@@ -2,10 +2,11 @@
 reciprocals (the WTU's bucket width) or by a generator constant (cluster id to word and lane),
 and balanced reduction trees."""
 
-from amaranth.hdl import Assert, Shape, Signal
+from amaranth.hdl import Assert, Cat, Shape, Signal
 from amaranth.utils import bits_for
 
-__all__ = ["reciprocal_shift", "reciprocal", "divmod_const", "reduce_levels", "reduce_tree",
+__all__ = ["word_lanes", "reciprocal_shift", "reciprocal", "divmod_const", "reduce_levels",
+           "reduce_tree",
            "tree_levels", "tree_stages", "fits", "narrow"]
 
 
@@ -95,3 +96,8 @@ def divmod_const(m, value, divisor: int, *, name: str):
         m.d.comb += [quot.eq((value * reciprocal(divisor, shift)) >> shift),
                      rem.eq(value - quot * divisor)]
     return quot, rem
+
+
+def word_lanes(word, lanes: int, columns):
+    """Which of ``lanes`` lanes of beat ``word`` hold a column, of ``columns``, as a mask."""
+    return Cat(*(word * lanes + lane < columns for lane in range(lanes)))

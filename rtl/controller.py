@@ -10,7 +10,7 @@ the tokens in the newest one; per page (``max_pages`` words): the next page of i
 page but a chain's newest is full, so no per-page fill count is kept.
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Assert, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -31,6 +31,10 @@ class Controller(CheckedParams, wiring.Component):
         As in :class:`vrex.golden.config.Config`.
     lanes : int
         Selection bits per ``i_select`` beat (the WTU's lanes).
+    checks : bool
+        Embed an ``Assert`` that no chain-table read met by a write in its cycle is used
+        (what the table's ``no_rw_check`` relies on; ``vrex formal`` proves it); off in the
+        generated Verilog.
 
     Members
     -------
@@ -56,13 +60,15 @@ class Controller(CheckedParams, wiring.Component):
     """
 
     @classmethod
-    def check(cls, *, max_clusters, page_tokens, max_pages, lanes):
+    def check(cls, *, max_clusters, page_tokens, max_pages, lanes, **_):
         check_int("max_clusters", max_clusters, 1, 1 << 16)
         check_int("page_tokens", page_tokens, 1, 1 << 16)
         check_int("max_pages", max_pages, 1, 1 << 20)
         check_int("lanes", lanes, 1, max_clusters)
 
-    def __init__(self, *, max_clusters=1024, page_tokens=16, max_pages=4096, lanes=16):
+    def __init__(self, *, max_clusters=1024, page_tokens=16, max_pages=4096, lanes=16,
+                 checks=False):
+        self._checks = bool(checks)
         self._max_clusters = max_clusters
         self._page_tokens = page_tokens
         self._max_pages = max_pages
@@ -298,6 +304,19 @@ class Controller(CheckedParams, wiring.Component):
                     m.d.sync += k.eq(0)
                     m.next = "IDLE"
         m.d.comb += ids_ok.eq(fsm.ongoing("IDLE") & (k == 0) & ~self.i_select.valid)
+        if self._checks:
+            # What no_rw_check on the chain table relies on: an entry read in the cycle it is
+            # written is never used. The slot path's is forwarded (the id reaches C with
+            # fwd, fwd2 or new set); the walk reads none while the slot path writes.
+            met = Signal()                         # the last read met a write to its entry
+            m.d.sync += met.eq(e_wr.en & (e_rd.addr == e_wr.addr))
+            c_met = Signal()
+            with m.If(c_advance):
+                m.d.sync += c_met.eq(met)
+            m.d.comb += [
+                Assert(~c_valid | ~c_met | fwd | fwd2 | c_id.new, "chain_read_forwarded"),
+                Assert(~fsm.ongoing("HEAD") | ~met, "walk_read_unwritten"),
+            ]
         # The link RAM's address: its own output as the walk follows a chain, else `page` in
         # CHAIN (a reread) or the slot path's tail.
         m.d.comb += link_addr.eq(Mux(follow, l_rd.data,

@@ -13,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from vrex.interface.layouts import mask_layout, row_layout
 
+from ..arith import word_lanes
 from .lanes import cut_shape
 
 __all__ = ["MaskEmitter"]
@@ -133,8 +134,7 @@ class MaskEmitter(wiring.Component):
                              o_final.eq(self.f_data), o_lanes.eq(r_lanes)]
             with m.If(self.advance):
                 m.d.sync += [r_valid.eq(more), r_k.eq(self.k),
-                             r_lanes.eq(Cat(*(self.k * lanes + lane < self.columns
-                                              for lane in range(lanes))))]
+                             r_lanes.eq(word_lanes(self.k, lanes, self.columns))]
                 with m.If(more):
                     m.d.sync += self.k.eq(self.k + 1)
             with m.If(self.done):

@@ -13,11 +13,11 @@ bucket 0 is decided as ``T`` arrives and pass 1 is issued as many cycles late (i
 meets ``T``). The histogram takes ``S = A(B - 1)`` and waits for ``T`` the same way.
 """
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..arith import narrow
+from ..arith import narrow, word_lanes
 from .lanes import cut_shape, tag_layout
 from .setup import RowSetup, edge_shape
 
@@ -114,8 +114,7 @@ class Selection(wiring.Component):
                 self.issue.last.eq(last_beat), self.issue.bucket.eq(bucket),
                 self.issue.zero.eq(bucket == 0), self.issue.final.eq(bucket + 1 == self.buckets),
                 narrow(m, self.issue.cut, cut_of(edge), checks=self._checks, name="issued_cut"),
-                self.issue.lanes.eq(Cat(*(k * self._lanes + lane < self.columns
-                                         for lane in range(self._lanes))))]
+                self.issue.lanes.eq(word_lanes(k, self._lanes, self.columns))]
             m.d.sync += [k.eq(Mux(last_beat, 0, k + 1)),
                          last_beat.eq(Mux(last_beat, self.beats == 1, k + 2 == self.beats))]
 
@@ -254,10 +253,15 @@ class Selection(wiring.Component):
                         with m.If(self.buckets == 1):
                             m.d.sync += [decided.eq(1), decided_bucket.eq(0),
                                          decided_cut.eq(exp_cut0)]
-            with m.If(decided | zero_decided):
-                leave(Mux(zero_decided, 0, decided_bucket),
-                      Mux(zero_decided, exp_cut0, decided_cut) if self._exp else decided_cut)
-                m.d.sync += decided.eq(0)         # and drop the next beat's decision
+            if self._exp and self._early_exit:
+                with m.If(decided | zero_decided):
+                    leave(Mux(zero_decided, 0, decided_bucket),
+                          Mux(zero_decided, exp_cut0, decided_cut))
+                    m.d.sync += decided.eq(0)     # and drop the next beat's decision
+            else:
+                with m.If(decided):
+                    leave(decided_bucket, decided_cut)
+                    m.d.sync += decided.eq(0)     # and drop the next beat's decision
 
     def _histogram_states(self, m, issue, leave, issued_all, last_beat, slacks):
         tb, nb, tag = self._tb, self._nb, self.tag

@@ -1,6 +1,6 @@
 """The WTU: its parameters and ports, the row buffers, and the batch's sequence of stages."""
 
-from amaranth.hdl import Assert, Cat, Module, Signal
+from amaranth.hdl import Assert, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 from vrex.golden.config import wicsum_total_bits
 from vrex.interface.layouts import count_layout, mask_layout, row_layout, score_layout
 
+from ..arith import word_lanes
 from ..params import CheckedParams, check_int
 from .emitter import MaskEmitter
 from .lanes import LanePipeline
@@ -275,8 +276,7 @@ class WTU(CheckedParams, wiring.Component):
                                  store.data.eq(self.i_score.payload.scores)]
                     m.d.comb += [pipe.issue.valid.eq(1), pipe.issue.load.eq(1),
                                  pipe.issue.first.eq(k == 0), pipe.issue.last.eq(last_beat),
-                                 pipe.issue.lanes.eq(Cat(*(k * lanes + lane < self.columns
-                                                           for lane in range(lanes))))]
+                                 pipe.issue.lanes.eq(word_lanes(k, lanes, self.columns))]
                     m.d.sync += k.eq(k + 1)
                     with m.If(last_beat):
                         m.d.sync += [k.eq(0), last_row.eq(self.i_score.payload.last)]
