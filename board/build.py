@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from vrex.synth.collisions import with_free_collisions
 from vrex.synth.fpga import clock_fmax
 
 from .top import BOARDS, BoardTop
@@ -130,6 +131,9 @@ def build_board(name: str, config, out: Path, *, baud: int = 115200,
     if b.family == "ecp5":                      # see synth/fpga.py: router1 can stall
         options["nextpnr_opts"] += " --router router2"
     plan = platform.prepare(top, name=NAME, **options)
+    # The memories' read-during-write semantics as the design needs them (synth/collisions.py).
+    script = f"{NAME}.ys"
+    plan.files[script] = with_free_collisions(plan.files[script], plan.files[f"{NAME}.il"])
     work = out.with_name(out.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
     if progress:

@@ -134,7 +134,7 @@ class DRE(wiring.Component):
         select_valid = select_reg.o.valid
         select_mask = select_reg.o.payload
         both_ready = self.o_select.ready & ctl.i_select.ready
-        last_select = k + 1 == beats
+        last_select = Signal()                    # k + 1 == beats, kept as a flag
         m.d.comb += [
             select_skid.i.valid.eq(wtu.o_mask.valid & wtu.o_mask.payload.final),
             select_skid.i.payload.eq(wtu.o_mask.payload.mask),
@@ -145,19 +145,27 @@ class DRE(wiring.Component):
             self.o_select.valid.eq(select_valid & ctl.i_select.ready),
         ]
 
+        # The counts pass from the HCU's block RAM to the WTU's register with nothing between.
+        m.d.comb += wtu.i_count.payload.eq(hcu.rd_counts)
         idle = ~hcu.busy & ~ctl.busy & ~wtu.busy & ~id_skid.o.valid
+        # CLEAR is carried out a cycle after the DRE was seen idle with CLEAR pending and no
+        # beat offered (nothing can start in between): the units' busy flags then reach their
+        # clear enables through a flip-flop.
+        clear_ready = Signal()
+        m.d.sync += clear_ready.eq(0)
         stage = Signal()                            # count read data is on rd_counts
         with m.FSM():
             with m.State("RUN"):
                 m.d.comb += [busy.eq(hcu.busy | ctl.busy | clear_pending),
                              hcu.i_hash.valid.eq(self.i_hash.valid & ~is_query),
                              self.i_hash.ready.eq(hcu.i_hash.ready & ~is_query)]
+                m.d.sync += clear_ready.eq(clear_pending & idle & ~self.i_hash.valid)
                 with m.If(self.i_hash.valid & is_query):
                     m.next = "WAIT"
-                with m.Elif(clear_pending & idle & ~self.i_hash.valid):
+                with m.Elif(clear_ready & ~self.i_hash.valid):
                     m.d.comb += [hcu.clear.eq(1), ctl.clear.eq(1)]
-                    m.d.sync += [clear_pending.eq(0), tokens.eq(0), queries.eq(0),
-                                 descriptors.eq(0), cycles.eq(0)]
+                    m.d.sync += [clear_pending.eq(0), clear_ready.eq(0), tokens.eq(0),
+                                 queries.eq(0), descriptors.eq(0), cycles.eq(0)]
 
             with m.State("WAIT"):                   # every earlier token counted and placed
                 m.d.comb += busy.eq(1)
@@ -173,13 +181,13 @@ class DRE(wiring.Component):
 
             with m.State("COUNTS"):                 # the counts, one WTU beat a cycle
                 m.d.comb += [busy.eq(1), hcu.rd_addr.eq(k * lanes),
-                             wtu.i_count.valid.eq(stage), wtu.i_count.payload.eq(hcu.rd_counts)]
+                             wtu.i_count.valid.eq(stage)]
                 # The WTU takes counts whenever it waits for them: no back-pressure here.
                 m.d.sync += stage.eq(k != beats)
                 with m.If(k != beats):
                     m.d.sync += k.eq(k + 1)
                 with m.Elif(stage):
-                    m.d.sync += [k.eq(0), stage.eq(0)]
+                    m.d.sync += [k.eq(0), stage.eq(0), last_select.eq(beats == 1)]
                     m.next = "SELECT"
 
             with m.State("SELECT"):                 # the WTU runs; its final mask passes
@@ -187,7 +195,7 @@ class DRE(wiring.Component):
                              ctl.i_select.payload.last.eq(last_select),
                              ctl.i_select.valid.eq(select_valid & self.o_select.ready)]
                 with m.If(select_valid & both_ready):
-                    m.d.sync += k.eq(k + 1)
+                    m.d.sync += [k.eq(k + 1), last_select.eq(k + 2 == beats)]
                     with m.If(last_select):
                         m.next = "DESC"
 

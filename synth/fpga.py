@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
+from .collisions import with_free_collisions
 from .harness import HARNESS_DUT, ScanHarness
 from .yosys import SynthError, ToolRun, ToolTimeout, design_text, run_tool
 
@@ -212,7 +213,8 @@ def fpga_run(component, design: str, family: str) -> ToolRun:
                           target_mhz=fam.target_mhz, critical_path=path, note=note,
                           seconds=round(seconds, 1)).as_dict()
 
-    return ToolRun(f"{design}-{family}", design_text(harness), _script(fam), parse,
+    text = design_text(harness)
+    return ToolRun(f"{design}-{family}", text, with_free_collisions(_script(fam), text), parse,
                    after=after, tools=("yosys", fam.pnr_tool),
                    extra_key=" ".join(pnr_args) + f" router1 for {ROUTER1_BUDGET} s")
 

@@ -5,6 +5,12 @@ Two stages: ``k`` is the next word to read; the read ports' outputs hold word ``
 ``r_valid``; the output registers hold word ``o_k`` if ``o_valid``, whose beat is offered on
 ``o_mask`` and OR-ed into the final mask as it leaves. The block RAMs' outputs only feed
 registers, so a mask's first beat is offered :attr:`MaskEmitter.latency` cycles after a start.
+
+The final mask buffer is written a cycle after its beat leaves, from a register, so that the
+score compare does not reach a block RAM's input. A row's word is read back a whole selection
+later, except by a one-word batch's final mask, which reads the word in the cycle it is
+written: a read that meets the write is answered from the write's register, at the output
+(so the buffer needs no collision logic: ``no_rw_check``).
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
@@ -32,9 +38,12 @@ class MaskEmitter(wiring.Component):
         Words of the batch, and its clusters.
     threshold, total : In(total_bits)
         The row's, for ``o_row``; held until the emitter is done.
-    s_addr, s_en, s_data : the score buffer's read port.
+    s_addr, s_en : the score buffer's read port.
+    s_data : In
+        The word it read, registered by the unit whenever ``o_advance`` (the lane pipeline
+        shares that register while a selection runs): the output stage's scores.
     f_addr, f_en, f_data : the final mask buffer's read port.
-    f_wr_addr, f_wr_en, f_wr_data : the final mask buffer's write port.
+    f_wr_addr, f_wr_en, f_wr_data : the final mask buffer's write port (registered).
     o_row, o_mask : Out(stream)
         The WTU's outputs.
     active : Out(1)
@@ -45,6 +54,8 @@ class MaskEmitter(wiring.Component):
         The next word to read: the load pass may overwrite every word below it.
     advance : Out(1)
         The read ports take address ``k`` this cycle.
+    o_advance : Out(1)
+        The output registers take the read ports' words this cycle.
     """
 
     #: A mask's first beat leaves this long after its start: block RAM read, output register.
@@ -58,7 +69,7 @@ class MaskEmitter(wiring.Component):
             "start": In(1),
             "final": In(1),
             "first": In(1),
-            "cut": In(cut_shape(score_bits, max_buckets)),
+            "cut": In(cut_shape(score_bits)),
             "exit_bucket": In(range(max_buckets)),
             "beats": In(range(depth + 1)),
             "columns": In(range(max_clusters + 1)),
@@ -80,6 +91,7 @@ class MaskEmitter(wiring.Component):
             "done": Out(1),
             "k": Out(range(depth + 1)),
             "advance": Out(1),
+            "o_advance": Out(1),
         })
 
     def elaborate(self, platform):
@@ -95,29 +107,37 @@ class MaskEmitter(wiring.Component):
         r_k = Signal(k_bits)
         o_valid = Signal()
         o_k = Signal(k_bits)
-        o_scores = Signal(lanes * sb)
         o_final = Signal(lanes)
         # Which lanes of a word hold a column, worked out as the word's read is issued and
         # carried beside it: the mask's path holds the score compare alone.
         r_lanes, o_lanes = Signal(lanes), Signal(lanes)
 
-        o_advance = ~o_valid | self.o_mask.ready
+        # The final mask buffer's write, a cycle late; a read of its word in that cycle (only
+        # a one-word batch's final mask) takes the write's data instead, at the output.
+        m.d.sync += self.f_wr_en.eq(0)
+        r_fwd, o_fwd = Signal(), Signal()
+        fwd_mask = Signal(lanes)
+
+        o_advance = self.o_advance
+        m.d.comb += o_advance.eq(~o_valid | self.o_mask.ready)
         more = self.k != self.beats
         m.d.comb += [
             self.advance.eq(~r_valid | o_advance),
             self.done.eq(self.active & ~more & ~r_valid & o_advance
                          & (final | row_sent | self.o_row.ready)),
         ]
+        prior = Mux(o_fwd, fwd_mask, o_final)     # the final mask so far, at word o_k
         row_mask = Signal(lanes)
         m.d.comb += row_mask.eq(
             o_lanes
-            & Cat(*(o_scores.word_select(lane, sb).as_signed() > cut for lane in range(lanes))))
+            & Cat(*(self.s_data.word_select(lane, sb).as_signed() > cut
+                    for lane in range(lanes))))
         with m.If(self.active):
             m.d.comb += [
                 self.s_addr.eq(self.k), self.s_en.eq(self.advance),
                 self.f_addr.eq(self.k), self.f_en.eq(self.advance),
                 self.o_mask.valid.eq(o_valid),
-                self.o_mask.payload.mask.eq(Mux(final, o_final, row_mask)),
+                self.o_mask.payload.mask.eq(Mux(final, prior, row_mask)),
                 self.o_mask.payload.final.eq(final),
                 self.o_row.valid.eq(~final & ~row_sent),
                 self.o_row.payload.exit_bucket.eq(exit_bucket),
@@ -127,14 +147,16 @@ class MaskEmitter(wiring.Component):
             with m.If(self.o_row.ready):
                 m.d.sync += row_sent.eq(1)
             with m.If(o_valid & self.o_mask.ready & ~final):
-                m.d.comb += [self.f_wr_addr.eq(o_k), self.f_wr_en.eq(1),
-                             self.f_wr_data.eq(Mux(first, row_mask, row_mask | o_final))]
+                m.d.sync += [self.f_wr_addr.eq(o_k), self.f_wr_en.eq(1),
+                             self.f_wr_data.eq(Mux(first, row_mask, row_mask | prior))]
             with m.If(o_advance):
-                m.d.sync += [o_valid.eq(r_valid), o_k.eq(r_k), o_scores.eq(self.s_data),
-                             o_final.eq(self.f_data), o_lanes.eq(r_lanes)]
+                m.d.sync += [o_valid.eq(r_valid), o_k.eq(r_k), o_final.eq(self.f_data), o_lanes.eq(r_lanes), o_fwd.eq(r_fwd)]
             with m.If(self.advance):
                 m.d.sync += [r_valid.eq(more), r_k.eq(self.k),
-                             r_lanes.eq(word_lanes(self.k, lanes, self.columns))]
+                             r_lanes.eq(word_lanes(self.k, lanes, self.columns)),
+                             r_fwd.eq(self.f_wr_en & (self.f_wr_addr == self.k))]
+                with m.If(self.f_wr_en & (self.f_wr_addr == self.k)):
+                    m.d.sync += fwd_mask.eq(self.f_wr_data)
                 with m.If(more):
                     m.d.sync += self.k.eq(self.k + 1)
             with m.If(self.done):

@@ -1,9 +1,9 @@
 """The WTU's lane pipeline: every beat of a row, for the load pass and for each selection pass.
 
-A beat is issued in stage A (taken from ``i_score``, or its word's address given to the row
-buffers), its scores are registered in B (straight out of the block RAM; the count buffer is
-read a cycle later), its operands formed in C (the value, and whether it lies above the pass's
-cut), its products in D, the adder trees two levels a stage in E1..Et (``t = ceil(log2(lanes)
+A beat is issued in stage A (taken from ``i_score``, or read from the score buffer, whose
+address was given a cycle ahead; the count buffer is read a cycle later), its scores are
+registered in B, where its distance from the row's extreme is formed, its operands in C (the
+value, and whether it lies above the pass's cut), its products in D, the adder trees two levels a stage in E1..Et (``t = ceil(log2(lanes)
 / 2)``), and it is accumulated in G. The pipeline never stalls: a beat reaches G
 :attr:`LanePipeline.latency` cycles after it was issued, and ``flush`` drops the beats in
 flight (those issued after the beat that decided a selection). The load pass's beats are
@@ -24,10 +24,11 @@ from ..arith import narrow, reduce_levels, tree_levels, tree_stages
 __all__ = ["LanePipeline", "tag_layout", "cut_shape"]
 
 
-def cut_shape(score_bits: int, max_buckets: int):
-    """A bucket edge folded with the mode into a score cut (``v > edge <=> s > cut``): one bit
-    wider than the edge, ``score_bits + 4 + bits_for(max_buckets)`` bits."""
-    return signed(score_bits + 5 + bits_for(max_buckets))
+def cut_shape(score_bits: int):
+    """A bucket edge folded with the mode into a score cut (``v > edge <=> s > cut``), held
+    between the least score less one and the greatest (which selects every score, or none):
+    one bit wider than a score, whatever the edge's width."""
+    return signed(score_bits + 1)
 
 
 def tag_layout(score_bits: int, max_buckets: int, lanes: int, *,
@@ -40,7 +41,7 @@ def tag_layout(score_bits: int, max_buckets: int, lanes: int, *,
     return data.StructLayout({
         "valid": 1, **({"load": 1} if load else {}), "first": 1, "last": 1,
         "bucket": range(max_buckets), "zero": 1, "final": 1,
-        "cut": cut_shape(score_bits, max_buckets), "lanes": lanes})
+        "cut": cut_shape(score_bits), "lanes": lanes})
 
 
 class LanePipeline(wiring.Component):
@@ -58,8 +59,8 @@ class LanePipeline(wiring.Component):
     flush : In(1)
         Drop the beats in flight.
     loaded, stored : In(lanes * score_bits)
-        The issued beat's scores as taken from the input (registered here) and, a cycle after
-        its issue, as read from the score buffer.
+        The issued beat's scores a cycle after its issue, from registers: as taken from the
+        input, and as read from the score buffer (whose address is given a cycle ahead).
     counts : In(lanes * count_bits)
         The issued beat's counts, two cycles after its issue (the count buffer's read data: its
         address is registered a cycle after the score buffer's).
@@ -93,7 +94,7 @@ class LanePipeline(wiring.Component):
         self._tag = tag_layout(score_bits, max_buckets, lanes)
         self._sum_shape = signed(total_bits + 2)
         self._total_width = exp_bits + count_bits + bits_for(lanes)
-        cut = cut_shape(score_bits, max_buckets)
+        cut = cut_shape(score_bits)
         super().__init__({
             "issue": In(self._tag),
             "flush": In(1),
@@ -150,19 +151,18 @@ class LanePipeline(wiring.Component):
         tag_b, tag_c = tags[1], tags[2]
         m.d.comb += self.ahead.eq(tags[-2])
 
-        # B: a loaded beat's scores wait in a register, a stored one comes from the score
-        # buffer; registered, so the block RAMs' slow outputs drive nothing else.
-        loaded = Signal(lanes * sb)
-        m.d.sync += loaded.eq(self.loaded)
+        # B: a stored beat's scores arrive registered; the distance that mode exp and mode 0
+        # weigh, d = max(s) - s or s - min(s), is formed on one subtractor a lane, from
+        # registers, so that C holds only the ROM and the shift.
+        stored = self.stored
         word = Signal(lanes * sb)
-        m.d.sync += word.eq(Mux(tag_b.load, loaded, self.stored))
+        m.d.sync += word.eq(Mux(tag_b.load, self.loaded, stored))
         scores = [word.word_select(lane, sb).as_signed() for lane in range(lanes)]
-        # Mode exp's distance below the row's maximum, d = max(s) - s, formed here from the
-        # score buffer (a selection beat's scores are stored ones), so that C holds only the
-        # ROM and the shift.
-        dists = [Signal(sb + 1, name=f"exp_d{lane}") for lane in range(lanes)]
-        m.d.sync += [d.eq(self.max_s - self.stored.word_select(lane, sb).as_signed())
-                     for lane, d in enumerate(dists)]
+        dists = [Signal(sb + 1, name=f"dist{lane}") for lane in range(lanes)]
+        for lane, d in enumerate(dists):
+            s_b = stored.word_select(lane, sb).as_signed()
+            m.d.sync += d.eq(Mux(self.exp_mode, self.max_s, s_b)
+                             - Mux(self.exp_mode, s_b, self.min_s))
 
         # C: per lane the factor of its product (the load pass weighs s, or max(s, 0); a
         # selection pass weighs v: in mode exp a word of the ROM E, picked by the fraction of
@@ -174,14 +174,14 @@ class LanePipeline(wiring.Component):
         mask_d = [Signal(lanes, name=f"mask_d{w}") for w in range(self._ways)]
         for lane, s in enumerate(scores):
             use = tag_c.lanes[lane]
-            d = dists[lane]                                       # max(s) - s >= 0
+            d = dists[lane]                       # max(s) - s, or s - min(s): >= 0
             octave = d[q:]
             exp_value = Mux(octave >= ew, 0, rom[d[:q]] >> octave[:bits_for(ew)])
             clamped = Mux(s < 0, 0, s)
             factor = Signal(signed(self._vb + 1), name=f"factor_d{lane}")
             m.d.sync += factor.eq(Mux(self.clamp_mode, clamped,
                                       Mux(tag_c.load, s,
-                                          Mux(self.exp_mode, exp_value, s - self.min_s))))
+                                          Mux(self.exp_mode, exp_value, d))))
             # The count buffer is read a cycle after the score buffer: its word is at C.
             count = Signal(cb, name=f"count_d{lane}")
             m.d.sync += count.eq(self.counts.word_select(lane, cb))
@@ -239,7 +239,7 @@ class LanePipeline(wiring.Component):
         # The row's least and greatest score need no product, and only the load pass's: their
         # trees start in B, from the input's register, one level a stage (a comparator and a
         # multiplexer in a row is the slowest level on an FPGA), and fold before G.
-        inputs = [loaded.word_select(lane, sb).as_signed() for lane in range(lanes)]
+        inputs = [self.loaded.word_select(lane, sb).as_signed() for lane in range(lanes)]
         min_f = staged([Mux(tag_b.lanes[lane], s, top_s) for lane, s in enumerate(inputs)],
                        lower, lambda level: signed(sb), "min", per_stage=1)
         max_f = staged([Mux(tag_b.lanes[lane], s, bottom_s) for lane, s in enumerate(inputs)],

@@ -63,7 +63,7 @@ class Selection(wiring.Component):
         self._scan, self._early_exit, self._exp = scan, bool(early_exit), bool(exp)
         self._passes, self._checks = passes, bool(checks)
         depth = -(-max_clusters // lanes)
-        cut = cut_shape(score_bits, max_buckets)
+        cut = cut_shape(score_bits)
         super().__init__({
             "start": In(1),
             "setup_total": In(total_bits),
@@ -79,6 +79,7 @@ class Selection(wiring.Component):
             "exp_mode": In(1),
             "issue": Out(tag_layout(score_bits, max_buckets, lanes, load=False)),
             "addr": Out(range(depth)),
+            "next_addr": Out(range(depth)),
             "tag": In(tag_layout(score_bits, max_buckets, lanes)),
             "ahead": In(tag_layout(score_bits, max_buckets, lanes)),
             "sums": In(data.ArrayLayout(signed(total_bits + 2), ways)),
@@ -96,16 +97,27 @@ class Selection(wiring.Component):
         nb, tb = self._nb, self._tb
         neg = -(1 << (self._sb - 1)) - 1          # below every score: selects them all
         k = Signal.like(self.beats)               # the beat to issue
-        edge = Signal.like(self.setup_edge)       # the issued pass: v > edge <=> bucket <= b
+        k_next = Signal.like(self.beats)          # ... next cycle: k follows it
+        # The issued pass's edge (v > edge <=> bucket <= b), with the row's least score added
+        # unless in mode clamp: its score cut before the cut is held to the scores' range.
+        edge = Signal(signed(len(self.setup_edge) + 1))
         width = Signal.like(self.setup_width)
         bucket = Signal(range(nb))                # the issued pass's bucket
         issued_all = Signal()                     # the last pass has been issued
         last_beat = Signal()                      # k + 1 == beats, kept as a flag
 
-        def cut_of(edge_value):
-            """The score cut of a bucket edge: ``v > edge <=> s > cut``, the mode folded in."""
-            return Mux(self.clamp_mode, Mux(edge_value < 0, neg, edge_value),
-                       edge_value + self.min_s)
+        top = (1 << (self._sb - 1)) - 1           # the greatest score: selects none
+
+        def shifted(edge_value):
+            """A bucket edge with the mode's offset: the row's least score, but in mode clamp."""
+            return Mux(self.clamp_mode, edge_value, edge_value + self.min_s)
+
+        def cut_of(wide):
+            """The score cut of a shifted edge: ``v > edge <=> s > cut`` (mode clamp: an edge
+            below 0 selects every score), held between ``neg`` and ``top``: exact for every
+            score, and the comparators are a score wide."""
+            return Mux((self.clamp_mode & wide[-1]) | (wide < neg), neg,
+                       Mux(wide > top, top, wide))
 
         def issue():
             """Issue word ``k`` into the lane pipeline (A)."""
@@ -113,14 +125,17 @@ class Selection(wiring.Component):
                 self.addr.eq(k), self.issue.valid.eq(1), self.issue.first.eq(k == 0),
                 self.issue.last.eq(last_beat), self.issue.bucket.eq(bucket),
                 self.issue.zero.eq(bucket == 0), self.issue.final.eq(bucket + 1 == self.buckets),
-                narrow(m, self.issue.cut, cut_of(edge), checks=self._checks, name="issued_cut"),
+                self.issue.cut.eq(cut_of(edge)),
                 self.issue.lanes.eq(word_lanes(k, self._lanes, self.columns))]
-            m.d.sync += [k.eq(Mux(last_beat, 0, k + 1)),
-                         last_beat.eq(Mux(last_beat, self.beats == 1, k + 2 == self.beats))]
+            m.d.comb += k_next.eq(Mux(last_beat, 0, k + 1))
+            m.d.sync += [last_beat.eq(Mux(last_beat, self.beats == 1, k + 2 == self.beats))]
 
         def leave(exit_bucket, cut):
             m.d.comb += [self.done.eq(1), self.exit_bucket.eq(exit_bucket), self.cut.eq(cut)]
             m.next = "IDLE"
+
+        m.d.comb += [k_next.eq(k), self.next_addr.eq(k_next)]
+        m.d.sync += k.eq(k_next)
 
         exited = Signal()                         # scan without early exit: the exit is known
         bubble = Signal(range(RowSetup.total_latency + 1))   # exp: pass 1 waits for T
@@ -142,15 +157,17 @@ class Selection(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
+                    m.d.comb += k_next.eq(0)
                     m.d.sync += [exited.eq(0), bubble.eq(0),
-                                 width.eq(self.setup_width), edge.eq(self.setup_edge),
-                                 bucket.eq(0), k.eq(0), last_beat.eq(self.beats == 1),
+                                 width.eq(self.setup_width),
+                                 edge.eq(shifted(self.setup_edge)),
+                                 bucket.eq(0), last_beat.eq(self.beats == 1),
                                  issued_all.eq(0)]
                     if not self._scan:
-                        m.d.sync += [narrow(m, self.cuts[b],
-                                            cut_of(self.setup_edge - b * self.setup_width),
-                                            checks=self._checks, name=f"cut{b}")
-                                     for b in range(nb)]
+                        for b in range(nb):
+                            wide = Signal.like(edge, name=f"cut{b}_wide")
+                            m.d.comb += wide.eq(shifted(self.setup_edge - b * self.setup_width))
+                            m.d.sync += self.cuts[b].eq(cut_of(wide))
                     m.next = "SCAN" if self._scan else "HIST"
             if self._scan:
                 self._scan_states(m, issue, leave, bucket, edge, width, issued_all, last_beat,

@@ -187,12 +187,31 @@ class WTU(CheckedParams, wiring.Component):
         # adds no logic to order the two).
         m.submodules.score_mem = score_mem = Memory(shape=lanes * sb, depth=depth, init=[],
                                                     attrs={"no_rw_check": 1})
-        m.submodules.count_mem = count_mem = Memory(shape=lanes * cb, depth=depth, init=[])
-        m.submodules.final_mem = final_mem = Memory(shape=lanes, depth=depth, init=[])
+        # Count beats are written a cycle late too, from a register (they come straight out
+        # of the HCU's block RAM); the load pass's first read of them is a cycle later still.
+        m.submodules.count_mem = count_mem = Memory(shape=lanes * cb, depth=depth, init=[],
+                                                    attrs={"no_rw_check": 1})
+        m.submodules.final_mem = final_mem = Memory(shape=lanes, depth=depth, init=[],
+                                                    attrs={"no_rw_check": 1})
         s_wr, s_rd = score_mem.write_port(), score_mem.read_port()
         c_wr = count_mem.write_port()
-        c_rd = count_mem.read_port(transparent_for=(c_wr,))
+        c_rd = count_mem.read_port()
         f_wr, f_rd = final_mem.write_port(), final_mem.read_port()
+
+        k = Signal(range(depth + 1))              # the count or score beat to take
+        # The beat to write, a cycle after it is taken; also the lanes' register of its scores.
+        store = Signal(data.StructLayout({"valid": 1, "addr": range(depth),
+                                          "data": lanes * sb}))
+        # (Their data and address follow the input every cycle: a register without an enable.)
+        m.d.sync += [store.valid.eq(0), store.addr.eq(k),
+                     store.data.eq(self.i_score.payload.scores)]
+        s_word = Signal(lanes * sb)               # the score buffer's word, registered
+        count_store = Signal(data.StructLayout({"valid": 1, "addr": range(depth),
+                                                "data": lanes * cb}))
+        m.d.sync += [count_store.valid.eq(0), count_store.addr.eq(k),
+                     count_store.data.eq(self.i_count.payload)]
+        m.d.comb += [c_wr.addr.eq(count_store.addr), c_wr.data.eq(count_store.data),
+                     c_wr.en.eq(count_store.valid)]
 
         # The batch's parameters, and the stages wired together.
         # Beats a row and the mode's decodes come from flip-flops: they reach most of the
@@ -205,7 +224,7 @@ class WTU(CheckedParams, wiring.Component):
         for stage in (pipe, setup, select):
             m.d.comb += [stage.clamp_mode.eq(clamp_mode), stage.exp_mode.eq(exp_mode)]
         m.d.comb += [
-            pipe.loaded.eq(self.i_score.payload.scores), pipe.stored.eq(s_rd.data),
+            pipe.loaded.eq(store.data), pipe.stored.eq(s_word),
             pipe.counts.eq(c_rd.data), pipe.cuts.eq(select.cuts),
             setup.min_s.eq(pipe.min_s), setup.max_s.eq(pipe.max_s),
             setup.sum_p.eq(pipe.sum_p), setup.sum_c.eq(pipe.sum_c),
@@ -221,36 +240,49 @@ class WTU(CheckedParams, wiring.Component):
             emitter.beats.eq(beats), emitter.columns.eq(self.columns),
             emitter.threshold.eq(select.threshold), emitter.total.eq(select.total),
             emitter.cut.eq(select.cut), emitter.exit_bucket.eq(select.exit_bucket),
-            emitter.s_data.eq(s_rd.data), emitter.f_data.eq(f_rd.data),
+            emitter.s_data.eq(s_word), emitter.f_data.eq(f_rd.data),
             f_rd.addr.eq(emitter.f_addr), f_rd.en.eq(emitter.f_en),
             f_wr.addr.eq(emitter.f_wr_addr), f_wr.en.eq(emitter.f_wr_en),
             f_wr.data.eq(emitter.f_wr_data),
         ]
         wiring.connect(m, wiring.flipped(self.o_row), emitter.o_row)
         wiring.connect(m, wiring.flipped(self.o_mask), emitter.o_mask)
-        # The score buffer's read port: the emitter's while it runs, else the selection's.
+        # The score buffer's read port: the emitter's while it runs, else the selection's, a
+        # cycle ahead of its issue (the two never overlap: a selection starts after the
+        # previous row's mask has left). The word read goes into one register, which the two
+        # share: the block RAM's slow output drives nothing else.
+        with m.If(~emitter.active | emitter.o_advance):
+            m.d.sync += s_word.eq(s_rd.data)
         with m.If(emitter.active):
             m.d.comb += [s_rd.addr.eq(emitter.s_addr), s_rd.en.eq(emitter.s_en)]
+        with m.Else():
+            m.d.comb += s_rd.addr.eq(select.next_addr)
         # The count buffer's read address, a cycle behind the score buffer's: its word reaches
         # the lanes at C, beside the operands, through one register fewer.
         count_addr = Signal.like(c_rd.addr)       # the beat issued this cycle
         m.d.sync += c_rd.addr.eq(count_addr)
         with m.If(select.issue.valid):
-            m.d.comb += [s_rd.addr.eq(select.addr), count_addr.eq(select.addr)]
+            m.d.comb += count_addr.eq(select.addr)
             m.d.comb += [getattr(pipe.issue, name).eq(getattr(select.issue, name))
                          for name in select.issue.shape().members]
-
-        k = Signal(range(depth + 1))              # the count or score beat to take
-        store = Signal(data.StructLayout({"valid": 1, "addr": range(depth),
-                                          "data": lanes * sb}))   # the beat to write
-        m.d.sync += store.valid.eq(0)
         m.d.comb += [s_wr.addr.eq(store.addr), s_wr.data.eq(store.data),
                      s_wr.en.eq(store.valid)]
         if self._checks:
             # What no_rw_check relies on: no read whose word is used meets the store's write.
-            used = (emitter.active & emitter.s_en & (emitter.k != beats)) | select.issue.valid
-            m.d.comb += Assert(~store.valid | ~used | (s_rd.addr != store.addr),
-                               "score_buffer_no_collision")
+            # The emitter's reads are used as they are made; the selection's a cycle later, if
+            # it issues the beat.
+            collides = store.valid & (s_rd.addr == store.addr)
+            ahead_collided = Signal()
+            issued = Signal()                     # a beat was issued last cycle
+            m.d.sync += [ahead_collided.eq(~emitter.active & collides),
+                         issued.eq(pipe.issue.valid)]
+            m.d.comb += [
+                Assert(~(emitter.active & emitter.s_en & (emitter.k != beats) & collides),
+                       "score_buffer_no_collision"),
+                Assert(~(select.issue.valid & ahead_collided), "score_buffer_no_collision_ahead"),
+                # A beat's count word is read the cycle after its issue: never as it is written.
+                Assert(~(issued & count_store.valid & (c_rd.addr == count_store.addr)),
+                       "count_buffer_no_collision")]
 
         last_beat = k + 1 == beats
         first_row, last_row = Signal(), Signal()
@@ -259,8 +291,7 @@ class WTU(CheckedParams, wiring.Component):
             with m.State("COUNT"):
                 m.d.comb += [self.i_count.ready.eq(1), self.busy.eq((k != 0) | emitter.active)]
                 with m.If(self.i_count.valid):
-                    m.d.comb += [c_wr.addr.eq(k), c_wr.data.eq(self.i_count.payload),
-                                 c_wr.en.eq(1)]
+                    m.d.sync += count_store.valid.eq(1)
                     m.d.sync += k.eq(k + 1)
                     with m.If(last_beat):
                         m.d.sync += [k.eq(0), first_row.eq(1)]
@@ -272,8 +303,7 @@ class WTU(CheckedParams, wiring.Component):
                 free = ~reading | (emitter.k > k) | ((emitter.k == k) & emitter.advance)
                 m.d.comb += [self.busy.eq(1), self.i_score.ready.eq(free), count_addr.eq(k)]
                 with m.If(self.i_score.valid & free):
-                    m.d.sync += [store.valid.eq(1), store.addr.eq(k),
-                                 store.data.eq(self.i_score.payload.scores)]
+                    m.d.sync += store.valid.eq(1)
                     m.d.comb += [pipe.issue.valid.eq(1), pipe.issue.load.eq(1),
                                  pipe.issue.first.eq(k == 0), pipe.issue.last.eq(last_beat),
                                  pipe.issue.lanes.eq(word_lanes(k, lanes, self.columns))]
