@@ -131,7 +131,7 @@ class SimilarityUnit(wiring.Component):
         run = Signal()
         ones = Signal(range(digit + 1))     # differing bits in this step's digit
         excess = Signal(range(digit + 1))   # this step's ones - l_s (steps after the first)
-        head = Signal(range(hb + 1))        # what step 0 adds to the lower bound
+        head = Signal(range(hb + 1))        # what step 0 adds to the lower bound (registered)
         grow = Signal(range(hb + 1))        # what this step adds to it
         # What the lower bound may still grow by before it reaches ``bound``. Negative only
         # without early exit, where a comparison runs past the bound. It only matters while
@@ -174,17 +174,27 @@ class SimilarityUnit(wiring.Component):
 
         if self._pairs == 1:
             first_rest, first_ones, first_head, *first_gaps = restart_sums(self.x, self.h)
+            with m.If(self.restart):
+                m.d.sync += head.eq(first_head)
         else:
             sums = [restart_sums(self.x[i], self.h[i]) for i in range(self._pairs)]
-            chosen = []
-            for values in zip(*sums):
+
+            def chosen(values, pick):
                 value = values[-1]
                 for i in reversed(range(self._pairs - 1)):
-                    value = Mux(self.pick == i, values[i], value)
-                chosen.append(value)
-            first_rest, first_ones, first_head, *first_gaps = chosen
+                    value = Mux(pick == i, values[i], value)
+                return value
+            first_rest, first_ones, _, *first_gaps = [chosen(v, self.pick) for v in zip(*sums)]
+            # Every pair's head is registered and the pick with them; step 0 chooses: the
+            # head's sum is the restart's deepest cone, the choice is not added to it.
+            heads = [Signal.like(head, name=f"head{i}") for i in range(self._pairs)]
+            pick = Signal.like(self.pick)
+            with m.If(self.restart):
+                m.d.sync += [pick.eq(self.pick),
+                             *(h.eq(values[2]) for h, values in zip(heads, sums))]
+            m.d.comb += head.eq(chosen(heads, pick))
         with m.If(self.restart):
-            m.d.sync += [ones.eq(first_ones), rest.eq(first_rest), head.eq(first_head)]
+            m.d.sync += [ones.eq(first_ones), rest.eq(first_rest)]
             if per:
                 m.d.sync += gaps.eq(first_gaps[0])
         if steps > 1:
