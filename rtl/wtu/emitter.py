@@ -150,7 +150,8 @@ class MaskEmitter(wiring.Component):
                 m.d.sync += [self.f_wr_addr.eq(o_k), self.f_wr_en.eq(1),
                              self.f_wr_data.eq(Mux(first, row_mask, row_mask | prior))]
             with m.If(o_advance):
-                m.d.sync += [o_valid.eq(r_valid), o_k.eq(r_k), o_final.eq(self.f_data), o_lanes.eq(r_lanes), o_fwd.eq(r_fwd)]
+                m.d.sync += [o_valid.eq(r_valid), o_k.eq(r_k), o_final.eq(self.f_data),
+                             o_lanes.eq(r_lanes), o_fwd.eq(r_fwd)]
             with m.If(self.advance):
                 m.d.sync += [r_valid.eq(more), r_k.eq(self.k),
                              r_lanes.eq(word_lanes(self.k, lanes, self.columns)),

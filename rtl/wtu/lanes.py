@@ -3,13 +3,13 @@
 A beat is issued in stage A (taken from ``i_score``, or read from the score buffer, whose
 address was given a cycle ahead; the count buffer is read a cycle later), its scores are
 registered in B, where its distance from the row's extreme is formed, its operands in C (the
-value, and whether it lies above the pass's cut), its products in D, the adder trees two levels a stage in E1..Et (``t = ceil(log2(lanes)
-/ 2)``), and it is accumulated in G. The pipeline never stalls: a beat reaches G
-:attr:`LanePipeline.latency` cycles after it was issued, and ``flush`` drops the beats in
-flight (those issued after the beat that decided a selection). The load pass's beats are
-folded into the row's weighted sum at G, into its sum of counts by a tree from D, ``t`` stages
-long, and into its least and greatest score by trees from B, ``ceil(log2 lanes)`` stages long
-(one level a stage).
+value, and whether it lies above the pass's cut), its products in D, the adder trees two
+levels a stage in E1..Et (``t = ceil(log2(lanes) / 2)``), and it is accumulated in G. The
+pipeline never stalls: a beat reaches G :attr:`LanePipeline.latency` cycles after it was
+issued, and ``flush`` drops the beats in flight (those issued after the beat that decided a
+selection). The load pass's beats are folded into the row's weighted sum at G, into its sum
+of counts by a tree from D, ``t`` stages long, and into its least and greatest score by trees
+from B, ``ceil(log2 lanes)`` stages long (one level a stage).
 """
 
 from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
