@@ -21,6 +21,7 @@ import numpy as np
 from .config import MICROARCH, OPTIONAL, VECTOR_SCALARS, Config, ConfigError
 from .dre import run_dre
 from .hcu import run_hcu
+from .kv import KvParams, fetch_kv
 from .wtu import run_wtu
 
 __all__ = ["UNITS", "VECTOR_UNITS", "VectorUnit", "VectorError", "Vectors", "load_vectors",
@@ -130,7 +131,8 @@ def check_vectors(raw: dict, where: str = "vectors") -> Vectors:
     if unit not in UNITS:
         raise VectorError(f"{where}: key 'unit' must be one of {', '.join(UNITS)}, not {unit!r}")
     spec = VECTOR_UNITS[unit]
-    allowed = {"unit", *VECTOR_SCALARS, *OPTIONAL, *MICROARCH, *spec.inputs, *spec.outputs}
+    allowed = {"unit", *VECTOR_SCALARS, *OPTIONAL, *MICROARCH, *spec.inputs, *spec.outputs,
+               *spec.extra_inputs, *spec.extra_outputs}
     for key in raw:
         if key not in allowed:
             raise VectorError(f"{where}: unknown key {key!r} for unit {unit!r}")
@@ -212,7 +214,43 @@ def _check_dre(where, config, raw):
         "query_after": query_after.astype(np.int64),
         "query_rows": query_rows.astype(np.int64),
         "scores": scores.astype(np.int64),
+        **_check_kv(where, raw, hashes.size),
     }
+
+
+KV_KEYS = ("kv", "kv_bytes", "bus_bytes", "max_burst")
+
+
+def _check_kv(where, raw, tokens):
+    """SPEC 7's optional keys of a ``dre`` file: all four or none."""
+    present = [key for key in KV_KEYS if key in raw]
+    if not present:
+        return {}
+    for key in KV_KEYS:
+        if key not in raw:
+            raise VectorError(f"{where}: key {present[0]!r} needs key {key!r} too (SPEC 7)")
+    scalars = {key: _scalar_int(where, key, raw[key]) for key in KV_KEYS[1:]}
+    try:
+        KvParams(**scalars)
+    except ValueError as error:
+        raise VectorError(f"{where}: key {error}") from None
+    kv = np.asarray(raw["kv"])
+    if kv.dtype != np.uint8:
+        raise VectorError(f"{where}: key 'kv' must be uint8, not {kv.dtype}")
+    _shape(where, "kv", kv, (tokens, scalars["kv_bytes"]))
+    return {"kv": kv, **{key: np.int64(value) for key, value in scalars.items()}}
+
+
+def _run_dre(arrays, config):
+    result = run_dre(arrays["hashes"], arrays["frame_end"], arrays["query_after"],
+                     arrays["query_rows"], arrays["scores"], config)
+    out = result.as_dict(config.no_slot)
+    if "kv" in arrays:
+        params = KvParams(**{key: int(arrays[key]) for key in KV_KEYS[1:]})
+        slot = np.where(result.slot == config.no_slot, -1, result.slot)
+        out.update(fetch_kv(arrays["kv"], slot, result.descriptors, params,
+                            config.page_tokens).as_dict())
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,6 +263,8 @@ class VectorUnit:
     outputs: tuple[str, ...]
     check: Callable
     run: Callable
+    extra_inputs: tuple[str, ...] = ()       # optional inputs, and the outputs they add
+    extra_outputs: tuple[str, ...] = ()
 
 
 VECTOR_UNITS = {u.name: u for u in (
@@ -237,9 +277,8 @@ VECTOR_UNITS = {u.name: u for u in (
     VectorUnit("dre", ("hashes", "frame_end", "query_after", "query_rows", "scores"),
                ("cluster", "slot", "select", "descriptors", "cluster_overflow",
                 "page_overflow", "cycles"),
-               _check_dre, lambda a, cfg: run_dre(
-                   a["hashes"], a["frame_end"], a["query_after"], a["query_rows"], a["scores"],
-                   cfg).as_dict(cfg.no_slot)),
+               _check_dre, _run_dre, extra_inputs=KV_KEYS,
+               extra_outputs=("fetched", "fetched_slot", "bursts")),
 )}
 UNITS = tuple(VECTOR_UNITS)
 

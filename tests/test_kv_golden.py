@@ -122,3 +122,54 @@ def test_paged_layout_needs_fewer_bursts_than_token_order():
     slot = [0, 4, 1, 5, 2, 6, 3, 7]           # cluster A on page 0, cluster B on page 1
     got = fetch_kv(kv, slot, [[0, 0, 4]], p, 4)
     assert got.bursts == 1 and got.baseline_bursts == 4
+
+
+def _dre_file(tmp_path, **kv_keys):
+    from vrex.golden.vectors import save_vectors
+    cfg = small_config(max_pages=3)
+    vectors = random_vectors("dre", cfg, 5, tokens=30, frames=3, queries=2, rows=2)
+    path = tmp_path / "kv.npz"
+    return path, lambda: save_vectors(path, "dre", cfg, **vectors.arrays, **kv_keys)
+
+
+def test_vector_file_with_kv_gives_the_fetch(tmp_path):
+    from vrex.golden.vectors import load_vectors, run_golden
+    rng = np.random.default_rng(3)
+    kv = rng.integers(0, 256, size=(30, 40), dtype=np.uint8)
+    path, save = _dre_file(tmp_path, kv=kv, kv_bytes=np.int64(40), bus_bytes=np.int64(16),
+                           max_burst=np.int64(4))
+    save()
+    out = run_golden(load_vectors(path))
+    assert out["fetched"].dtype == np.uint8 and out["fetched"].shape[1] == 40
+    assert out["fetched_slot"].size == out["fetched"].shape[0] == out["descriptors"][:, 2].sum()
+    slot = out["slot"].tolist()
+    for row, s in zip(out["fetched"], out["fetched_slot"].tolist()):
+        assert np.array_equal(row, kv[slot.index(s)])
+    assert int(out["bursts"]) >= len(out["descriptors"])
+
+
+@pytest.mark.parametrize("keys, message", [
+    (dict(kv_bytes=np.int64(40)), r"key 'kv_bytes' needs key 'kv' too"),
+    (dict(kv=np.zeros((30, 40), np.uint8), kv_bytes=np.int64(40), bus_bytes=np.int64(12),
+          max_burst=np.int64(4)), "bus_bytes must be a power of two, not 12"),
+    (dict(kv=np.zeros((30, 40), np.int64), kv_bytes=np.int64(40), bus_bytes=np.int64(16),
+          max_burst=np.int64(4)), "key 'kv' must be uint8, not int64"),
+    (dict(kv=np.zeros((29, 40), np.uint8), kv_bytes=np.int64(40), bus_bytes=np.int64(16),
+          max_burst=np.int64(4)), r"key 'kv' must have shape \(30, 40\), not \(29, 40\)"),
+])
+def test_bad_kv_keys_are_named_and_nothing_is_written(tmp_path, keys, message):
+    from vrex.golden.vectors import VectorError
+    path, save = _dre_file(tmp_path, **keys)
+    with pytest.raises(VectorError, match=message):
+        save()
+    assert not path.exists()
+
+
+def test_sim_run_says_the_rtl_cannot_fetch_yet(tmp_path):
+    from vrex.golden.vectors import load_vectors
+    from vrex.testbench.runner import SimError, simulate
+    path, save = _dre_file(tmp_path, kv=np.zeros((30, 8), np.uint8), kv_bytes=np.int64(8),
+                           bus_bytes=np.int64(4), max_burst=np.int64(2))
+    save()
+    with pytest.raises(SimError, match="key 'kv': the DRE's RTL has no KV memory engine yet"):
+        simulate(load_vectors(path), tmp_path / "out.npz")
