@@ -287,6 +287,23 @@ def cmd_bench_wtu(args):
         write_json(args.json, figures)
 
 
+def cmd_bench_kv(args):
+    from vrex.golden.kv import KvParams
+    from vrex.golden.trace import load_trace
+    from vrex.scripts.bench_kv import bench_kv_layout
+    try:
+        KvParams(kv_bytes=1 if args.kv_bytes is None else args.kv_bytes,
+                 bus_bytes=args.bus_bytes, max_burst=args.max_burst)
+    except ValueError as error:
+        raise UsageError(f"--{str(error).replace('_', '-', 1)}") from None
+    traces = [(load_trace(path), str(path)) for path in args.trace]  # refused before any run
+    options = dict(bus_bytes=args.bus_bytes, max_burst=args.max_burst, kv_bytes=args.kv_bytes)
+    bench_kv_layout(**options)
+    for trace, name in traces:
+        print()
+        bench_kv_layout(trace=trace, name=name, **options)
+
+
 def cmd_bench_golden(args):
     from vrex.scripts.bench import bench_golden
     bench_golden(tokens=args.tokens, rows=args.rows, columns=args.columns)
@@ -592,6 +609,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cycles only, no Yosys runs (about 2 minutes the first time)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(func=cmd_bench_wtu)
+    p = bsub.add_parser("kv", help="AXI4 read bursts of the cluster-paged KV layout against "
+                                   "token order (SPEC 7)")
+    p.add_argument("--trace", type=Path, action="append", default=[], metavar="FILE",
+                   help="also on this trace, e.g. a real model's from `vrex trace llm` "
+                        "(repeatable)")
+    p.add_argument("--bus-bytes", type=int, default=16, help="AXI4 data bytes (default 16)")
+    p.add_argument("--max-burst", type=int, default=256, help="beats a burst (default 256)")
+    p.add_argument("--kv-bytes", type=int, default=None,
+                   help="K and V bytes a token (default: fp16, 4 x the head dimension)")
+    p.set_defaults(func=cmd_bench_kv)
     p = bsub.add_parser("model", help="forward-pass speed of the real model and the cost of "
                                       "one method in the loop")
     add_model_source_args(p)

@@ -173,3 +173,17 @@ def test_sim_run_says_the_rtl_cannot_fetch_yet(tmp_path):
     save()
     with pytest.raises(SimError, match="key 'kv': the DRE's RTL has no KV memory engine yet"):
         simulate(load_vectors(path), tmp_path / "out.npz")
+
+
+def test_bench_kv_counts_each_layout_on_a_trace(capsys):
+    from vrex.golden.trace import TraceParams, generate_trace
+    from vrex.scripts.bench_kv import bench_kv_layout
+    from vrex.scripts.cli import main
+    trace = generate_trace(TraceParams(frames=3, tokens=32, heads=1, head_dim=8))
+    figures = bench_kv_layout(trace=trace, name="t", bus_bytes=4, max_burst=2)
+    out = capsys.readouterr().out
+    # 32-byte tokens in 4-byte beats, bursts of at most 2 beats: 4 bursts a token either way.
+    assert figures["paged"] == figures["token_order"] == 4 * figures["tokens"] > 0
+    assert "token order needs 1.00x the bursts" in out and "target" not in out
+    assert main(["bench", "kv", "--max-burst", "0"]) == 2
+    assert "--max-burst must be an integer in [1, 256], not 0" in capsys.readouterr().err
