@@ -6,7 +6,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from vrex.golden.kv import AXI_BOUNDARY, KvParams, burst_plan
-from vrex.rtl.kv import BurstSplitter
+from vrex.rtl.kv import BurstSplitter, KvFetch
 from vrex.testbench.amaranth_streams import put, take
 
 
@@ -94,3 +94,117 @@ def test_one_burst_a_cycle_when_ready():
 def test_bad_parameters_are_named(field, value, message):
     with pytest.raises(ValueError, match=message):
         BurstSplitter(**{field: value})
+
+
+def _fetch_run(dut, descs, memory, rng, *, base, idle, stall, latency):
+    """Cycle by cycle: descriptors offered with idles, an AXI4 memory that takes bursts with
+    random stalls and answers each after ``latency`` cycles (also with gaps), an output that
+    stalls. Returns the output beats and the bursts seen; checks the AXI rules as it goes."""
+    bus, beats_out, bursts = dut.bus_bytes, [], []
+    inflight, desc_i = [], 0
+    ends = sum(1 for d in descs if d["end"])
+    cycle = 0
+
+    async def bench(ctx):
+        nonlocal desc_i, cycle
+        offered = showing = False
+        ctx.set(dut.kv_base, base)
+        while sum(1 for b in beats_out if b[3]) < ends:
+            assert cycle < 20_000, (f"no end beat for every query within 20000 cycles: "
+                                    f"{desc_i} descriptors taken, {len(bursts)} bursts, "
+                                    f"{len(beats_out)} beats out, in flight {inflight}")
+            # A beat once offered (descriptor or read data) stays until taken.
+            offer = desc_i < len(descs) and (offered or rng.random() >= idle)
+            offered = offer
+            ctx.set(dut.i_desc.valid, offer)
+            if offer:
+                ctx.set(dut.i_desc.payload, descs[desc_i])
+            ctx.set(dut.m_axi_arready, rng.random() >= stall)
+            due = bool(inflight) and inflight[0][0] <= cycle and (showing or rng.random() >= idle)
+            showing = due
+            ctx.set(dut.m_axi_rvalid, due)
+            if due:
+                _, addr, left = inflight[0]
+                ctx.set(dut.m_axi_rdata, int.from_bytes(memory[addr:addr + bus], "little"))
+                ctx.set(dut.m_axi_rlast, left == 1)
+            ctx.set(dut.o_token.ready, rng.random() >= stall)
+            if offer and ctx.get(dut.i_desc.ready):
+                desc_i += 1
+                offered = False
+            if ctx.get(dut.m_axi_arvalid) and ctx.get(dut.m_axi_arready):
+                addr, n = ctx.get(dut.m_axi_araddr), ctx.get(dut.m_axi_arlen) + 1
+                assert ctx.get(dut.m_axi_arburst) == 1 and 1 << ctx.get(dut.m_axi_arsize) == bus
+                assert addr // AXI_BOUNDARY == (addr + n * bus - 1) // AXI_BOUNDARY
+                assert n <= dut_params(dut).max_burst
+                bursts.append((addr, n))
+                inflight.append([cycle + latency, addr, n])
+            if due and ctx.get(dut.m_axi_rready):
+                showing = False
+                inflight[0][1] += bus
+                inflight[0][2] -= 1
+                if inflight[0][2] == 0:
+                    inflight.pop(0)
+            if ctx.get(dut.o_token.valid) and ctx.get(dut.o_token.ready):
+                t = ctx.get(dut.o_token.payload)
+                beats_out.append((t.query, t.slot, t.last, t.end, t.data))
+            await ctx.tick()
+            cycle += 1
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return beats_out, bursts
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fetch_returns_the_golden_tokens(seed):
+    from vrex.golden.dre import run_dre
+    from vrex.golden.kv import fetch_kv
+    from vrex.golden.stimulus import random_vectors
+    from conftest import small_config
+    rng = np.random.default_rng(seed)
+    cfg = small_config(max_pages=int(rng.integers(2, 9)), page_tokens=int(rng.integers(1, 6)))
+    a = random_vectors("dre", cfg, seed, tokens=int(rng.integers(5, 60)), frames=3,
+                       queries=3, rows=2).arrays
+    result = run_dre(a["hashes"], a["frame_end"], a["query_after"], a["query_rows"],
+                     a["scores"], cfg)
+    slot = np.where(result.slot == cfg.no_slot, -1, result.slot)
+    bus = int(2 ** rng.integers(2, 5))
+    params = KvParams(kv_bytes=int(rng.integers(1, 100)), bus_bytes=bus,
+                      max_burst=int(rng.integers(1, 9)))
+    kv = rng.integers(0, 256, size=(slot.size, params.kv_bytes), dtype=np.uint8)
+    want = fetch_kv(kv, slot, result.descriptors, params, cfg.page_tokens)
+    base = AXI_BOUNDARY * int(rng.integers(0, 3))
+    memory = bytearray(base + cfg.max_pages * cfg.page_tokens * params.stride)
+    for t, s in enumerate(slot.tolist()):
+        if s >= 0:
+            memory[base + s * params.stride:base + s * params.stride + params.kv_bytes] = \
+                kv[t].tobytes()
+    descs = []
+    for q in range(result.select.shape[0]):
+        descs += [{"page": p, "tokens": n, "end": 0}
+                  for qq, p, n in result.descriptors.tolist() if qq == q]
+        descs.append({"page": 0, "tokens": 0, "end": 1})
+    dut = KvFetch(addr_width=16, bus_bytes=bus, max_burst=params.max_burst,
+                  kv_bytes=params.kv_bytes, page_tokens=cfg.page_tokens,
+                  max_pages=cfg.max_pages, outstanding=int(rng.integers(1, 5)), query_bits=4)
+    got, bursts = _fetch_run(dut, descs, memory, rng, base=base, idle=0.3, stall=0.3,
+                             latency=int(rng.integers(0, 12)))
+    # Tokens: their beats in order, then each query's end beat.
+    rows, slots, queries, ends, buf = [], [], [], [], b""
+    for query, s, last, end, data in got:
+        if end:
+            ends.append(query)
+            continue
+        buf += int(data).to_bytes(bus, "little")
+        if last:
+            rows.append(np.frombuffer(buf[:params.kv_bytes], dtype=np.uint8))
+            slots.append(s)
+            queries.append(query)
+            buf = b""
+    assert ends == [q % 16 for q in range(result.select.shape[0])], f"seed {seed}"
+    assert slots == want.fetched_slot.tolist(), f"seed {seed}"
+    assert queries == [q % 16 for q in want.fetched_query.tolist()], f"seed {seed}"
+    assert all(np.array_equal(r, w) for r, w in zip(rows, want.fetched)), f"seed {seed}"
+    assert len(bursts) == want.bursts, f"seed {seed}"

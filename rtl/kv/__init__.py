@@ -2,5 +2,6 @@
 token's K and V at its slot and fetches the selected clusters' pages in bursts."""
 
 from .bursts import BurstSplitter
+from .fetch import KvFetch
 
-__all__ = ["BurstSplitter"]
+__all__ = ["BurstSplitter", "KvFetch"]
