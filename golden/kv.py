@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["KvParams", "KvFetch", "burst_plan", "fetch_kv", "token_order_bursts",
+__all__ = ["KvParams", "KvFetch", "burst_plan", "fetch_kv", "token_order_bursts", "store_kv",
            "AXI_BOUNDARY"]
 
 # AXI4: no burst may cross a 4 KB address boundary.
@@ -98,6 +98,17 @@ def _check_run(kv, slot, descriptors, params: KvParams, page_tokens: int) -> tup
     if np.any(descriptors[:, 2] < 1) or np.any(descriptors[:, 2] > page_tokens):
         raise ValueError(f"descriptors: tokens_in_page must be 1..page_tokens={page_tokens}")
     return kv, slot, descriptors
+
+
+def store_kv(memory: bytearray, kv, slot, params: KvParams, base: int = 0) -> bytearray:
+    """The memory image after the store: each token with a slot (``slot`` -1: none) has its
+    ``kv_bytes`` at ``base + slot * stride``; nothing else is written (the stride's padding
+    included)."""
+    for row, s in zip(np.asarray(kv, dtype=np.uint8), np.asarray(slot).tolist()):
+        if s >= 0:
+            at = base + s * params.stride
+            memory[at:at + params.kv_bytes] = row.tobytes()
+    return memory
 
 
 def fetch_kv(kv, slot, descriptors, params: KvParams, page_tokens: int) -> KvFetch:

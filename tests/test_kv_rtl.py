@@ -6,7 +6,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from vrex.golden.kv import AXI_BOUNDARY, KvParams, burst_plan
-from vrex.rtl.kv import BurstSplitter, KvFetch
+from vrex.rtl.kv import BurstSplitter, KvFetch, KvStore
 from vrex.testbench.amaranth_streams import put, take
 
 
@@ -208,3 +208,104 @@ def test_fetch_returns_the_golden_tokens(seed):
     assert queries == [q % 16 for q in want.fetched_query.tolist()], f"seed {seed}"
     assert all(np.array_equal(r, w) for r, w in zip(rows, want.fetched)), f"seed {seed}"
     assert len(bursts) == want.bursts, f"seed {seed}"
+
+
+def _store_run(dut, slots, kv, memory, rng, *, base, idle, stall, latency):
+    """Cycle by cycle: slots and token beats offered with idles (held once offered), an AXI4
+    memory that takes addresses and data with stalls, applies the strobes and answers each
+    burst after ``latency`` cycles. Checks the AXI rules; returns the bursts."""
+    bus, beats = dut.bus_bytes, dut.stride // dut.bus_bytes
+    token_beats = [(t, b) for t in range(len(slots)) for b in range(beats)]
+    aw, bursts, responses = [], [], []
+    state = dict(slot_i=0, beat_i=0, slot_held=False, beat_held=False, b_held=False)
+    cycle = 0
+
+    async def bench(ctx):
+        nonlocal cycle
+        ctx.set(dut.kv_base, base)
+        while (state["slot_i"] < len(slots) or state["beat_i"] < len(token_beats) or aw
+               or responses or ctx.get(dut.busy)):
+            assert cycle < 20_000, f"the store did not finish within 20000 cycles: {state}"
+            s_offer = state["slot_i"] < len(slots) and (state["slot_held"] or rng.random() >= idle)
+            state["slot_held"] = s_offer
+            ctx.set(dut.i_slot.valid, s_offer)
+            if s_offer:
+                s = slots[state["slot_i"]]
+                ctx.set(dut.i_slot.payload, {"slot": max(s, 0), "none": s < 0})
+            k_offer = state["beat_i"] < len(token_beats) and (state["beat_held"]
+                                                              or rng.random() >= idle)
+            state["beat_held"] = k_offer
+            ctx.set(dut.i_kv.valid, k_offer)
+            if k_offer:
+                t, b = token_beats[state["beat_i"]]
+                word = kv[t].tobytes() + bytes(beats * bus - dut.kv_bytes)
+                ctx.set(dut.i_kv.payload, {"data": int.from_bytes(word[b * bus:(b + 1) * bus],
+                                                                  "little"),
+                                           "last": b == beats - 1})
+            ctx.set(dut.m_axi_awready, rng.random() >= stall)
+            ctx.set(dut.m_axi_wready, rng.random() >= stall)
+            b_due = bool(responses) and responses[0] <= cycle
+            ctx.set(dut.m_axi_bvalid, b_due)
+            if s_offer and ctx.get(dut.i_slot.ready):
+                state["slot_i"] += 1
+                state["slot_held"] = False
+            if k_offer and ctx.get(dut.i_kv.ready):
+                state["beat_i"] += 1
+                state["beat_held"] = False
+            if ctx.get(dut.m_axi_awvalid) and ctx.get(dut.m_axi_awready):
+                addr, n = ctx.get(dut.m_axi_awaddr), ctx.get(dut.m_axi_awlen) + 1
+                assert ctx.get(dut.m_axi_awburst) == 1 and 1 << ctx.get(dut.m_axi_awsize) == bus
+                assert addr // AXI_BOUNDARY == (addr + n * bus - 1) // AXI_BOUNDARY
+                assert n <= dut.max_burst
+                aw.append([addr, n])
+                bursts.append((addr, n))
+            if ctx.get(dut.m_axi_wvalid) and ctx.get(dut.m_axi_wready):
+                assert aw, "write data before its address"
+                addr, left = aw[0]
+                assert ctx.get(dut.m_axi_wlast) == (left == 1), "wlast on the wrong beat"
+                word = int(ctx.get(dut.m_axi_wdata)).to_bytes(bus, "little")
+                strb = ctx.get(dut.m_axi_wstrb)
+                for i in range(bus):
+                    if strb >> i & 1:
+                        memory[addr + i] = word[i]
+                aw[0] = [addr + bus, left - 1]
+                if left == 1:
+                    aw.pop(0)
+                    responses.append(cycle + latency)
+            if b_due:
+                responses.pop(0)
+            await ctx.tick()
+            cycle += 1
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return bursts
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_store_writes_the_golden_image(seed):
+    from vrex.golden.kv import store_kv
+    rng = np.random.default_rng(seed)
+    bus = int(2 ** rng.integers(2, 6))
+    params = KvParams(kv_bytes=int(rng.integers(1, 200)), bus_bytes=bus,
+                      max_burst=int(rng.integers(1, 9)))
+    pages, per_page = int(rng.integers(1, 6)), int(rng.integers(1, 5))
+    tokens = int(rng.integers(1, 40))
+    free = list(rng.permutation(pages * per_page))
+    slots = [int(free.pop()) if free and rng.random() < 0.8 else -1 for _ in range(tokens)]
+    kv = rng.integers(0, 256, size=(tokens, params.kv_bytes), dtype=np.uint8)
+    base = AXI_BOUNDARY * int(rng.integers(0, 3))
+    size = base + pages * per_page * params.stride
+    memory = bytearray([0xA5]) * size
+    dut = KvStore(addr_width=16, bus_bytes=bus, max_burst=params.max_burst,
+                  kv_bytes=params.kv_bytes, page_tokens=per_page, max_pages=pages,
+                  outstanding=int(rng.integers(1, 5)))
+    bursts = _store_run(dut, slots, kv, memory, rng, base=base, idle=0.3, stall=0.3,
+                        latency=int(rng.integers(0, 10)))
+    want = store_kv(bytearray([0xA5]) * size, kv, slots, params, base=base)
+    assert memory == want, f"seed {seed}"
+    expected = sum(len(burst_plan(base + s * params.stride, params.stride, params))
+                   for s in slots if s >= 0)
+    assert len(bursts) == expected, f"seed {seed}"

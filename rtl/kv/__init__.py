@@ -3,5 +3,6 @@ token's K and V at its slot and fetches the selected clusters' pages in bursts."
 
 from .bursts import BurstSplitter
 from .fetch import KvFetch
+from .store import KvStore
 
-__all__ = ["BurstSplitter", "KvFetch"]
+__all__ = ["BurstSplitter", "KvFetch", "KvStore"]
