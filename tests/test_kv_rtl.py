@@ -10,6 +10,13 @@ from vrex.rtl.kv import BurstSplitter, KvFetch, KvStore
 from vrex.testbench.amaranth_streams import put, take
 
 
+def _simulate(dut, bench):
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+
+
 def _split(dut, regions, rng, *, idle, stall):
     """The bursts until the last region's last one; a splitter that stops early or never
     ends the last region fails on the cycle limit, not by hanging."""
@@ -150,10 +157,7 @@ def _fetch_run(dut, descs, memory, rng, *, base, idle, stall, latency):
             await ctx.tick()
             cycle += 1
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench)
     return beats_out, bursts
 
 
@@ -277,10 +281,7 @@ def _store_run(dut, slots, kv, memory, rng, *, base, idle, stall, latency):
             await ctx.tick()
             cycle += 1
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, bench)
     return bursts
 
 

@@ -16,7 +16,7 @@ from vrex.interface.layouts import desc_layout
 from ..params import CheckedParams, check_int
 from .bursts import BurstSplitter
 
-__all__ = ["KvFetch", "token_layout", "read_channel"]
+__all__ = ["KvFetch", "KvShape", "token_layout", "read_channel"]
 
 
 def token_layout(bus_bytes: int, query_bits: int, slots: int) -> data.StructLayout:
@@ -37,7 +37,22 @@ def read_channel(addr_width: int, bus_bytes: int) -> dict:
     }
 
 
-class KvFetch(CheckedParams, wiring.Component):
+class KvShape:
+    """What the engine's paths share: a token's layout on the bus (``_bus``, ``_mb``, ``_kv``
+    and ``_beats`` set by the component)."""
+
+    addr_width = property(lambda self: self._aw)
+    bus_bytes = property(lambda self: self._bus)
+    max_burst = property(lambda self: self._mb)
+    kv_bytes = property(lambda self: self._kv)
+
+    @property
+    def stride(self) -> int:
+        """Bytes from a slot to the next: ``kv_bytes`` in whole beats."""
+        return self._beats * self._bus
+
+
+class KvFetch(KvShape, CheckedParams, wiring.Component):
     """Fetches each descriptor's tokens from ``kv_base + slot * stride``.
 
     Parameters
@@ -91,15 +106,6 @@ class KvFetch(CheckedParams, wiring.Component):
                                                          max_pages * page_tokens))),
             **read_channel(addr_width, bus_bytes),
         })
-
-    addr_width = property(lambda self: self._aw)
-    bus_bytes = property(lambda self: self._bus)
-    max_burst = property(lambda self: self._mb)
-    kv_bytes = property(lambda self: self._kv)
-
-    @property
-    def stride(self) -> int:
-        return self._beats * self._bus
 
     def elaborate(self, platform):
         m = Module()

@@ -15,6 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..params import CheckedParams, check_int
 from .bursts import BurstSplitter
+from .fetch import KvFetch, KvShape
 
 __all__ = ["KvStore", "kv_beat_layout", "slot_layout", "write_channels"]
 
@@ -42,7 +43,7 @@ def write_channels(addr_width: int, bus_bytes: int) -> dict:
     }
 
 
-class KvStore(CheckedParams, wiring.Component):
+class KvStore(KvShape, CheckedParams, wiring.Component):
     """Writes each token of ``i_kv`` at ``kv_base + slot * stride``, its slot from ``i_slot``.
 
     Parameters are :class:`~vrex.rtl.kv.fetch.KvFetch`'s (without ``query_bits``).
@@ -62,7 +63,6 @@ class KvStore(CheckedParams, wiring.Component):
     @classmethod
     def check(cls, *, addr_width, bus_bytes, max_burst, kv_bytes, page_tokens, max_pages,
               outstanding):
-        from .fetch import KvFetch
         KvFetch.check(addr_width=addr_width, bus_bytes=bus_bytes, max_burst=max_burst,
                       kv_bytes=kv_bytes, page_tokens=page_tokens, max_pages=max_pages,
                       outstanding=outstanding, query_bits=1)
@@ -80,14 +80,6 @@ class KvStore(CheckedParams, wiring.Component):
             **write_channels(addr_width, bus_bytes),
             "busy": Out(1),
         })
-
-    bus_bytes = property(lambda self: self._bus)
-    max_burst = property(lambda self: self._mb)
-    kv_bytes = property(lambda self: self._kv)
-
-    @property
-    def stride(self) -> int:
-        return self._beats * self._bus
 
     def elaborate(self, platform):
         m = Module()
