@@ -233,7 +233,8 @@ def _check_kv(where, raw, tokens):
     try:
         KvParams(**scalars)
     except ValueError as error:
-        raise VectorError(f"{where}: key {error}") from None
+        field, _, rest = str(error).partition(" ")       # "<field> must be ..."
+        raise VectorError(f"{where}: key {field!r} {rest}") from None
     kv = np.asarray(raw["kv"])
     if kv.dtype != np.uint8:
         raise VectorError(f"{where}: key 'kv' must be uint8, not {kv.dtype}")

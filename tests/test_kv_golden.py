@@ -151,7 +151,7 @@ def test_vector_file_with_kv_gives_the_fetch(tmp_path):
 @pytest.mark.parametrize("keys, message", [
     (dict(kv_bytes=np.int64(40)), r"key 'kv_bytes' needs key 'kv' too"),
     (dict(kv=np.zeros((30, 40), np.uint8), kv_bytes=np.int64(40), bus_bytes=np.int64(12),
-          max_burst=np.int64(4)), "bus_bytes must be a power of two, not 12"),
+          max_burst=np.int64(4)), "key 'bus_bytes' must be a power of two, not 12"),
     (dict(kv=np.zeros((30, 40), np.int64), kv_bytes=np.int64(40), bus_bytes=np.int64(16),
           max_burst=np.int64(4)), "key 'kv' must be uint8, not int64"),
     (dict(kv=np.zeros((29, 40), np.uint8), kv_bytes=np.int64(40), bus_bytes=np.int64(16),

@@ -13,7 +13,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from ..params import CheckedParams, check_int
+from ..params import CheckedParams
 from .bursts import BurstSplitter
 from .fetch import KvFetch, KvShape
 
@@ -66,7 +66,6 @@ class KvStore(KvShape, CheckedParams, wiring.Component):
         KvFetch.check(addr_width=addr_width, bus_bytes=bus_bytes, max_burst=max_burst,
                       kv_bytes=kv_bytes, page_tokens=page_tokens, max_pages=max_pages,
                       outstanding=outstanding, query_bits=1)
-        check_int("outstanding", outstanding, 1, 256)
 
     def __init__(self, *, addr_width=32, bus_bytes=16, max_burst=256, kv_bytes=256,
                  page_tokens=16, max_pages=4096, outstanding=8):
