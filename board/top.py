@@ -22,6 +22,14 @@ from .uart import UARTRx, UARTTx, check_divisor, divisor_for
 __all__ = ["LinkTop", "BoardTop"]
 
 
+def check_no_kv(config) -> None:
+    """The bridge carries the DRE's streams over a UART; the KV engine would need an AXI4
+    memory on the board, which no board build has yet."""
+    if config.kv_bytes:
+        raise ValueError(f"kv_bytes must be 0 on a board, not {config.kv_bytes}: the UART "
+                         f"bridge has no AXI4 memory for the KV engine (docs/kv.md)")
+
+
 class LinkTop(CheckedParams, wiring.Component):
     """The DRE, its bridge and a UART.
 
@@ -43,6 +51,7 @@ class LinkTop(CheckedParams, wiring.Component):
         check_divisor(divisor)
 
     def __init__(self, config, *, divisor: int, timeout: int, heartbeat_bits: int = 23):
+        check_no_kv(config)
         self.config = config
         self.divisor = divisor
         self.timeout = timeout
@@ -128,6 +137,7 @@ class BoardTop(CheckedParams, Elaboratable):
         divisor_for(board.clock_hz, baud)
 
     def __init__(self, board: Board, config, *, baud: int):
+        check_no_kv(config)
         self.board, self.config, self.baud = board, config, baud
         self.divisor = divisor_for(board.clock_hz, baud)        # refused in check if bad
 

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 __all__ = ["Mode", "Schedule", "Config", "ConfigError", "preset_names", "load_config",
-           "wicsum_total_bits", "slot_bits"]
+           "wicsum_total_bits", "slot_bits", "KV_PARAMS"]
 
 
 class ConfigError(ValueError):
@@ -63,6 +63,12 @@ _RANGES = {
     "exp_bits": (1, 24),
     "page_tokens": (1, 1 << 16),
     "max_pages": (1, 1 << 20),
+    # the KV memory engine (SPEC 7): kv_bytes 0 leaves it out
+    "kv_bytes": (0, 512),
+    "bus_bytes": (4, 64),
+    "max_burst": (1, 256),
+    "kv_outstanding": (1, 256),
+    "axi_addr_width": (16, 44),
     # microarchitecture parameters
     "digit": (1, 64),
     "hcu_lanes": (1, 1 << 16),
@@ -85,6 +91,9 @@ VECTOR_SCALARS = (
 MICROARCH = ("digit", "hcu_lanes", "hcu_segment", "wtu_lanes", "max_buckets", "wtu_schedule")
 # Generator parameters a vector file may leave out (SPEC 6: mode exp's, defaults 4 and 16).
 OPTIONAL = ("exp_frac", "exp_bits")
+# The KV memory engine's generator parameters. A vector file carries the first three only with
+# its ``kv`` array (SPEC 7); the other two are the RTL's alone.
+KV_PARAMS = ("kv_bytes", "bus_bytes", "max_burst", "kv_outstanding", "axi_addr_width")
 # The run-time settings: registers of the same name (upper case) set them on the DRE.
 RUNTIME = ("th_hd", "ratio", "buckets", "mode")
 
@@ -111,6 +120,17 @@ class Config:
         Token slots per KV page (``P``).
     max_pages : int
         Pages in the KV pool.
+    kv_bytes : int
+        K and V bytes of a token of one KV head, 1..512, for the KV memory engine (SPEC 7);
+        0 (the default) builds the DRE without it.
+    bus_bytes : int
+        The engine's AXI4 data width in bytes, a power of two 4..64.
+    max_burst : int
+        Beats of the engine's longest AXI4 burst, 1..256.
+    kv_outstanding : int
+        AXI4 read (and write) bursts the engine keeps in flight.
+    axi_addr_width : int
+        Bits of the engine's AXI4 addresses, 16..44.
     digit : int
         Hash bits each HCU similarity unit compares per cycle (1 = bit-serial).
     hcu_lanes : int
@@ -145,6 +165,11 @@ class Config:
     exp_bits: int = 16
     page_tokens: int = 16
     max_pages: int = 4096
+    kv_bytes: int = 0
+    bus_bytes: int = 16
+    max_burst: int = 256
+    kv_outstanding: int = 8
+    axi_addr_width: int = 32
     digit: int = 16
     hcu_lanes: int = 1
     hcu_segment: int = 4
@@ -196,6 +221,12 @@ class Config:
         if self.max_pages * self.page_tokens > 1 << 31:
             raise ConfigError(f"max_pages * page_tokens must be at most 2**31, not "
                               f"{self.max_pages} * {self.page_tokens}")
+        if self.bus_bytes & (self.bus_bytes - 1):
+            raise ConfigError(f"bus_bytes must be a power of two, not {self.bus_bytes!r}")
+        if self.kv_bytes and self.kv_region > 1 << self.axi_addr_width:
+            raise ConfigError(f"axi_addr_width must address the KV pool's {self.kv_region} "
+                              f"bytes (max_pages * page_tokens * stride), not "
+                              f"{self.axi_addr_width!r}")
         if self.total_bits > 63:
             raise ConfigError(
                 f"max(score_bits, exp_bits) + count_bits + log2(max_clusters) must fit a 63-bit "
@@ -240,6 +271,16 @@ class Config:
     def slot_bits(self) -> int:
         """Width of a KV slot address; its all-ones value is never a real slot."""
         return slot_bits(self.max_pages, self.page_tokens)
+
+    @property
+    def kv_stride(self) -> int:
+        """Bytes from a KV slot to the next: ``kv_bytes`` in whole bus beats (SPEC 7)."""
+        return -(-self.kv_bytes // self.bus_bytes) * self.bus_bytes
+
+    @property
+    def kv_region(self) -> int:
+        """Bytes of the KV pool in memory: every slot's stride."""
+        return self.max_pages * self.page_tokens * self.kv_stride
 
     @property
     def no_slot(self) -> int:

@@ -9,7 +9,7 @@ from .config import Config
 from .hashing import cluster_means, hash_keys, host_scores, hyperplanes
 from .hcu import HcuModel
 from .trace import Trace
-from .vectors import UNITS, Vectors, check_vectors
+from .vectors import UNITS, Vectors, check_vectors, file_scalars
 from .walk import Frame, dre_walk
 
 __all__ = ["random_hashes", "random_vectors", "trace_vectors", "trace_all", "row_pick",
@@ -17,8 +17,15 @@ __all__ = ["random_hashes", "random_vectors", "trace_vectors", "trace_all", "row
 
 
 def _vectors(unit: str, config: Config, arrays: dict) -> Vectors:
-    return check_vectors({"unit": np.array(unit), **config.as_dict(), **arrays},
-                         where=f"{unit} stimulus")
+    """A checked vector file; a ``dre`` file under a configuration with the KV engine
+    (``kv_bytes`` > 0) also gets every token's K and V bytes (random, seeded by the hashes)."""
+    if unit == "dre" and config.kv_bytes and "kv" not in arrays:
+        hashes = arrays["hashes"]
+        rng = np.random.default_rng([hashes.size, int(hashes.sum() % (1 << 63))])
+        arrays = {**arrays, "kv": rng.integers(0, 256, (hashes.size, config.kv_bytes),
+                                               dtype=np.uint8)}
+    return check_vectors({"unit": np.array(unit), **file_scalars(config, "kv" in arrays),
+                          **arrays}, where=f"{unit} stimulus")
 
 
 def random_hashes(rng: np.random.Generator, config: Config, tokens: int,

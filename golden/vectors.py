@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from .config import MICROARCH, OPTIONAL, VECTOR_SCALARS, Config, ConfigError
+from .config import KV_PARAMS, MICROARCH, OPTIONAL, VECTOR_SCALARS, Config, ConfigError
 from .dre import run_dre
 from .hcu import run_hcu
 from .kv import KvParams, fetch_kv
@@ -40,10 +40,16 @@ class Vectors:
     arrays: dict[str, np.ndarray]
 
     def to_npz_dict(self) -> dict[str, np.ndarray]:
-        out = {"unit": np.array(self.unit)}
-        out.update({k: np.int64(v) for k, v in self.config.as_dict().items()})
-        out.update(self.arrays)
-        return out
+        return {"unit": np.array(self.unit), **file_scalars(self.config, "kv" in self.arrays),
+                **self.arrays}
+
+
+def file_scalars(config: Config, kv: bool) -> dict[str, np.ndarray]:
+    """The scalars a vector file carries for ``config``: the KV engine's three (SPEC 7) only
+    beside a ``kv`` array, its other two never."""
+    keep = KV_KEYS[1:] if kv else ()
+    return {k: np.int64(v) for k, v in config.as_dict().items()
+            if k not in KV_PARAMS or k in keep}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,7 +159,18 @@ def check_vectors(raw: dict, where: str = "vectors") -> Vectors:
         if key not in raw:
             raise VectorError(f"{where}: missing key {key!r}")
     arrays = spec.check(where, config, raw)
+    if "kv" in arrays:
+        config = _kv_config(where, config, {k: int(arrays.pop(k)) for k in KV_KEYS[1:]})
     return Vectors(unit, config, arrays)
+
+
+def _kv_config(where, config: Config, scalars: dict) -> Config:
+    """``config`` with a file's KV engine scalars, its addresses as wide as the pool needs."""
+    need = config.replace(**scalars, axi_addr_width=44).kv_region
+    try:
+        return config.replace(**scalars, axi_addr_width=max(32, (need - 1).bit_length()))
+    except ConfigError as error:
+        raise VectorError(f"{where}: {error}") from None
 
 
 def _micro_defaults(params: dict) -> dict:
@@ -247,7 +264,7 @@ def _run_dre(arrays, config):
                      arrays["query_rows"], arrays["scores"], config)
     out = result.as_dict(config.no_slot)
     if "kv" in arrays:
-        params = KvParams(**{key: int(arrays[key]) for key in KV_KEYS[1:]})
+        params = KvParams(**{key: getattr(config, key) for key in KV_KEYS[1:]})
         slot = np.where(result.slot == config.no_slot, -1, result.slot)
         out.update(fetch_kv(arrays["kv"], slot, result.descriptors, params,
                             config.page_tokens).as_dict())
@@ -294,7 +311,7 @@ def load_vectors(path) -> Vectors:
 
 def save_vectors(path, unit: str, config: Config, **arrays) -> Vectors:
     """Check ``arrays`` as inputs of ``unit`` under ``config`` and write a vector file."""
-    raw = {"unit": np.array(unit), **config.as_dict(), **arrays}
+    raw = {"unit": np.array(unit), **file_scalars(config, "kv" in arrays), **arrays}
     vectors = check_vectors(raw, where=str(path))
     write_npz(path, vectors.to_npz_dict())
     return vectors

@@ -12,10 +12,11 @@ import numpy as np
 
 from vrex.golden.walk import Frame, dre_walk
 
+from .layouts import QUERY_TAG_BITS
 from .registers import RegisterMap
 
 __all__ = ["QUERY_MARKER", "lane_beats", "score_beats", "token_beats", "dre_beats",
-           "dre_outputs", "DreProgress"]
+           "dre_outputs", "kv_beats", "kv_outputs", "DreProgress"]
 
 # An ``i_hash`` beat that runs a query on the clusters of that moment.
 QUERY_MARKER = {"hash": 0, "query": 1}
@@ -89,17 +90,60 @@ def dre_outputs(slots, selects, descs, ns, status: int, config, cycles: int) -> 
     }
 
 
+def kv_beats(kv, bus_bytes: int) -> list[dict]:
+    """Every token's K and V bytes (``kv`` uint8[N, kv_bytes]) as ``i_kv`` beats: byte 0 at
+    the lowest bits, the last beat padded with zeros, ``last`` on it (SPEC 7)."""
+    beats = []
+    for row in np.asarray(kv, dtype=np.uint8):
+        data = row.tobytes()
+        data += bytes(-len(data) % bus_bytes)
+        chunks = [data[i:i + bus_bytes] for i in range(0, len(data), bus_bytes)]
+        beats += [{"data": int.from_bytes(c, "little"), "last": i == len(chunks) - 1}
+                  for i, c in enumerate(chunks)]
+    return beats
+
+
+def kv_outputs(tokens, config, bursts: int) -> dict:
+    """SPEC 7's ``fetched``, ``fetched_slot`` and ``bursts`` from the beats taken off
+    ``o_token`` and the read bursts counted on the AXI4 port. Refuses beats that break the
+    stream's own rules (a token's beats on one slot, query tags counting the end beats)."""
+    rows, slots, data, queries = [], [], b"", 0
+    for beat in tokens:
+        if beat.end:
+            if data:
+                raise AssertionError(f"o_token: query {queries} ended inside a token")
+            queries += 1
+            continue
+        if int(beat.query) != queries % (1 << QUERY_TAG_BITS):
+            raise AssertionError(f"o_token: a beat of query {queries} is tagged "
+                                 f"{int(beat.query)}")
+        if data and int(beat.slot) != slots[-1]:
+            raise AssertionError(f"o_token: a token's beats change slot at {int(beat.slot)}")
+        if not data:
+            slots.append(int(beat.slot))
+        data += int(beat.data).to_bytes(config.bus_bytes, "little")
+        if beat.last:
+            rows.append(np.frombuffer(data[:config.kv_bytes], dtype=np.uint8))
+            data = b""
+    return {"fetched": np.array(rows, dtype=np.uint8).reshape(-1, config.kv_bytes),
+            "fetched_slot": np.array(slots, dtype=np.int64), "bursts": np.int64(bursts)}
+
+
 class DreProgress:
-    """How far the DRE's outputs have come: slots taken and queries ended (``end`` beats),
-    counted incrementally as beats arrive."""
+    """How far the DRE's outputs have come: slots taken and queries ended (``end`` beats on
+    ``o_desc``, and on ``o_token`` with the KV engine), counted incrementally as beats
+    arrive."""
 
     def __init__(self):
-        self.slots = self.ends = self._descs = 0
+        self.slots = self.ends = self.fetch_ends = self._descs = self._fetched = 0
 
-    def update(self, slots: list, descs: list) -> None:
+    def update(self, slots: list, descs: list, fetched: list = ()) -> None:
         self.slots = len(slots)
         self.ends += sum(1 for d in descs[self._descs:] if d.end)
         self._descs = len(descs)
+        self.fetch_ends += sum(1 for t in fetched[self._fetched:] if t.end)
+        self._fetched = len(fetched)
 
-    def done(self, tokens: int, queries: int) -> bool:
-        return self.slots == tokens and self.ends == queries
+    def done(self, tokens: int, queries: int, kv: bool = False) -> bool:
+        return self.slots == tokens and self.ends == queries and \
+            (not kv or self.fetch_ends == queries)

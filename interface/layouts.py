@@ -16,7 +16,8 @@ from vrex.golden.config import slot_bits, wicsum_total_bits
 
 __all__ = ["hash_layout", "id_layout", "slot_layout", "select_layout", "desc_layout",
            "score_layout", "count_layout", "row_layout", "mask_layout", "cluster_bits",
-           "page_bits", "DRE_STREAMS", "PUSH_STREAMS", "POP_STREAMS", "dre_layouts"]
+           "page_bits", "kv_beat_layout", "token_layout", "DRE_STREAMS", "PUSH_STREAMS",
+           "POP_STREAMS", "KV_STREAMS", "QUERY_TAG_BITS", "dre_layouts", "kv_layouts"]
 
 
 def cluster_bits(max_clusters: int) -> int:
@@ -81,6 +82,22 @@ def mask_layout(lanes: int) -> data.StructLayout:
     return data.StructLayout({"mask": lanes, "final": 1})
 
 
+def kv_beat_layout(bus_bytes: int) -> data.StructLayout:
+    """``i_kv``: one bus beat of a token's K and V bytes (byte 0 lowest), ``last`` on its
+    last beat (SPEC 7)."""
+    return data.StructLayout({"data": 8 * bus_bytes, "last": 1})
+
+
+def token_layout(bus_bytes: int, query_bits: int, slots: int) -> data.StructLayout:
+    """``o_token``: one bus beat of a fetched token (``last``: the token's last), or (``end``)
+    the end of a query's tokens, carrying no data; ``query`` counts queries and wraps."""
+    return data.StructLayout({"data": 8 * bus_bytes, "query": query_bits,
+                              "slot": range(slots), "last": 1, "end": 1})
+
+
+# Width of the query count that tags the KV engine's fetched tokens.
+QUERY_TAG_BITS = 16
+
 # The DRE's streams: (name, direction seen from the DRE, layout of a Config). Pushes first,
 # then pops, in the bridge's FIFO order.
 DRE_STREAMS = (
@@ -97,3 +114,17 @@ POP_STREAMS = tuple(name for name, way, _ in DRE_STREAMS if way == "out")
 def dre_layouts(config) -> dict[str, data.Layout]:
     """Every DRE stream's payload layout for ``config``, in :data:`DRE_STREAMS` order."""
     return {name: layout(config) for name, _, layout in DRE_STREAMS}
+
+
+# The KV memory engine's streams (SPEC 7), present when ``kv_bytes`` is not 0; the board
+# bridge does not carry them.
+KV_STREAMS = (
+    ("i_kv", "in", lambda c: kv_beat_layout(c.bus_bytes)),
+    ("o_token", "out", lambda c: token_layout(c.bus_bytes, QUERY_TAG_BITS,
+                                              c.max_pages * c.page_tokens)),
+)
+
+
+def kv_layouts(config) -> dict[str, data.Layout]:
+    """The KV engine's stream layouts for ``config``; none without the engine."""
+    return {name: layout(config) for name, _, layout in KV_STREAMS} if config.kv_bytes else {}

@@ -9,7 +9,8 @@ import numbers
 
 from amaranth.hdl import Value
 
-__all__ = ["Register", "RegisterMap", "dre_registers", "register_addr_width", "ID_MAGIC",
+__all__ = ["Register", "RegisterMap", "dre_registers", "register_addr_width", "kv_base_bits",
+           "ID_MAGIC",
            "COUNTERS", "PARAMETERS"]
 
 ID_MAGIC = 0x56524558            # "VREX"
@@ -58,6 +59,10 @@ def dre_registers(config) -> list[Register]:
         ("LANES", "ro", 32, "Generator parameters: hcu_lanes (bits 15..0), wtu_lanes "
                             "(bits 31..16)."),
     ]
+    if c.kv_bytes:                      # the KV memory engine (SPEC 7)
+        regs.append(("KV_BASE", "rw", kv_base_bits(c),
+                     "KV memory engine: bus address of KV slot 0 in 4 KB units (kv_base = "
+                     "KV_BASE * 4096). Write it while no token is stored or fetched."))
     resets = {"TH_HD": (c.th_hd, 0, c.hash_bits + 1), "RATIO": (c.ratio, 0, 65535),
               "BUCKETS": (c.buckets, 1, c.max_buckets), "MODE": (int(c.mode), 0, 2)}
     fields = {"CTRL": (("CLEAR", 0, 1),),
@@ -75,6 +80,11 @@ def dre_registers(config) -> list[Register]:
         out.append(Register(name, 4 * i, access, width, doc, reset, lo, hi,
                             fields.get(name, ()), constants.get(name)))
     return out
+
+
+def kv_base_bits(config) -> int:
+    """Width of KV_BASE: the 4 KB block number of an ``axi_addr_width``-bit address."""
+    return min(32, config.axi_addr_width - 12)
 
 
 def _pack_int(fields, **values) -> int:

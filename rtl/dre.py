@@ -8,15 +8,16 @@ clusters and counts of that moment, takes the query's score rows, and streams ou
 selection and its fetch descriptors, ending with an ``end`` beat.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import C, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
-from vrex.interface.layouts import dre_layouts
+from vrex.interface.layouts import dre_layouts, kv_layouts
 from vrex.interface.registers import RegisterMap, register_addr_width
 
 from .controller import Controller
 from .hcu import HCU
+from .kv.engine import KvEngine, axi_channels, pass_through
 from .registers import RegisterFile
 from .skid import Forward, Skid
 from .wishbone import wishbone_signature
@@ -44,6 +45,20 @@ class DRE(wiring.Component):
         Per query: ``(page, tokens)`` per page of every selected cluster, then an ``end`` beat.
     bus : In(wishbone_signature(...))
         The registers of :func:`vrex.interface.registers.dre_registers`.
+
+    With the KV memory engine (``kv_bytes`` > 0, SPEC 7), also:
+
+    i_kv : In(stream.Signature(kv_beat_layout(bus_bytes)))
+        Every token's K and V bytes, in the order of ``i_hash``, ``stride / bus_bytes`` beats
+        a token; the engine writes them at ``kv_base + slot * stride``.
+    o_token : Out(stream.Signature(token_layout(...)))
+        Per query: every token its descriptors fetch, beat by beat, tagged with query and
+        slot, then an ``end`` beat.
+    m_axi_aw*, m_axi_w*, m_axi_b*, m_axi_ar*, m_axi_r* : the engine's AXI4 manager port.
+
+    ``o_slot`` and ``o_desc`` stay: a beat leaves when both the port and the engine take it
+    (tie their ``ready`` high if nothing watches them). A query waits until every earlier
+    token's write is answered, so its fetch reads what was stored.
     """
 
     def __init__(self, config):
@@ -57,6 +72,10 @@ class DRE(wiring.Component):
             "o_select": Out(stream.Signature(layouts["o_select"])),
             "o_desc": Out(stream.Signature(layouts["o_desc"])),
             "bus": In(wishbone_signature(register_addr_width(self._map.registers))),
+            **{name: (In if name.startswith("i_") else Out)(stream.Signature(layout))
+               for name, layout in kv_layouts(config).items()},
+            **(axi_channels(config.axi_addr_width, config.bus_bytes) if config.kv_bytes
+               else {}),
         })
 
     @classmethod
@@ -82,8 +101,12 @@ class DRE(wiring.Component):
         m.submodules.id_skid = id_skid = Skid(hcu.o_id.payload.shape())
         connect(m, hcu.o_id, id_skid.i)
         connect(m, id_skid.o, ctl.i_id)
-        connect(m, ctl.o_slot, wiring.flipped(self.o_slot))
-        connect(m, ctl.o_desc, wiring.flipped(self.o_desc))
+        if c.kv_bytes:
+            store_busy = self._kv_engine(m, ctl, regs)
+        else:
+            connect(m, ctl.o_slot, wiring.flipped(self.o_slot))
+            connect(m, ctl.o_desc, wiring.flipped(self.o_desc))
+            store_busy = C(0, 1)
         connect(m, wiring.flipped(self.i_score), wtu.i_score)
         m.d.comb += [hcu.i_hash.payload.eq(self.i_hash.payload.hash), hcu.th_hd.eq(regs.th_hd),
                      wtu.o_row.ready.eq(1)]
@@ -147,7 +170,7 @@ class DRE(wiring.Component):
 
         # The counts pass from the HCU's block RAM to the WTU's register with nothing between.
         m.d.comb += wtu.i_count.payload.eq(hcu.rd_counts)
-        idle = ~hcu.busy & ~ctl.busy & ~wtu.busy & ~id_skid.o.valid
+        idle = ~hcu.busy & ~ctl.busy & ~wtu.busy & ~id_skid.o.valid & ~store_busy
         # CLEAR is carried out a cycle after the DRE was seen idle with CLEAR pending and no
         # beat offered (nothing can start in between): the units' busy flags then reach their
         # clear enables through a flip-flop.
@@ -156,7 +179,7 @@ class DRE(wiring.Component):
         stage = Signal()                            # count read data is on rd_counts
         with m.FSM():
             with m.State("RUN"):
-                m.d.comb += [busy.eq(hcu.busy | ctl.busy | clear_pending),
+                m.d.comb += [busy.eq(hcu.busy | ctl.busy | clear_pending | store_busy),
                              hcu.i_hash.valid.eq(self.i_hash.valid & ~is_query),
                              self.i_hash.ready.eq(hcu.i_hash.ready & ~is_query)]
                 m.d.sync += clear_ready.eq(clear_pending & idle & ~self.i_hash.valid)
@@ -212,3 +235,37 @@ class DRE(wiring.Component):
                     m.d.sync += queries.eq(queries + 1)
                     m.next = "RUN"
         return m
+
+    def _kv_engine(self, m, ctl, regs):
+        """The KV memory engine beside the controller: slots and descriptors forked to it and
+        to the ports, the AXI4 port passed out. Returns its store-busy flag."""
+        c = self._config
+        m.submodules.kv = kv = KvEngine.from_config(c)
+        m.d.comb += kv.kv_base.eq(regs.kv_base << 12)
+        fork(m, ctl.o_slot, self.o_slot, kv.i_slot)
+        m.d.comb += [self.o_slot.payload.eq(ctl.o_slot.payload),
+                     kv.i_slot.payload.slot.eq(ctl.o_slot.payload.slot),
+                     kv.i_slot.payload.none.eq(ctl.o_slot.payload.slot == c.no_slot)]
+        fork(m, ctl.o_desc, self.o_desc, kv.i_desc)
+        m.d.comb += [self.o_desc.payload.eq(ctl.o_desc.payload),
+                     kv.i_desc.payload.eq(ctl.o_desc.payload)]
+        connect(m, wiring.flipped(self.i_kv), kv.i_kv)
+        connect(m, kv.o_token, wiring.flipped(self.o_token))
+        pass_through(m, self, kv, axi_channels(c.axi_addr_width, c.bus_bytes))
+        return kv.store_busy
+
+
+def fork(m, source, *sinks) -> None:
+    """One producer's beats to several consumers: a beat moves when all of them take it; each
+    sink's ``valid`` waits for the others' ``ready`` (no ``valid`` waits on its own)."""
+    readies = [sink.ready for sink in sinks]
+    m.d.comb += source.ready.eq(_all(readies))
+    for i, sink in enumerate(sinks):
+        m.d.comb += sink.valid.eq(source.valid & _all(readies[:i] + readies[i + 1:]))
+
+
+def _all(signals):
+    out = 1
+    for s in signals:
+        out = out & s
+    return out

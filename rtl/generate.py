@@ -101,7 +101,8 @@ def generate(unit: str, config: Config, out: Path, *, early_exit: bool = True,
         top = f"{name}_top"
         bus = {p["path"].split(".")[1]: p["width"] for p in ports
                if p["path"] and p["path"].startswith("bus.")}
-        (out / f"{top}.v").write_text(soc_top(config, name, top, bus))
+        axi = [p for p in ports if p["name"].startswith("m_axi_")]
+        (out / f"{top}.v").write_text(soc_top(config, name, top, bus, axi))
         description["files"]["soc_top"] = f"{top}.v"
     (out / f"{name}.json").write_text(json.dumps(description, indent=2) + "\n")
     return description

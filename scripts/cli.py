@@ -184,6 +184,11 @@ def cmd_formal(args):
 def cmd_compare(args):
     from vrex.golden.vectors import compare_outputs, read_npz
     a, b = read_npz(args.a), read_npz(args.b)
+    for key in args.ignore or ():
+        if key not in a and key not in b:
+            raise UsageError(f"--ignore {key!r}: neither file has that key")
+        a.pop(key, None)
+        b.pop(key, None)
     differ = compare_outputs(a, b)
     if differ:
         print(f"differ: {', '.join(differ)}")
@@ -515,6 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="compare two output files key by key")
     p.add_argument("a", metavar="A.npz")
     p.add_argument("b", metavar="B.npz")
+    p.add_argument("--ignore", action="append", metavar="KEY",
+                   help="leave a key out (repeatable), e.g. cycles of a file with kv, whose "
+                        "memory latency the golden model does not model")
     p.set_defaults(func=cmd_compare)
 
     config = sub.add_parser("config", help="configurations")

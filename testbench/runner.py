@@ -68,9 +68,6 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
     for name, value in (("idle", idle), ("stall", stall)):
         if not 0.0 <= value < 1.0:
             raise SimError(f"{name} must be in 0..1 (exclusive), not {value!r}")
-    if "kv" in vectors.arrays:
-        raise SimError("key 'kv': the DRE's RTL has no KV memory engine yet (SPEC 7), so "
-                       "`vrex sim run` cannot fetch; `vrex golden run` evaluates the file")
     if soc_top and vectors.unit != "dre":
         raise SimError(f"only the dre has an integrator's top, not {vectors.unit!r}")
     key = config_key(vectors.unit, vectors.config, early_exit)

@@ -159,6 +159,25 @@ def test_sim_run_equals_golden_run(tmp_path, capsys):
     assert list((tmp_path / "build").glob("*/*.fst"))
 
 
+@pytest.mark.skipif(not __import__("shutil").which("iverilog"), reason="no iverilog")
+def test_sim_run_of_a_file_with_kv_fetches_what_golden_run_does(tmp_path, capsys):
+    vec, gold, sim = tmp_path / "in.npz", tmp_path / "g.npz", tmp_path / "s.npz"
+    assert main(["vectors", "random", "--unit", "dre", "--config", "small", "--seed", "4",
+                 "--set", "kv_bytes=20", "--set", "bus_bytes=8", "--set", "max_burst=2",
+                 "-o", str(vec)]) == 0
+    assert main(["golden", "run", str(vec), "-o", str(gold)]) == 0
+    assert main(["sim", "run", str(vec), "-o", str(sim), "--stall", "0.3",
+                 "--build", str(tmp_path / "build")]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(gold), str(sim)]) == 1           # the memory's cycles
+    assert capsys.readouterr().out == "differ: cycles\n"
+    assert main(["compare", str(gold), str(sim), "--ignore", "cycles"]) == 0
+    out = capsys.readouterr().out
+    assert all(key in out for key in ("fetched", "fetched_slot", "bursts"))
+    assert main(["compare", str(gold), str(sim), "--ignore", "cycle"]) == 2
+    assert "--ignore 'cycle': neither file has that key" in capsys.readouterr().err
+
+
 def test_sim_run_refuses_a_bad_stall_chance(tmp_path, capsys):
     vec = tmp_path / "in.npz"
     assert main(["vectors", "random", "--unit", "dre", "--config", "small", "-o", str(vec)]) == 0

@@ -53,3 +53,10 @@ def test_unknown_board(board, capsys):
     with pytest.raises(SystemExit):
         main(["fpga", "build", "--board", board])
     assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_a_board_refuses_the_kv_engine(capsys, tmp_path):
+    assert main(["fpga", "build", "--board", "icebreaker", "--config", "small",
+                 "--set", "kv_bytes=64", "--out", str(tmp_path / "b")]) == 2
+    assert "kv_bytes must be 0 on a board, not 64" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()

@@ -71,3 +71,30 @@ def test_dre_ip_package(tmp_path):
     if shutil.which("cc"):
         subprocess.run(["cc", "-fsyntax-only", "-Wall", "-Werror", "-x", "c", str(header)],
                        check=True)
+
+
+def test_dre_with_the_kv_engine_shows_its_axi_port_and_kv_base(tmp_path):
+    # SPEC 7: an SoC tool connects the standard AXI4 names; the register map has KV_BASE.
+    import json
+
+    cfg = Config(max_clusters=64, max_buckets=8, buckets=5, kv_bytes=256, axi_addr_width=40)
+    description = generate("dre", cfg, tmp_path)
+    ports = {p["name"]: p for p in description["ports"]}
+    for channel, signals in (("aw", "id addr len size burst valid ready"),
+                             ("w", "data strb last valid ready"), ("b", "id resp valid ready"),
+                             ("ar", "id addr len size burst valid ready"),
+                             ("r", "id data resp last valid ready")):
+        for signal in signals.split():
+            assert f"m_axi_{channel}{signal}" in ports, (channel, signal)
+    assert ports["m_axi_araddr"]["width"] == 40 and ports["m_axi_rdata"]["width"] == 128
+    assert ports["m_axi_arready"]["direction"] == "input"
+    assert {"i_kv__payload", "o_token__payload"} <= set(ports)
+    regs = json.loads((tmp_path / description["files"]["registers_json"]).read_text())
+    kv_base = {r["name"]: r for r in regs["registers"]}["KV_BASE"]
+    assert kv_base["width"] == 28                       # a 40-bit address in 4 KB blocks
+    top = (tmp_path / description["files"]["soc_top"]).read_text()
+    assert ".m_axi_araddr(m_axi_araddr)" in top and "s_kv_tvalid" in top
+    # Without the engine none of it is there.
+    plain = generate("dre", cfg.replace(kv_bytes=0), tmp_path / "plain")
+    assert not any(p["name"].startswith(("m_axi_", "i_kv", "o_token"))
+                   for p in plain["ports"])

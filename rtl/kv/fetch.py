@@ -11,19 +11,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from vrex.interface.layouts import desc_layout
+from vrex.interface.layouts import desc_layout, token_layout
 
 from ..params import CheckedParams, check_int
 from .bursts import BurstSplitter
 
-__all__ = ["KvFetch", "KvShape", "token_layout", "read_channel"]
-
-
-def token_layout(bus_bytes: int, query_bits: int, slots: int) -> data.StructLayout:
-    """``o_token``: one bus beat of a fetched token (``last``: the token's last), or (``end``)
-    the end of a query's tokens, carrying no data."""
-    return data.StructLayout({"data": 8 * bus_bytes, "query": query_bits,
-                              "slot": range(slots), "last": 1, "end": 1})
+__all__ = ["KvFetch", "KvShape", "read_channel"]
 
 
 def read_channel(addr_width: int, bus_bytes: int) -> dict:

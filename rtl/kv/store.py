@@ -13,17 +13,13 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
+from vrex.interface.layouts import kv_beat_layout
+
 from ..params import CheckedParams
 from .bursts import BurstSplitter
 from .fetch import KvFetch, KvShape
 
-__all__ = ["KvStore", "kv_beat_layout", "slot_layout", "write_channels"]
-
-
-def kv_beat_layout(bus_bytes: int) -> data.StructLayout:
-    """``i_kv``: one bus beat of a token's K and V bytes (byte 0 lowest), ``last`` on its
-    last beat."""
-    return data.StructLayout({"data": 8 * bus_bytes, "last": 1})
+__all__ = ["KvStore", "slot_layout", "write_channels"]
 
 
 def slot_layout(slots: int) -> data.StructLayout:
