@@ -295,18 +295,30 @@ def cmd_bench_wtu(args):
 def cmd_bench_kv(args):
     from vrex.golden.kv import KvParams
     from vrex.golden.trace import load_trace
-    from vrex.scripts.bench_kv import bench_kv_layout
+    from vrex.scripts.bench_kv import bench_kv_bandwidth, bench_kv_layout
+    if args.latency < 0 or args.queries < 1:
+        flag, value = ("--latency", args.latency) if args.latency < 0 else \
+            ("--queries", args.queries)
+        raise UsageError(f"{flag} must be {'at least 0' if flag == '--latency' else 'positive'}"
+                         f", not {value}")
     try:
         KvParams(kv_bytes=1 if args.kv_bytes is None else args.kv_bytes,
                  bus_bytes=args.bus_bytes, max_burst=args.max_burst)
     except ValueError as error:
         raise UsageError(f"--{str(error).replace('_', '-', 1)}") from None
     traces = [(load_trace(path), str(path)) for path in args.trace]  # refused before any run
-    options = dict(bus_bytes=args.bus_bytes, max_burst=args.max_burst, kv_bytes=args.kv_bytes)
-    bench_kv_layout(**options)
+    options = dict(bus_bytes=args.bus_bytes, max_burst=args.max_burst, kv_bytes=args.kv_bytes,
+                   config=_config(args))
+    figures = {"layout": [bench_kv_layout(**options)]}
     for trace, name in traces:
         print()
-        bench_kv_layout(trace=trace, name=name, **options)
+        figures["layout"].append(bench_kv_layout(trace=trace, name=name, **options))
+    if not args.no_rtl:
+        print()
+        figures["bandwidth"] = bench_kv_bandwidth(latency=args.latency, queries=args.queries,
+                                                  **options)
+    if args.json:
+        write_json(args.json, figures)
 
 
 def cmd_bench_golden(args):
@@ -626,6 +638,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-burst", type=int, default=256, help="beats a burst (default 256)")
     p.add_argument("--kv-bytes", type=int, default=None,
                    help="K and V bytes a token (default: fp16, 4 x the head dimension)")
+    p.add_argument("--latency", type=int, default=100,
+                   help="memory latency in cycles for the fetch bandwidth (default 100)")
+    p.add_argument("--queries", type=int, default=4,
+                   help="queries of head 0 the fetch RTL runs (default 4)")
+    p.add_argument("--no-rtl", action="store_true", help="the layout counts only")
+    p.add_argument("--json", type=Path, help="also write the figures as JSON")
+    _add_config_args(p)
     p.set_defaults(func=cmd_bench_kv)
     p = bsub.add_parser("model", help="forward-pass speed of the real model and the cost of "
                                       "one method in the loop")

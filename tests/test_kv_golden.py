@@ -165,14 +165,20 @@ def test_bad_kv_keys_are_named_and_nothing_is_written(tmp_path, keys, message):
     assert not path.exists()
 
 
-def test_sim_run_says_the_rtl_cannot_fetch_yet(tmp_path):
-    from vrex.golden.vectors import load_vectors
-    from vrex.testbench.runner import SimError, simulate
+def test_a_file_with_kv_sets_the_engines_parameters(tmp_path):
+    # The file's three scalars become the configuration's (what `vrex sim run` generates the
+    # RTL from), the address width grown to the pool; a file without kv carries none of them.
+    from vrex.golden.vectors import load_vectors, read_npz
     path, save = _dre_file(tmp_path, kv=np.zeros((30, 8), np.uint8), kv_bytes=np.int64(8),
                            bus_bytes=np.int64(4), max_burst=np.int64(2))
     save()
-    with pytest.raises(SimError, match="key 'kv': the DRE's RTL has no KV memory engine yet"):
-        simulate(load_vectors(path), tmp_path / "out.npz")
+    vectors = load_vectors(path)
+    c = vectors.config
+    assert (c.kv_bytes, c.bus_bytes, c.max_burst, c.axi_addr_width) == (8, 4, 2, 32)
+    assert "kv_outstanding" not in read_npz(path)
+    plain, save = _dre_file(tmp_path / "plain")
+    save()
+    assert not {"kv_bytes", "bus_bytes", "max_burst"} & set(read_npz(plain))
 
 
 def test_bench_kv_counts_each_layout_on_a_trace(capsys):
@@ -187,3 +193,5 @@ def test_bench_kv_counts_each_layout_on_a_trace(capsys):
     assert "token order needs 1.00x the bursts" in out and "target" not in out
     assert main(["bench", "kv", "--max-burst", "0"]) == 2
     assert "--max-burst must be an integer in [1, 256], not 0" in capsys.readouterr().err
+    assert main(["bench", "kv", "--latency", "-1"]) == 2
+    assert "--latency must be at least 0, not -1" in capsys.readouterr().err
