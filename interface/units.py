@@ -23,6 +23,11 @@ class Unit:
     testbench: str | None = None
     early_exit: bool = False    # from_config takes early_exit=
     in_dre: dict = dataclasses.field(default_factory=dict)  # options as the DRE builds it
+    needs: str | None = None    # a parameter that must be non-zero for the unit to exist
+
+    def present(self, config) -> bool:
+        """Whether the DRE generated for ``config`` has this unit."""
+        return self.needs is None or bool(getattr(config, self.needs))
 
     def component_class(self):
         module, name = self.rtl.split(":")
@@ -31,6 +36,9 @@ class Unit:
     def build(self, config, *, early_exit: bool = True, as_in_dre: bool = False, **options):
         """The unit's component for ``config``: on its own (as generated and simulated), or
         ``as_in_dre`` (as the DRE instantiates it, as synthesis reports it)."""
+        if not self.present(config):
+            raise ValueError(f"unit {self.name!r} needs {self.needs} > 0, not "
+                             f"{getattr(config, self.needs)} (e.g. --set {self.needs}=256)")
         if self.early_exit:
             options["early_exit"] = early_exit
         if as_in_dre:
@@ -47,6 +55,8 @@ UNITS = {u.name: u for u in (
          early_exit=True),
     Unit("controller", "retrieval controller (KVMU): slots, chains and descriptors",
          "vrex.rtl.controller:Controller"),
+    Unit("kv", "KV memory engine: K and V stored at their slots, descriptors fetched (AXI4)",
+         "vrex.rtl.kv.engine:KvEngine", needs="kv_bytes"),
     Unit("registers", "the Wishbone register file",
          "vrex.rtl.registers:RegisterFile"),
     Unit("dre", "the whole Dynamic Retrieval Engine",

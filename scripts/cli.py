@@ -243,8 +243,8 @@ def cmd_bench_hcu(args):
 
 def cmd_synth(args):
     from vrex.synth.report import UNITS, synth_report
-    units = args.unit or list(UNITS)
-    for unit in units:
+    units = args.unit
+    for unit in units or ():
         if unit not in UNITS:
             raise UsageError(f"--unit must be one of {', '.join(UNITS)}, not {unit!r}")
     if args.jobs < 1:

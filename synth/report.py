@@ -72,12 +72,15 @@ def verdict_of(value: float | None, target: float | None, unit: str, *, at_most:
     return f"{word} {target:g} {unit}: MISSED, {by}" + (f": {why}" if why else "")
 
 
-def synth_report(config: Config, *, units=UNITS, families=tuple(FAMILIES),
+def synth_report(config: Config, *, units=None, families=tuple(FAMILIES),
                  build_root: Path = Path("build/synth"), jobs: int = 2, before: bool = True,
                  progress: Callable[[str], None] | None = None) -> dict:
     """Synthesize ``units`` of ``config`` to generic gates and, for each of ``families``,
     place and route them; print the tables and return the figures (JSON-ready). ``before``:
-    also the WTU without mode exp, to show what the mode costs."""
+    also the WTU without mode exp, to show what the mode costs. ``units`` defaults to every
+    unit the DRE of ``config`` has."""
+    if units is None:
+        units = [u for u in UNITS if REGISTRY[u].present(config)]
     for family in families:
         if family not in FAMILIES:
             raise ValueError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")

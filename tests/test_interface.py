@@ -23,7 +23,7 @@ def test_the_registry_has_the_vector_format_units():
 
 @pytest.mark.parametrize("name", list(UNITS))
 def test_every_unit_builds_alone_and_as_in_the_dre(name):
-    config = small_config(wtu_lanes=2)
+    config = small_config(wtu_lanes=2, kv_bytes=64)
     alone = UNITS[name].build(config)
     inside = UNITS[name].build(config, as_in_dre=True)
     for component in (alone, inside):
