@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from vrex.golden.config import Config
-from vrex.golden.kv import KvParams, fetch_kv
+from vrex.golden.kv import AXI_BOUNDARY, KvParams, fetch_kv
 
 __all__ = ["bench_kv_layout", "bench_kv_bandwidth", "KV_LAYOUT_TARGET", "KV_BANDWIDTH_TARGET"]
 
@@ -31,7 +31,11 @@ def _golden_run(trace, config: Config, head: int, rows: int):
 
 
 def _layout_figures(trace, config: Config, params: KvParams, rows: int) -> dict:
-    totals = dict(queries=0, descriptors=0, tokens=0, paged=0, token_order=0, beats=0)
+    totals = dict(queries=0, descriptors=0, tokens=0, paged=0, token_order=0, beats=0,
+                  ideal=0)
+    # The fewest bursts any layout could need: each query's bytes in bursts as long as AXI4
+    # and max_burst allow (a burst never longer than 4 KB), queries never sharing one.
+    longest = min(AXI_BOUNDARY, params.max_burst * params.bus_bytes)
     for head in range(trace.heads):
         a, result = _golden_run(trace, config, head, rows)
         slot = np.where(result.slot == config.no_slot, -1, result.slot)
@@ -43,6 +47,8 @@ def _layout_figures(trace, config: Config, params: KvParams, rows: int) -> dict:
         totals["paged"] += fetch.bursts
         totals["token_order"] += fetch.baseline_bursts
         totals["beats"] += fetch.beats
+        per_query = np.bincount(fetch.fetched_query, minlength=int(a["query_after"].size))
+        totals["ideal"] += int(sum(-(-int(n) * params.stride // longest) for n in per_query))
     return totals
 
 
@@ -72,7 +78,11 @@ def bench_kv_layout(*, trace=None, name: str = "default trace", bus_bytes: int =
     target = f" (target at least {KV_LAYOUT_TARGET:g}x: {verdict})" \
         if name == "default trace" else ""
     print(f"  token order needs {ratio:.2f}x the bursts of the paged layout{target}")
-    return {**t, "bytes": moved, "ratio": ratio, "kv_bytes": params.kv_bytes,
+    best = t["token_order"] / t["ideal"] if t["ideal"] else float("nan")
+    print(f"  no layout can need fewer than {t['ideal']} bursts (every burst "
+          f"{min(AXI_BOUNDARY, params.max_burst * params.bus_bytes)} bytes): at most "
+          f"{best:.2f}x fewer than token order")
+    return {**t, "bytes": moved, "ratio": ratio, "best_ratio": best, "kv_bytes": params.kv_bytes,
             "bus_bytes": params.bus_bytes, "max_burst": params.max_burst}
 
 

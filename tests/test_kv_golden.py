@@ -191,6 +191,10 @@ def test_bench_kv_counts_each_layout_on_a_trace(capsys):
     # 32-byte tokens in 4-byte beats, bursts of at most 2 beats: 4 bursts a token either way.
     assert figures["paged"] == figures["token_order"] == 4 * figures["tokens"] > 0
     assert "token order needs 1.00x the bursts" in out and "target" not in out
+    # The bound no layout beats: 8-byte bursts here, so 4 a token as well.
+    assert figures["ideal"] == figures["paged"]
+    big = bench_kv_layout(trace=trace, name="t", bus_bytes=4, max_burst=256)
+    assert 0 < big["ideal"] <= min(big["paged"], big["token_order"])
     assert main(["bench", "kv", "--max-burst", "0"]) == 2
     assert "--max-burst must be an integer in [1, 256], not 0" in capsys.readouterr().err
     assert main(["bench", "kv", "--latency", "-1"]) == 2
