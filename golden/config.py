@@ -48,6 +48,28 @@ def slot_bits(max_pages: int, page_tokens: int) -> int:
     return (max_pages * page_tokens).bit_length()
 
 
+def _q16(name: str, value) -> int:
+    """A fraction as a person types it (0.3, "0.3") in unsigned Q0.16, rounded down as the
+    docs round it (0.3 -> 19660); an integer string is taken as Q0.16 already."""
+    if isinstance(value, str):
+        try:
+            return int(value, 0)
+        except ValueError:
+            pass
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a fraction in [0, 1) (0.3) or Q0.16 integer, "
+                              f"not {value!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise ConfigError(f"{name} must be a fraction in [0, 1) (0.3) or Q0.16 integer "
+                          f"0..65535, not {value!r}")
+    return int(value * (1 << 16))
+
+
+# Fields that also take a fraction in [0, 1), stored as unsigned Q0.16.
+_FRACTIONS = {"ratio"}
+
 # Fields given by name as well as by number, in TOML and on the command line.
 _ENUMS = {"mode": Mode, "wtu_schedule": Schedule}
 
@@ -150,7 +172,8 @@ class Config:
     th_hd : int
         Reset value of the Hamming threshold register: a token joins at distance ``< th_hd``.
     ratio : int
-        Reset value of the WiCSum ratio register, unsigned Q0.16 (0.3 -> 19660).
+        Reset value of the WiCSum ratio register, unsigned Q0.16 (0.3 -> 19660); also given
+        as a fraction in [0, 1) (``ratio = 0.3`` in TOML, ``--set ratio=0.3``).
     buckets : int
         Reset value of the bucket count register, 1..max_buckets.
     mode : Mode
@@ -191,6 +214,8 @@ class Config:
                 except KeyError:
                     names = " or ".join(f"'{m.name.lower()}'" for m in kind)
                     raise ConfigError(f"{field.name} must be {names}, not {value!r}") from None
+            if field.name in _FRACTIONS and isinstance(value, (float, str)):
+                value = _q16(field.name, value)
             lo, hi = _RANGES[field.name]
             # bool is an int subclass, but True as a width is a mistake worth refusing
             if isinstance(value, bool) or not isinstance(value, int):

@@ -82,3 +82,26 @@ def test_derived_widths():
     assert cfg.total_bits == (3 * 255 * 15).bit_length()
     # Mode exp's values are exp_bits wide: the wider of the two sets the total.
     assert cfg.replace(exp_bits=16).total_bits == (3 * 65535 * 15).bit_length()
+
+
+@pytest.mark.parametrize("given, stored", [(0.3, 19660), ("0.3", 19660), (0.5, 32768),
+                                           ("0", 0), ("19660", 19660), (0.0, 0)])
+def test_ratio_is_taken_as_a_fraction_too(given, stored):
+    # Users think of the WiCSum ratio as a fraction; Q0.16 stays what the register holds.
+    assert Config(ratio=given).ratio == stored
+
+
+@pytest.mark.parametrize("given, message", [
+    (1.0, r"ratio must be a fraction in \[0, 1\) \(0.3\) or Q0.16 integer 0..65535, not 1.0"),
+    ("-0.2", r"ratio must be a fraction .* not -0.2"),
+    ("lots", r"ratio must be a fraction in \[0, 1\) \(0.3\) or Q0.16 integer, not 'lots'"),
+])
+def test_a_bad_ratio_is_named(given, message):
+    with pytest.raises(ConfigError, match=message):
+        Config(ratio=given)
+
+
+def test_set_ratio_as_a_fraction_on_the_command_line(capsys):
+    from vrex.scripts.cli import main
+    assert main(["config", "show", "--set", "ratio=0.3"]) == 0
+    assert "ratio = 19660\n" in capsys.readouterr().out
