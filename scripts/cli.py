@@ -30,6 +30,17 @@ def _config(args) -> Config:
     return config.replace(**changes)
 
 
+def natural(text: str) -> int:
+    """An argparse type: an integer at least 0; argparse names the flag beside the message."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, not {value}")
+    return value
+
+
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -414,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     vsub = vectors.add_subparsers(dest="vectors_command", metavar="SOURCE", required=True)
     p = vsub.add_parser("random", help="seeded random vectors that reach the corner cases")
     p.add_argument("--unit", required=True, choices=UNITS)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=natural, default=0)
     p.add_argument("--tokens", type=int, default=200, help="hcu/dre: hashes (default 200)")
     p.add_argument("--rows", type=int, default=4, help="wtu: rows; dre: most rows a query")
     p.add_argument("--columns", type=int, help="wtu: clusters (default: random)")
@@ -428,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unit", required=True, choices=UNITS)
     p.add_argument("--head", type=int, default=0)
     p.add_argument("--rows", type=int, default=16, help="query rows per frame (default 16)")
-    p.add_argument("--hash-seed", type=int, default=0, help="seed of the hyperplanes")
+    p.add_argument("--hash-seed", type=natural, default=0, help="seed of the hyperplanes")
     _add_config_args(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT.npz")
     p.set_defaults(func=cmd_vectors_trace)
@@ -522,7 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="chance per cycle that the source holds a beat back (default 0)")
     p.add_argument("--stall", type=float, default=0.0,
                    help="chance per cycle that the sink refuses a beat (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the idle/stall pattern")
+    p.add_argument("--seed", type=natural, default=0, help="seed of the idle/stall pattern")
     p.add_argument("--waves", action="store_true", help="write a waveform (FST) to open")
     p.add_argument("--build", default="build/sim", help="build directory (default build/sim)")
     p.add_argument("--soc-top", action="store_true",

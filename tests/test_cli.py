@@ -90,6 +90,23 @@ def test_bad_arguments(args, message, capsys, tmp_path, monkeypatch):
     assert not (tmp_path / "x.npz").exists()
 
 
+@pytest.mark.parametrize("args, message", [
+    (["vectors", "random", "--unit", "hcu", "--seed", "-1", "-o", "x.npz"],
+     "argument --seed: must be a non-negative integer, not -1"),
+    (["vectors", "trace", "--unit", "dre", "--hash-seed", "x", "-o", "x.npz"],
+     "argument --hash-seed: must be an integer, not 'x'"),
+    (["sim", "run", "x.npz", "-o", "y.npz", "--seed", "-3"],
+     "argument --seed: must be a non-negative integer, not -3"),
+])
+def test_bad_seeds_name_the_flag_and_the_value(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:             # argparse's own exit, status 2
+        main(args)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
+
+
 def test_config_show_round_trips(tmp_path, capsys):
     assert main(["config", "show", "--config", "small", "--set", "mode=shift"]) == 0
     path = tmp_path / "c.toml"
