@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-import tempfile
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -80,16 +80,20 @@ def read_npz(path) -> dict[str, np.ndarray]:
 def write_npz(path, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` to ``path`` atomically: a reader sees the old file or the whole new one."""
     path = Path(path)
+    if path.is_dir():
+        raise VectorError(f"{path}: is a directory; give a file name (e.g. {path / 'out.npz'})")
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # A fresh name beside the target, created with open()'s mode: the umask applies, as to any
+    # other file the user writes (mkstemp's 0600 is meant for secrets).
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:
             f.write(buffer.getvalue())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

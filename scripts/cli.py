@@ -214,6 +214,8 @@ def cmd_config_show(args):
 
 def cmd_flow(args):
     from vrex.scripts.flow import run_flow
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UsageError(f"--out {args.out!r} is a file; the flow writes a directory there")
     if args.frames < 1:
         raise UsageError(f"--frames must be at least 1, not {args.frames}")
     report = run_flow(_config(args), Path(args.out), config_name=args.config,
@@ -396,6 +398,9 @@ def cmd_fpga_check(args):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vrex", description="Generator, golden model and flows of the V-Rex DRE.")
+    from importlib import metadata
+    parser.add_argument("--version", action="version",
+                        version=f"vrex {metadata.version('vrex')}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("flow", help="the main job: trace -> vectors -> golden model -> report")
@@ -683,6 +688,10 @@ def main(argv=None) -> int:
     except (UsageError, ConfigError, VectorError, ValueError, SimError, SynthError,
             BuildError, BoardError, LinkError, FormalError) as error:
         print(f"vrex: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:             # a path mistake: say which path, no traceback
+        where = f"{error.filename!r}: " if error.filename else ""
+        print(f"vrex: error: {where}{error.strerror or error}", file=sys.stderr)
         return 2
     return int(status or 0)
 

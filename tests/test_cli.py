@@ -201,3 +201,38 @@ def test_sim_run_refuses_a_bad_stall_chance(tmp_path, capsys):
     assert main(["sim", "run", str(vec), "-o", str(tmp_path / "o.npz"), "--stall", "1.5"]) == 2
     assert "stall must be in 0..1 (exclusive), not 1.5" in capsys.readouterr().err
     assert not (tmp_path / "o.npz").exists()
+
+
+def test_path_mistakes_are_errors_not_tracebacks(tmp_path, capsys):
+    (tmp_path / "outdir").mkdir()
+    (tmp_path / "file.npz").write_bytes(b"")
+    assert main(["vectors", "random", "--unit", "hcu", "-o", str(tmp_path / "outdir")]) == 2
+    assert "outdir: is a directory; give a file name" in capsys.readouterr().err
+    assert main(["flow", "--config", "small", "--sim", "none",
+                 "--out", str(tmp_path / "file.npz")]) == 2
+    assert "is a file; the flow writes a directory there" in capsys.readouterr().err
+    vec = tmp_path / "in.npz"
+    assert main(["vectors", "random", "--unit", "hcu", "-o", str(vec)]) == 0
+    under_a_file = tmp_path / "file.npz" / "out.npz"
+    assert main(["golden", "run", str(vec), "-o", str(under_a_file)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vrex: error: ") and "file.npz" in err and "Traceback" not in err
+
+
+def test_outputs_are_written_with_the_users_umask(tmp_path):
+    import os
+    old = os.umask(0o022)
+    try:
+        assert main(["vectors", "random", "--unit", "hcu", "-o", str(tmp_path / "v.npz")]) == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "v.npz").stat().st_mode & 0o777 == 0o644
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_version(capsys):
+    from importlib import metadata
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out == f"vrex {metadata.version('vrex')}\n"
