@@ -202,7 +202,10 @@ def cmd_compare(args):
         b.pop(key, None)
     differ = compare_outputs(a, b)
     if differ:
+        from vrex.golden.compare import describe_differences
         print(f"differ: {', '.join(differ)}")
+        for line in describe_differences(a, b):
+            print(f"  {line}")
         return 1
     print(f"equal: {', '.join(sorted(a))}")
     return 0

@@ -187,7 +187,8 @@ def test_sim_run_of_a_file_with_kv_fetches_what_golden_run_does(tmp_path, capsys
                  "--build", str(tmp_path / "build")]) == 0
     capsys.readouterr()
     assert main(["compare", str(gold), str(sim)]) == 1           # the memory's cycles
-    assert capsys.readouterr().out == "differ: cycles\n"
+    out = capsys.readouterr().out
+    assert out.startswith("differ: cycles\n  cycles: A ") and out.count("\n") == 2
     assert main(["compare", str(gold), str(sim), "--ignore", "cycles"]) == 0
     out = capsys.readouterr().out
     assert all(key in out for key in ("fetched", "fetched_slot", "bursts"))
@@ -236,3 +237,22 @@ def test_version(capsys):
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out == f"vrex {metadata.version('vrex')}\n"
+
+
+def test_compare_says_where_and_what_differs(tmp_path, capsys):
+    from vrex.golden.vectors import write_npz
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    slot = np.arange(10)
+    moved = slot.copy()
+    moved[[2, 7]] = [20, 70]
+    write_npz(a, {"unit": np.array("dre"), "slot": slot, "cycles": np.int64(5),
+                  "bursts": np.int64(3)})
+    write_npz(b, {"unit": np.array("hcu"), "slot": moved, "cycles": np.int64(6),
+                  "cluster": np.zeros(3)})
+    assert main(["compare", str(a), str(b)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "differ: bursts, cluster, cycles, slot, unit"
+    assert "  unit: A is a 'dre' file, B a 'hcu' file: the keys below cannot agree" in out
+    assert "  only in A: bursts" in out and "  only in B: cluster" in out
+    assert "  cycles: A 5, B 6" in out
+    assert "  slot: 2 of 10 elements differ; first [2] A 2 B 20, [7] A 7 B 70" in out
