@@ -256,3 +256,9 @@ def test_compare_says_where_and_what_differs(tmp_path, capsys):
     assert "  only in A: bursts" in out and "  only in B: cluster" in out
     assert "  cycles: A 5, B 6" in out
     assert "  slot: 2 of 10 elements differ; first [2] A 2 B 20, [7] A 7 B 70" in out
+
+
+def test_bench_golden_columns_line_up(capsys):
+    assert main(["bench", "golden", "--tokens", "300", "--rows", "2", "--columns", "16"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert len(rows) == 4 and len({row.index(" ms") for row in rows}) == 1, rows
