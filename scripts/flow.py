@@ -66,7 +66,7 @@ def _head_stats(trace, config: Config, head: int, vector_dir: Path, sim: str | N
         from vrex.testbench.runner import simulate
         start = time.perf_counter()
         rtl = simulate(inputs["dre"], vector_dir / f"dre_head{head}_{sim}.npz", sim=sim,
-                       build_root=build_root)
+                       build_root=build_root, log=f"test_head{head}.log")
         stats["rtl_seconds"] = round(time.perf_counter() - start, 1)
         stats["rtl_cycles"] = int(rtl["cycles"])
         stats["rtl_differs"] = compare_outputs(rtl, golden["dre"])

@@ -56,9 +56,11 @@ def _check_simulator(sim: str) -> None:
 def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 0.0,
              stall: float = 0.0, seed: int = 0, waves: bool = False,
              build_root: Path = Path("build/sim"), early_exit: bool = True,
-             soc_top: bool = False) -> dict:
+             soc_top: bool = False, log: str = "test.log") -> dict:
     """Simulate ``vectors`` and write the SPEC 6 outputs to ``out``; returns them.
-    ``soc_top``: a ``dre`` vector through the integrator's top around the DRE."""
+    ``soc_top``: a ``dre`` vector through the integrator's top around the DRE. ``log``: the
+    simulation log's name in the build directory (one per vector file when several share
+    a build)."""
     from cocotb_tools.runner import get_runner
 
     _check_simulator(sim)
@@ -98,15 +100,15 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
         results = runner.test(test_module=TESTBENCH[vectors.unit], hdl_toplevel=toplevel,
                               build_dir=build_dir, test_dir=build_dir, waves=waves,
                               extra_env={**env, **settings.to_env()},
-                              log_file=build_dir / "test.log")
+                              log_file=build_dir / log)
     except SystemExit as error:               # cocotb's runner exits on a failed build
         raise SimError(f"{sim} build failed ({error}); see {build_dir / 'build.log'}") from None
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    _check_results(Path(results), build_dir)
+    _check_results(Path(results), build_dir / log)
     if not vout.exists():
-        raise SimError(f"testbench wrote no outputs; see {build_dir / 'test.log'}")
+        raise SimError(f"testbench wrote no outputs; see {build_dir / log}")
     outputs = read_npz(vout)
     missing = [k for k in VECTOR_UNITS[vectors.unit].outputs if k not in outputs]
     if missing:
@@ -117,13 +119,13 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
     return outputs
 
 
-def _check_results(results: Path, build_dir: Path) -> None:
+def _check_results(results: Path, log: Path) -> None:
     if not results.exists():
-        raise SimError(f"simulation produced no results; see {build_dir / 'test.log'}")
+        raise SimError(f"simulation produced no results; see {log}")
     root = ET.parse(results).getroot()
     cases = list(root.iter("testcase"))
     failed = [c.get("name") for c in cases
               if c.find("failure") is not None or c.find("error") is not None]
     if not cases or failed:
         raise SimError(f"testbench failed ({', '.join(failed) or 'no test ran'}); "
-                       f"see {build_dir / 'test.log'}")
+                       f"see {log}")

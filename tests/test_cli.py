@@ -124,6 +124,9 @@ def test_flow_writes_a_report(tmp_path):
                  "--model", str(model), "--frames", "4"]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["config"] == "small" and len(report["heads"]) == 2
+    if sim != "none":                  # one simulation log per head, none overwritten
+        logs = sorted(p.name for p in (out / "sim").glob("*/test_head*.log"))
+        assert logs == ["test_head0.log", "test_head1.log"]
     assert report["trace"]["frames"] == 4
     for head in report["heads"]:
         assert 0 < head["retrieval_ratio"] <= 1
