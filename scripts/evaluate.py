@@ -133,6 +133,27 @@ def format_sweep(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# One marker shape per method, hollow and larger for the ones drawn first, so that methods
+# that agree (resv/int-bucketed and resv/float-bucketed often do) stay visible on each other.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def error_points(ax, records: list[dict], kind: str) -> list:
+    """Output error against retrieval ratio of ``kind`` steps, a series per method; returns
+    the series (matplotlib collections)."""
+    methods = sorted({r["method"] for r in records if r["kind"] == kind})
+    series = []
+    for i, method in enumerate(methods):
+        rs = [r for r in records if r["kind"] == kind and r["method"] == method]
+        color = f"C{i % 10}"
+        series.append(ax.scatter([100 * r["retrieval_ratio"] for r in rs],
+                                 [100 * r["output_error"] for r in rs], label=method,
+                                 marker=MARKERS[i % len(MARKERS)], s=14 + 50 * (len(methods) - i)
+                                 / len(methods), facecolors="none", edgecolors=color,
+                                 linewidths=1.0))
+    return series
+
+
 def plot_eval(records: list[dict], out: Path) -> list[Path]:
     """Output error against retrieval ratio, a point per step and method; and the number of
     clusters the hardware's selection keeps, per head."""
@@ -144,11 +165,7 @@ def plot_eval(records: list[dict], out: Path) -> list[Path]:
     paths = []
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, kind in zip(axes, ("prefill", "text")):
-        methods = sorted({r["method"] for r in records if r["kind"] == kind})
-        for method in methods:
-            rs = [r for r in records if r["kind"] == kind and r["method"] == method]
-            ax.scatter([100 * r["retrieval_ratio"] for r in rs],
-                       [100 * r["output_error"] for r in rs], label=method, s=14)
+        error_points(ax, records, kind)
         ax.set_title(f"{kind} steps")
         ax.set_xlabel("older tokens retrieved, %")
         ax.set_ylabel("output error, % of the RMS value norm")

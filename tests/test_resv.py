@@ -347,3 +347,21 @@ def test_eval_sweep(tmp_path, capsys):
     # A higher ratio keeps more, never less.
     assert hw[32768]["retrieval_ratio"] >= hw[6553]["retrieval_ratio"]
     assert "| ratio | 0.500 | prefill | resv/int-bucketed |" in capsys.readouterr().out
+
+
+def test_agreeing_methods_stay_visible_in_the_error_plot():
+    # Two methods at the same points (the float- and int-bucketed selections often agree):
+    # distinct hollow markers, the one drawn first the larger, so neither hides the other.
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vrex.scripts.evaluate import error_points
+    records = [{"kind": "prefill", "method": m, "retrieval_ratio": 0.2, "output_error": 0.01}
+               for m in ("resv/float-bucketed", "resv/int-bucketed")]
+    fig, ax = plt.subplots()
+    first, second = error_points(ax, records, "prefill")
+    plt.close(fig)
+    assert not np.array_equal(first.get_paths()[0].vertices, second.get_paths()[0].vertices)
+    assert first.get_sizes()[0] > second.get_sizes()[0]
+    assert len(first.get_facecolors()) == 0 and len(second.get_facecolors()) == 0
