@@ -72,25 +72,32 @@ def test_bursts_are_the_golden_plan(seed):
     assert got == want, f"seed {seed}: bus {bus}, max_burst {max_burst}"
 
 
-def test_one_burst_a_cycle_when_ready():
+def test_a_burst_every_other_cycle_and_the_next_region_at_once():
+    # Region A (8 beats, bursts of 2) then B (2 beats), offered back to back: a cycle to
+    # decide each burst, a cycle to offer it; B is taken as A's last burst leaves.
     dut = BurstSplitter(addr_width=16, bus_bytes=4, max_burst=2, max_beats=16)
-    cycles = []
+    seen = []
 
     async def bench(ctx):
         ctx.set(dut.o.ready, 1)
         ctx.set(dut.i.valid, 1)
         ctx.set(dut.i.payload, {"addr": 0, "beats": 8})
         await ctx.tick()
-        ctx.set(dut.i.valid, 0)
-        for cycle in range(6):
-            cycles.append((ctx.get(dut.o.valid), ctx.get(dut.o.payload.addr)))
-            await ctx.tick()
+        ctx.set(dut.i.payload, {"addr": 64, "beats": 2})
+        for cycle in range(11):
+            if ctx.get(dut.o.valid):
+                seen.append((cycle, ctx.get(dut.o.payload.addr), ctx.get(dut.o.payload.last)))
+            if ctx.get(dut.i.ready):
+                await ctx.tick()
+                ctx.set(dut.i.valid, 0)
+            else:
+                await ctx.tick()
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    assert cycles == [(1, 0), (1, 8), (1, 16), (1, 24), (0, 32), (0, 32)]
+    assert seen == [(1, 0, 0), (3, 8, 0), (5, 16, 0), (7, 24, 1), (9, 64, 1)]
 
 
 @pytest.mark.parametrize("field, value, message", [

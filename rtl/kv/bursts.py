@@ -42,7 +42,10 @@ class BurstSplitter(CheckedParams, wiring.Component):
     -------
     i : In(stream.Signature(region_layout))
     o : Out(stream.Signature(burst_layout))
-        One burst a cycle while ``o`` is ready; ``o.valid`` comes from a register.
+        A burst every other cycle while ``o`` is ready; ``o.valid`` and the burst come
+        from registers.
+    busy : Out(1)
+        A region is being cut: its next burst is being decided or is on ``o``.
     """
 
     @classmethod
@@ -59,6 +62,7 @@ class BurstSplitter(CheckedParams, wiring.Component):
         super().__init__({
             "i": In(stream.Signature(region_layout(addr_width, max_beats))),
             "o": Out(stream.Signature(burst_layout(addr_width, max_burst))),
+            "busy": Out(1),
         })
 
     addr_width = property(lambda self: self._aw)
@@ -72,28 +76,40 @@ class BurstSplitter(CheckedParams, wiring.Component):
         per_4k = AXI_BOUNDARY >> shift           # beats in a 4 KB block
         beat = Signal(self._aw - shift)           # the next burst's first beat
         left = Signal(range(self._beats + 1))     # beats still to issue
-        busy = Signal()
-
-        # The burst: up to the 4 KB boundary, max_burst beats and the region's end.
-        to_boundary = Signal(range(per_4k + 1))
-        m.d.comb += to_boundary.eq(per_4k - beat[:(AXI_BOUNDARY.bit_length() - 1) - shift])
-        cap = Signal(range(max(per_4k, self._mb) + 1))
-        m.d.comb += cap.eq(Mux(to_boundary < self._mb, to_boundary, self._mb))
+        room = Signal(range(per_4k + 1))          # beats from `beat` to the 4 KB boundary
+        busy = Signal()                           # a region is being cut
+        decided = Signal()                        # the next burst is on `o`
+        length = Signal(range(max(per_4k, self._mb) + 1))
         last = Signal()
-        beats = Signal(range(max(per_4k, self._mb) + 1))
-        m.d.comb += [last.eq(left <= cap), beats.eq(Mux(last, left, cap))]
+
+        # A burst takes two cycles: one decides its length from registers (the room to the
+        # boundary, max_burst, the region's end), the next offers it and moves the state on
+        # by it. Deciding and moving on in one cycle put four carry chains in a row, the
+        # engine's slowest path on the ECP5 (78 MHz); bursts of two beats or more still keep
+        # the data bus busy.
+        cap = Signal.like(length)
+        m.d.comb += cap.eq(Mux(room < self._mb, room, self._mb))
+        with m.If(busy & ~decided):
+            m.d.sync += [decided.eq(1), last.eq(left <= cap), length.eq(Mux(left <= cap, left,
+                                                                                 cap))]
         m.d.comb += [
-            self.o.valid.eq(busy),
+            self.busy.eq(busy),
+            self.o.valid.eq(decided),
             self.o.payload.addr.eq(beat << shift),
-            self.o.payload.len.eq(beats - 1),
+            self.o.payload.len.eq(length - 1),
             self.o.payload.last.eq(last),
-            self.i.ready.eq(~busy),
+            # The next region is taken as the last burst of this one leaves.
+            self.i.ready.eq(~busy | (decided & last & self.o.ready)),
         ]
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [beat.eq(self.i.payload.addr >> shift), left.eq(self.i.payload.beats),
-                         busy.eq(1)]
         with m.If(self.o.valid & self.o.ready):
-            m.d.sync += [beat.eq(beat + beats), left.eq(left - beats)]
+            after = room - length
+            m.d.sync += [beat.eq(beat + length), left.eq(left - length), decided.eq(0),
+                         room.eq(Mux(after == 0, per_4k, after))]
             with m.If(last):
                 m.d.sync += busy.eq(0)
+        low = (AXI_BOUNDARY.bit_length() - 1) - shift          # beat-address bits in 4 KB
+        with m.If(self.i.valid & self.i.ready):
+            first = self.i.payload.addr >> shift
+            m.d.sync += [beat.eq(first), left.eq(self.i.payload.beats), busy.eq(1),
+                         room.eq(per_4k - first[:low])]
         return m

@@ -96,7 +96,7 @@ class KvStore(KvShape, CheckedParams, wiring.Component):
             split.i.valid.eq(self.i_slot.valid & ~slot.none),
             # A skipped token's marker is queued only while no burst is pending, so markers
             # and bursts keep the tokens' order.
-            self.i_slot.ready.eq(Mux(slot.none, lengths_q.w_rdy & ~split.o.valid,
+            self.i_slot.ready.eq(Mux(slot.none, lengths_q.w_rdy & ~split.busy,
                                      split.i.ready)),
         ]
 
@@ -117,12 +117,12 @@ class KvStore(KvShape, CheckedParams, wiring.Component):
             push.len.eq(split.o.payload.len),
             push.skip.eq(~split.o.valid),
             lengths_q.w_en.eq((self.m_axi_awvalid & self.m_axi_awready)
-                              | (~split.o.valid & skip_now)),
+                              | (~split.busy & skip_now)),
         ]
         issued = self.m_axi_awvalid & self.m_axi_awready
         answered = self.m_axi_bvalid & self.m_axi_bready
         m.d.sync += in_flight.eq(in_flight + issued - answered)
-        m.d.comb += [self.m_axi_bready.eq(1), self.busy.eq((in_flight != 0) | split.o.valid)]
+        m.d.comb += [self.m_axi_bready.eq(1), self.busy.eq((in_flight != 0) | split.busy)]
 
         # Data: the head length says how many beats go out before wlast; a skip marker eats a
         # whole token. The token's last beat writes its kv_bytes only.
