@@ -22,6 +22,8 @@ from vrex.golden.trace import TraceParams, generate_trace, save_trace
 from vrex.golden.vectors import compare_outputs, run_golden, write_npz
 from vrex.synth.report import WHY, verdict_of
 
+from .report_terms import config_markdown, glossary_markdown, report_clock
+
 __all__ = ["run_flow"]
 
 
@@ -135,6 +137,7 @@ def _markdown(report: dict) -> str:
                       if rtl["agrees"] else "**DIFFERS** from the golden model in "
                       + ", ".join(f"head {h['head']}: {', '.join(h['rtl_differs'])}"
                                   for h in report["heads"] if h["rtl_differs"]) + "."))
+    mhz, clock = report_clock(report["synth"])
     lines = [
         f"# vrex flow: configuration `{report['config']}`",
         "",
@@ -145,23 +148,35 @@ def _markdown(report: dict) -> str:
         "",
         verdict,
         "",
+        f"Golden model per KV head (terms in the glossary below); time at {clock}.",
+        "",
         "| head | tokens | clusters | tokens/cluster | queries | retrieval ratio | descriptors "
-        "| HCU cycles | HCU cycles, no early exit | WTU cycles | DRE cycles | overflow |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| HCU cycles | HCU cycles, no early exit | WTU cycles | DRE cycles | time, us "
+        "| tokens/s | overflow |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for h in report["heads"]:
         flags = [name for name in ("cluster_overflow", "page_overflow") if h[name]]
+        micro = h["dre_cycles"] / mhz
         lines.append(
             f"| {h['head']} | {h['tokens']} | {h['clusters']} | {h['tokens_per_cluster']} "
             f"| {h['queries']} | {h['retrieval_ratio']:.1%} | {h['descriptors']} "
             f"| {h['hcu_cycles']} | {h['hcu_cycles_no_early_exit']} | {h['wtu_cycles']} "
-            f"| {h['dre_cycles']} | {', '.join(flags) or 'none'} |")
+            f"| {h['dre_cycles']} | {micro:.1f} | {h['tokens'] / micro * 1e6:,.0f} "
+            f"| {', '.join(flags) or 'none'} |")
+    lines += ["", *config_markdown(load_config_or(report))]
     if report["synth"]:
         lines += ["", *_synth_markdown(report["synth"])]
     if report["model"]:
         from vrex.scripts.model_eval import flow_model_markdown
         lines += ["", *flow_model_markdown(report["model"])]
+    lines += ["", *glossary_markdown()]
     return "\n".join(lines) + "\n"
+
+
+def load_config_or(report: dict) -> Config:
+    """The configuration the report was made with (its ``parameters``)."""
+    return Config.from_mapping(report["parameters"], where="report.json")
 
 
 def _synth_markdown(synth: dict) -> list[str]:
@@ -169,8 +184,11 @@ def _synth_markdown(synth: dict) -> list[str]:
     area at 14 nm, and the targets of the preset (the paper's areas, its clock)."""
     units = synth["units"]
     families = [f for f in ("ice40", "ecp5") if any(f in u for u in units.values())]
-    head = "| unit | kGE | transistors | memory bits | area at 14 nm, mm2 |"
-    rule = "|---|---|---|---|---|"
+    area = synth["area_14nm"]["units"]
+    paper = any(a.get("paper_mm2") for a in area.values())
+    head = "| unit | kGE | transistors | memory bits | area at 14 nm, mm2 |" + \
+        (" paper mm2 | ours/paper |" if paper else "")
+    rule = "|---|---|---|---|---|" + ("---|---|" if paper else "")
     for family in families:
         device = next(u[family]["device"] for u in units.values() if family in u)
         head += f" {device}: LUT4 / FF / Fmax MHz |"
@@ -178,7 +196,11 @@ def _synth_markdown(synth: dict) -> list[str]:
     lines = ["## Synthesis (`vrex synth`)", "", head, rule]
     for name, u in units.items():
         row = (f"| {name} | {u['kge']:.2f} | {u['transistors']} | {u['memory_bits']} "
-               f"| {synth['area_14nm']['units'][name]['total_mm2']:.4f} |")
+               f"| {area[name]['total_mm2']:.4f} |")
+        if paper:
+            theirs = area[name].get("paper_mm2")
+            row += (f" {theirs:.4f} | {area[name]['total_mm2'] / theirs:.2f} |" if theirs
+                    else " - | - |")
         for family in families:
             f = u[family]
             fmax = f"{f['fmax_mhz']:.1f}" if f["fmax_mhz"] is not None else "does not fit"

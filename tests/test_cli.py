@@ -133,6 +133,17 @@ def test_flow_writes_a_report(tmp_path):
         assert head["hcu_cycles"] <= head["hcu_cycles_no_early_exit"]
     markdown = (out / "report.md").read_text()
     assert markdown.startswith("# vrex flow")
+    # It explains itself: the configuration with units (ratio as a fraction), time at a
+    # stated clock, and a glossary entry for every column the head table has.
+    from vrex.golden.config import load_config
+    ratio = load_config("small").ratio
+    assert f"| ratio | {ratio / 65536:.4f} (Q0.16 {ratio}) | fraction |" in markdown
+    assert "time at 100 MHz, the ECP5 target" in markdown
+    glossary = markdown[markdown.index("## Glossary"):]
+    table_head = next(line for line in markdown.splitlines() if line.startswith("| head |"))
+    for column in table_head.strip("|").split("|")[1:]:
+        term = column.strip().split(",")[0]
+        assert f"**{term}**" in glossary, term
     # The synthesis summary: generic gates of every unit, no FPGA runs unless asked.
     units = report["synth"]["units"]
     assert set(units) == {"hcu", "wtu", "controller", "registers", "dre"}
