@@ -47,11 +47,11 @@ class LinkTop(CheckedParams, wiring.Component):
     leds: Out(4)
 
     @classmethod
-    def check(cls, *, divisor, **_):
+    def check(cls, *, config, divisor, **_):
+        check_no_kv(config)
         check_divisor(divisor)
 
     def __init__(self, config, *, divisor: int, timeout: int, heartbeat_bits: int = 23):
-        check_no_kv(config)
         self.config = config
         self.divisor = divisor
         self.timeout = timeout
@@ -133,11 +133,11 @@ class BoardTop(CheckedParams, Elaboratable):
     """:class:`LinkTop` on a board: its default clock, UART 0 and LEDs."""
 
     @classmethod
-    def check(cls, *, board, baud, **_):
+    def check(cls, *, board, config, baud, **_):
+        check_no_kv(config)
         divisor_for(board.clock_hz, baud)
 
     def __init__(self, board: Board, config, *, baud: int):
-        check_no_kv(config)
         self.board, self.config, self.baud = board, config, baud
         self.divisor = divisor_for(board.clock_hz, baud)        # refused in check if bad
 

@@ -242,17 +242,25 @@ class DRE(wiring.Component):
         c = self._config
         m.submodules.kv = kv = KvEngine.from_config(c)
         m.d.comb += kv.kv_base.eq(regs.kv_base << 12)
-        fork(m, ctl.o_slot, self.o_slot, kv.i_slot)
+        # The engine takes slots and descriptors through skid registers: its ready depends on
+        # the beat (a slot or not, a query's end or not), and through the fork that would
+        # reach back into the controller's table addresses in the same cycle (82.7 MHz on the
+        # ECP5 without them).
+        m.submodules.kv_slot_skid = slot_skid = Skid(kv.i_slot.payload.shape())
+        m.submodules.kv_desc_skid = desc_skid = Skid(kv.i_desc.payload.shape())
+        connect(m, slot_skid.o, kv.i_slot)
+        connect(m, desc_skid.o, kv.i_desc)
+        fork(m, ctl.o_slot, self.o_slot, slot_skid.i)
         m.d.comb += [self.o_slot.payload.eq(ctl.o_slot.payload),
-                     kv.i_slot.payload.slot.eq(ctl.o_slot.payload.slot),
-                     kv.i_slot.payload.none.eq(ctl.o_slot.payload.slot == c.no_slot)]
-        fork(m, ctl.o_desc, self.o_desc, kv.i_desc)
+                     slot_skid.i.payload.slot.eq(ctl.o_slot.payload.slot),
+                     slot_skid.i.payload.none.eq(ctl.o_slot.payload.slot == c.no_slot)]
+        fork(m, ctl.o_desc, self.o_desc, desc_skid.i)
         m.d.comb += [self.o_desc.payload.eq(ctl.o_desc.payload),
-                     kv.i_desc.payload.eq(ctl.o_desc.payload)]
+                     desc_skid.i.payload.eq(ctl.o_desc.payload)]
         connect(m, wiring.flipped(self.i_kv), kv.i_kv)
         connect(m, kv.o_token, wiring.flipped(self.o_token))
         pass_through(m, self, kv, axi_channels(c.axi_addr_width, c.bus_bytes))
-        return kv.store_busy
+        return kv.store_busy | slot_skid.o.valid          # a slot held is a write to come
 
 
 def fork(m, source, *sinks) -> None:

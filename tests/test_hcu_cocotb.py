@@ -9,7 +9,7 @@ import pytest
 from vrex.golden.config import Config
 from vrex.golden.stimulus import random_hashes, trace_vectors
 from vrex.golden.trace import TraceParams, generate_trace
-from vrex.golden.vectors import check_vectors, compare_outputs, run_golden
+from vrex.golden.vectors import check_vectors, compare_outputs, file_scalars, run_golden
 from vrex.testbench.runner import simulate, verilator_env
 
 from simcheck import assert_sim_equals_golden
@@ -33,7 +33,8 @@ def _vectors(case, seed):
     cfg = Config(hash_bits=hb, digit=digit, hcu_lanes=lanes, max_clusters=cap, th_hd=th,
                  count_bits=4, wtu_lanes=1)
     hashes = random_hashes(np.random.default_rng(seed), cfg, tokens)
-    return check_vectors({"unit": np.array("hcu"), **cfg.as_dict(), "hashes": hashes})
+    return check_vectors({"unit": np.array("hcu"), **file_scalars(cfg, kv=False),
+                          "hashes": hashes})
 
 
 @needs_icarus

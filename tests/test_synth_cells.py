@@ -101,7 +101,7 @@ def test_vrex_synth_writes_json(tmp_path, capsys):
 def test_vrex_synth_names_a_bad_unit(capsys):
     from vrex.scripts.cli import main
     assert main(["synth", "--unit", "kvmu"]) == 2
-    assert "--unit must be one of hcu, wtu, controller, registers, dre, not 'kvmu'" in \
+    assert "--unit must be one of hcu, wtu, controller, kv, registers, dre, not 'kvmu'" in \
         capsys.readouterr().err
     assert main(["synth", "--jobs", "0"]) == 2
     assert "--jobs must be a positive integer, not 0" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import pytest
 from vrex.golden.config import Config
 from vrex.golden.stimulus import WTU_SHAPES, trace_vectors
 from vrex.golden.trace import TraceParams, generate_trace
-from vrex.golden.vectors import check_vectors, compare_outputs, run_golden
+from vrex.golden.vectors import check_vectors, compare_outputs, file_scalars, run_golden
 from vrex.testbench.runner import simulate, verilator_env
 
 from simcheck import assert_sim_equals_golden
@@ -40,7 +40,7 @@ def _vectors(case, seed, schedule="scan"):
     scores = np.asarray(WTU_SHAPES[shape](rng, 3, columns, cfg), dtype=np.int64)
     counts = rng.integers(0, cfg.count_max, size=columns, endpoint=True)
     counts[rng.random(columns) < 0.3] = 0                   # zero counts among them
-    return check_vectors({"unit": np.array("wtu"), **cfg.as_dict(), "scores": scores,
+    return check_vectors({"unit": np.array("wtu"), **file_scalars(cfg, kv=False), "scores": scores,
                           "counts": counts})
 
 
