@@ -42,6 +42,7 @@ def natural(text: str) -> int:
 
 
 def _progress(message: str) -> None:
+    """Until main() replaces it with a Progress for the command line's --quiet."""
     print(message, file=sys.stderr, flush=True)
 
 
@@ -243,7 +244,7 @@ def cmd_sim_run(args):
     vectors = load_vectors(args.input)
     out = simulate(vectors, Path(args.output), sim=args.sim, idle=args.idle, stall=args.stall,
                    seed=args.seed, waves=args.waves, build_root=Path(args.build),
-                   soc_top=args.soc_top)
+                   soc_top=args.soc_top, progress=_progress)
     print(f"{vectors.unit}: wrote {args.output} ({int(out['cycles'])} cycles, {args.sim})")
 
 
@@ -404,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     from importlib import metadata
     parser.add_argument("--version", action="version",
                         version=f"vrex {metadata.version('vrex')}")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no progress messages or bars (they show on a terminal only)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("flow", help="the main job: trace -> vectors -> golden model -> report")
@@ -684,8 +687,11 @@ def main(argv=None) -> int:
     from vrex.host.link import LinkError
     from vrex.synth.yosys import SynthError
     from vrex.testbench.runner import SimError
+    global _progress
+    from vrex.scripts.progress import Progress
     parser = build_parser()
     args = parser.parse_args(argv)
+    _progress = Progress(quiet=args.quiet)
     try:
         status = args.func(args)
     except (UsageError, ConfigError, VectorError, ValueError, SimError, SynthError,

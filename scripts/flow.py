@@ -55,7 +55,7 @@ _STATS = {"hcu": _hcu_stats, "wtu": _wtu_stats, "dre": _dre_stats}
 
 
 def _head_stats(trace, config: Config, head: int, vector_dir: Path, sim: str | None,
-                build_root: Path) -> dict:
+                build_root: Path, progress=None) -> dict:
     stats = {"head": head}
     inputs, golden = trace_all(trace, config, head=head), {}
     for unit, vectors in inputs.items():
@@ -68,7 +68,7 @@ def _head_stats(trace, config: Config, head: int, vector_dir: Path, sim: str | N
         from vrex.testbench.runner import simulate
         start = time.perf_counter()
         rtl = simulate(inputs["dre"], vector_dir / f"dre_head{head}_{sim}.npz", sim=sim,
-                       build_root=build_root, log=f"test_head{head}.log")
+                       build_root=build_root, log=f"test_head{head}.log", progress=progress)
         stats["rtl_seconds"] = round(time.perf_counter() - start, 1)
         stats["rtl_cycles"] = int(rtl["cycles"])
         stats["rtl_differs"] = compare_outputs(rtl, golden["dre"])
@@ -95,8 +95,16 @@ def run_flow(config: Config, out: Path, *, config_name: str = "default",
     save_trace(out / "trace.npz", trace)
     (out / "config.toml").write_text(config.to_toml())
     description = generate("dre", config, out / "rtl")
-    heads = [_head_stats(trace, config, h, vector_dir, sim, out / "sim")
-             for h in range(trace.heads)]
+    heads, start = [], time.perf_counter()
+    for h in range(trace.heads):
+        if progress:
+            progress(f"flow: head {h + 1} of {trace.heads}: golden model"
+                     + (f" and {sim}" if sim else ""))
+        heads.append(_head_stats(trace, config, h, vector_dir, sim, out / "sim", progress))
+        if progress and h + 1 < trace.heads:
+            each = (time.perf_counter() - start) / (h + 1)
+            progress(f"flow: head {h + 1} done; the other heads take about "
+                     f"{each * (trace.heads - h - 1):.0f} s more")
     report = {
         "config": config_name,
         "parameters": config.as_dict(),

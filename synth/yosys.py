@@ -20,6 +20,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import threading
 import time
 from importlib import metadata
 from pathlib import Path
@@ -92,6 +93,33 @@ def run_tool(tool: str, args: list[str], cwd: Path, log: str, *,
         raise SynthError(f"{name} failed (exit {done.returncode}) in {cwd}:\n{detail}")
 
 
+# What a tool log's lines say it is doing: Yosys numbers its passes, nextpnr says what it
+# places and routes.
+_PHASE = re.compile(r"^(?:[\d.]+ Executing (?P<pass>[\w ]+?)(?: pass)?[ .(]|Info: (?P<info>"
+                    r"(?:Running|Placing|Routing|Packing|Checksum|Max frequency|Program"
+                    r"|Logic utilisation|Device utilisation)[^\n]{0,40}))")
+
+
+def log_phase(work: Path) -> str:
+    """The last phase line of the newest ``*.log`` in ``work`` ("" if none yet)."""
+    logs = sorted(Path(work).glob("*.log"), key=lambda p: p.stat().st_mtime)
+    if not logs:
+        return ""
+    with open(logs[-1], "rb") as f:                 # the tail: logs grow to megabytes
+        f.seek(max(0, f.seek(0, 2) - 16384))
+        lines = f.read().decode(errors="replace").splitlines()
+    for line in reversed(lines):
+        match = _PHASE.match(line.strip())
+        if match:
+            return f"{logs[-1].stem}: {(match['pass'] or match['info']).strip()}"
+    return logs[-1].stem
+
+
+def _watch_logs(work: Path, name: str, start: float, stop, watch) -> None:
+    while not stop.wait(1.0):
+        watch(name, time.perf_counter() - start, log_phase(work))
+
+
 def design_text(component) -> str:
     """The RTLIL of ``component`` with its top module named ``top``. Elaborate in the main
     thread: tool runs may then go on in parallel."""
@@ -136,9 +164,14 @@ class ToolRun:
 
     def run(self, build_root: Path = Path("build/synth"), *,
             progress: Callable[[str], None] | None = None,
-            timeout: float | None = 3600) -> dict:
+            timeout: float | None = 3600,
+            watch: Callable[[str, float, str], None] | None = None) -> dict:
         """The report, from the cache or from running the tools. A failed run leaves no
-        report behind."""
+        report behind. ``watch(name, elapsed, phase)`` is called about once a second while
+        the tools run, ``phase`` read from the newest tool log; by default ``progress.tool``
+        if ``progress`` has one (``vrex.scripts.progress.Progress``), and ``progress.done``
+        closes its bar."""
+        watch = watch or getattr(progress, "tool", None)
         report = self.cached(build_root)
         if report is not None:
             return report
@@ -151,10 +184,19 @@ class ToolRun:
         if progress:
             progress(f"synth {self.name}: running {', '.join(self.tools)} in {work} ...")
         start = time.perf_counter()
-        run_tool("yosys", ["-q", "-l", "yosys.log", "run.ys"], work, "yosys.log",
-                 timeout=timeout)
-        if self.after is not None:
-            self.after(work, timeout)
+        stop = threading.Event()
+        if watch:
+            threading.Thread(target=_watch_logs, args=(work, self.name, start, stop, watch),
+                             daemon=True).start()
+        try:
+            run_tool("yosys", ["-q", "-l", "yosys.log", "run.ys"], work, "yosys.log",
+                     timeout=timeout)
+            if self.after is not None:
+                self.after(work, timeout)
+        finally:
+            stop.set()
+            if hasattr(progress, "done"):
+                progress.done(self.name)
         seconds = time.perf_counter() - start
         report = self.parse(work, seconds)
         partial = work / "report.json.partial"

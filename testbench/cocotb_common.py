@@ -5,7 +5,7 @@ import os
 
 from cocotb.triggers import RisingEdge
 
-__all__ = ["Settings", "reset", "drive_streams"]
+__all__ = ["Settings", "reset", "drive_streams", "report_progress"]
 
 
 @dataclasses.dataclass
@@ -18,9 +18,11 @@ class Settings:
     stall: float = 0.0
     seed: int = 0
     top: str = ""       # the generator JSON of the integrator's top to drive, if any
+    progress: str = ""  # a file to write "<input beats taken> <of all>" to now and then
 
     ENV = {"vectors": "VREX_VECTORS", "out": "VREX_OUT", "idle": "VREX_IDLE",
-           "stall": "VREX_STALL", "seed": "VREX_SEED", "top": "VREX_TOP"}
+           "stall": "VREX_STALL", "seed": "VREX_SEED", "top": "VREX_TOP",
+           "progress": "VREX_PROGRESS"}
 
     def to_env(self) -> dict[str, str]:
         return {var: str(getattr(self, field)) for field, var in self.ENV.items()}
@@ -31,7 +33,8 @@ class Settings:
                    idle=float(os.environ.get("VREX_IDLE", 0)),
                    stall=float(os.environ.get("VREX_STALL", 0)),
                    seed=int(os.environ.get("VREX_SEED", 0)),
-                   top=os.environ.get("VREX_TOP", ""))
+                   top=os.environ.get("VREX_TOP", ""),
+                   progress=os.environ.get("VREX_PROGRESS", ""))
 
 
 async def reset(dut, cycles: int = 2):
@@ -41,6 +44,13 @@ async def reset(dut, cycles: int = 2):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
     await RisingEdge(dut.clk)
+
+
+def report_progress(settings: "Settings", taken: int, total: int) -> None:
+    """Input beats taken so far, for the runner's progress bar (if it asked for them)."""
+    if settings.progress:
+        with open(settings.progress, "w") as f:
+            f.write(f"{taken} {total}\n")
 
 
 async def drive_streams(dut, sources: dict, sinks: dict, done, settings: "Settings", rng,
@@ -57,7 +67,14 @@ async def drive_streams(dut, sources: dict, sinks: dict, done, settings: "Settin
     received = {name: [] for name in sinks}
     first_in = last_out = None
     cycle = 0
+    total = sum(len(beats) for beats in sources.values())
+
+    def report():
+        report_progress(settings, total - sum(len(p) for p, _ in state.values()), total)
+
     while not done(received) or any(pending for pending, _ in state.values()):
+        if cycle % 2000 == 0:
+            report()
         for name, entry in state.items():
             pending, offered = entry
             if not offered and pending and rng.random() >= settings.idle:
@@ -82,4 +99,5 @@ async def drive_streams(dut, sources: dict, sinks: dict, done, settings: "Settin
         assert cycle < limit, f"no end after {limit} cycles: the design hangs"
     for name in sources:
         getattr(dut, f"{name}__valid").value = 0
+    report()
     return received, first_in, last_out

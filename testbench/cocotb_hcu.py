@@ -10,7 +10,7 @@ from cocotb.triggers import RisingEdge
 
 from vrex.golden.vectors import load_vectors, write_npz
 from vrex.rtl.hcu import id_layout
-from vrex.testbench.cocotb_common import Settings, reset
+from vrex.testbench.cocotb_common import Settings, report_progress, reset
 
 
 @cocotb.test()
@@ -33,6 +33,8 @@ async def hcu_vectors(dut):
     ids, first_in, last_out = [], None, None
     pending, offered, cycle = list(hashes), False, 0
     while len(ids) < len(hashes):
+        if cycle % 2000 == 0:
+            report_progress(settings, len(hashes) - len(pending), len(hashes))
         # Drive this cycle: a source that never withdraws an offered beat, a sink that may
         # refuse any beat.
         if not offered and pending and rng.random() >= settings.idle:
@@ -52,6 +54,7 @@ async def hcu_vectors(dut):
             last_out = cycle
         cycle += 1
         assert cycle < 1000 * (len(hashes) + 10) * (cfg.max_clusters + 1), "HCU hangs"
+    report_progress(settings, len(hashes), len(hashes))
     dut.i_hash__valid.value = 0
     dut.o_id__ready.value = 0
     for _ in range(3):                              # let the count pipeline drain

@@ -7,8 +7,10 @@ too old for cocotb 2). Builds are cached per unit, configuration and simulator u
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import threading
 import sysconfig
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -56,11 +58,13 @@ def _check_simulator(sim: str) -> None:
 def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 0.0,
              stall: float = 0.0, seed: int = 0, waves: bool = False,
              build_root: Path = Path("build/sim"), early_exit: bool = True,
-             soc_top: bool = False, log: str = "test.log") -> dict:
+             soc_top: bool = False, log: str = "test.log", progress=None) -> dict:
     """Simulate ``vectors`` and write the SPEC 6 outputs to ``out``; returns them.
     ``soc_top``: a ``dre`` vector through the integrator's top around the DRE. ``log``: the
     simulation log's name in the build directory (one per vector file when several share
-    a build)."""
+    a build). ``progress``: messages for the build, and (if it has ``beats(name, done,
+    total)``, as ``vrex.scripts.progress.Progress`` does) the input beats taken as the
+    simulation runs."""
     from cocotb_tools.runner import get_runner
 
     _check_simulator(sim)
@@ -85,8 +89,11 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
     vout = build_dir / "vectors_out.npz"
     write_npz(vin, vectors.to_npz_dict())
     vout.unlink(missing_ok=True)
+    beats_file = build_dir / f"{Path(log).stem}.progress"
+    beats_file.unlink(missing_ok=True)
     settings = Settings(vectors=str(vin), out=str(vout), idle=idle, stall=stall, seed=seed,
-                        top=str(build_dir / f"{description['toplevel']}.json") if soc_top else "")
+                        top=str(build_dir / f"{description['toplevel']}.json") if soc_top else "",
+                        progress=str(beats_file) if hasattr(progress, "beats") else "")
 
     saved = dict(os.environ)
     env = verilator_env() if sim == "verilator" else {}
@@ -97,10 +104,13 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
         runner.build(sources=sources, hdl_toplevel=toplevel,
                      build_dir=build_dir, timescale=("1ns", "1ps"), waves=waves,
                      build_args=build_args, log_file=build_dir / "build.log")
-        results = runner.test(test_module=TESTBENCH[vectors.unit], hdl_toplevel=toplevel,
-                              build_dir=build_dir, test_dir=build_dir, waves=waves,
-                              extra_env={**env, **settings.to_env()},
-                              log_file=build_dir / log)
+        if progress:
+            progress(f"sim {vectors.unit}: running {sim}, log {build_dir / log}")
+        with _watch_beats(beats_file, f"sim {vectors.unit}", progress):
+            results = runner.test(test_module=TESTBENCH[vectors.unit], hdl_toplevel=toplevel,
+                                  build_dir=build_dir, test_dir=build_dir, waves=waves,
+                                  extra_env={**env, **settings.to_env()},
+                                  log_file=build_dir / log)
     except SystemExit as error:               # cocotb's runner exits on a failed build
         raise SimError(f"{sim} build failed ({error}); see {build_dir / 'build.log'}") from None
     finally:
@@ -117,6 +127,36 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
     if waves:
         print(f"waveform: {', '.join(str(p) for p in sorted(build_dir.glob('*.[fv][sc][td]')))}")
     return outputs
+
+
+@contextlib.contextmanager
+def _watch_beats(path: Path, name: str, progress):
+    """While the simulation runs, pass the testbench's "<taken> <total>" to the bar."""
+    if not hasattr(progress, "beats"):
+        yield
+        return
+    stop = threading.Event()
+
+    def show():
+        try:
+            taken, total = (int(x) for x in path.read_text().split())
+        except (OSError, ValueError):
+            return                                 # not written yet, or mid-write
+        progress.beats(name, taken, total)
+
+    def poll():
+        while not stop.wait(0.5):
+            show()
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        show()                                     # where it ended
+        progress.done(name)
 
 
 def _check_results(results: Path, log: Path) -> None:
