@@ -246,10 +246,17 @@ class DRE(wiring.Component):
         # the beat (a slot or not, a query's end or not), and through the fork that would
         # reach back into the controller's table addresses in the same cycle (82.7 MHz on the
         # ECP5 without them).
+        # Then through forward registers: what the engine decides from a beat (its ready,
+        # its queues' levels) starts at a flip-flop, not at the controller's table reads
+        # (90.2 MHz with the skid registers alone).
         m.submodules.kv_slot_skid = slot_skid = Skid(kv.i_slot.payload.shape())
         m.submodules.kv_desc_skid = desc_skid = Skid(kv.i_desc.payload.shape())
-        connect(m, slot_skid.o, kv.i_slot)
-        connect(m, desc_skid.o, kv.i_desc)
+        m.submodules.kv_slot_reg = slot_reg = Forward(kv.i_slot.payload.shape())
+        m.submodules.kv_desc_reg = desc_reg = Forward(kv.i_desc.payload.shape())
+        connect(m, slot_skid.o, slot_reg.i)
+        connect(m, desc_skid.o, desc_reg.i)
+        connect(m, slot_reg.o, kv.i_slot)
+        connect(m, desc_reg.o, kv.i_desc)
         fork(m, ctl.o_slot, self.o_slot, slot_skid.i)
         m.d.comb += [self.o_slot.payload.eq(ctl.o_slot.payload),
                      slot_skid.i.payload.slot.eq(ctl.o_slot.payload.slot),
@@ -260,7 +267,8 @@ class DRE(wiring.Component):
         connect(m, wiring.flipped(self.i_kv), kv.i_kv)
         connect(m, kv.o_token, wiring.flipped(self.o_token))
         pass_through(m, self, kv, axi_channels(c.axi_addr_width, c.bus_bytes))
-        return kv.store_busy | slot_skid.o.valid          # a slot held is a write to come
+        # A slot held on the way is a write to come.
+        return kv.store_busy | slot_skid.o.valid | slot_reg.o.valid
 
 
 def fork(m, source, *sinks) -> None:
