@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 __all__ = ["Mode", "Schedule", "Config", "ConfigError", "preset_names", "load_config",
-           "wicsum_total_bits", "slot_bits", "KV_PARAMS"]
+           "wicsum_total_bits", "slot_bits", "KV_PARAMS", "parameter_range"]
 
 
 class ConfigError(ValueError):
@@ -346,6 +346,11 @@ class Config:
             return cls(**mapping)
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
+
+
+def parameter_range(name: str) -> tuple[int, int]:
+    """The legal range of a parameter on its own (relations between them are checked too)."""
+    return _RANGES[name]
 
 
 def preset_names() -> list[str]:

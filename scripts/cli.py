@@ -213,7 +213,21 @@ def cmd_compare(args):
 
 
 def cmd_config_show(args):
-    sys.stdout.write(_config(args).to_toml())
+    """The configuration as TOML that loads back, each line commented with its unit, range
+    and meaning."""
+    from vrex.golden.config import parameter_range
+    from vrex.scripts.report_terms import PARAMETERS
+    config = _config(args)
+    for line in config.to_toml().splitlines():
+        name = line.split(" = ")[0]
+        unit, meaning = PARAMETERS[name]
+        lo, hi = parameter_range(name)
+        if name == "ratio":
+            span = (f"Q0.16 {lo}..{hi}, here {config.ratio / 65536:.4f}; a fraction such as "
+                    f"0.3 is taken too")
+        else:
+            span = f"{unit + ', ' if unit else ''}{lo}..{hi}"
+        print(f"{line:28s} # {meaning} ({span})")
 
 
 def cmd_flow(args):

@@ -39,7 +39,7 @@ class Progress:
         from tqdm import tqdm
         bar = self._bars.get(name)
         if bar is None:
-            fmt = None if total else "{desc}: {elapsed} {postfix}"
+            fmt = None if total else "{desc}: {elapsed}{postfix}"
             # The width once, with a fallback: a terminal that reports none (0 columns)
             # would otherwise get no bar at all.
             width = shutil.get_terminal_size((80, 20)).columns

@@ -276,3 +276,13 @@ def test_bench_golden_columns_line_up(capsys):
     assert main(["bench", "golden", "--tokens", "300", "--rows", "2", "--columns", "16"]) == 0
     rows = capsys.readouterr().out.splitlines()[1:]
     assert len(rows) == 4 and len({row.index(" ms") for row in rows}) == 1, rows
+
+
+def test_config_show_says_what_each_parameter_is(capsys):
+    from vrex.golden.config import Config
+    assert main(["config", "show"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(Config.names()) and all(" # " in line for line in lines)
+    assert any(line.startswith("page_tokens = 16") and "(tokens, 1..65536)" in line
+               for line in lines)
+    assert any(line.startswith("ratio = 19660") and "here 0.3000" in line for line in lines)

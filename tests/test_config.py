@@ -104,4 +104,4 @@ def test_a_bad_ratio_is_named(given, message):
 def test_set_ratio_as_a_fraction_on_the_command_line(capsys):
     from vrex.scripts.cli import main
     assert main(["config", "show", "--set", "ratio=0.3"]) == 0
-    assert "ratio = 19660\n" in capsys.readouterr().out
+    assert "\nratio = 19660 " in capsys.readouterr().out
