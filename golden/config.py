@@ -14,7 +14,39 @@ from importlib import resources
 from pathlib import Path
 
 __all__ = ["Mode", "Schedule", "Config", "ConfigError", "preset_names", "load_config",
-           "wicsum_total_bits", "slot_bits", "KV_PARAMS", "parameter_range"]
+           "wicsum_total_bits", "slot_bits", "KV_PARAMS", "parameter_range",
+           "PARAMETER_DOCS"]
+
+
+# What each parameter is, one table for every place that says so (the config listing, the
+# flow's report, the integrator's top): name -> (unit, meaning).
+PARAMETER_DOCS = {
+    "hash_bits": ("bits", "bits of a key's random-hyperplane hash (N_hp)"),
+    "max_clusters": ("clusters", "entries of the cluster table (HCU and WTU)"),
+    "count_bits": ("bits", "width of a cluster's saturating token count"),
+    "score_bits": ("bits", "width of a signed cluster score"),
+    "exp_frac": ("bits", "mode exp: fraction bits of a log2-unit score"),
+    "exp_bits": ("bits", "mode exp: width of an attention weight"),
+    "page_tokens": ("tokens", "token slots in a KV page"),
+    "max_pages": ("pages", "KV pages in the pool"),
+    "kv_bytes": ("bytes", "KV engine: K and V bytes of a token (0: no engine)"),
+    "bus_bytes": ("bytes", "KV engine: AXI4 data width"),
+    "max_burst": ("beats", "KV engine: longest AXI4 burst"),
+    "kv_outstanding": ("bursts", "KV engine: AXI4 bursts in flight"),
+    "axi_addr_width": ("bits", "KV engine: AXI4 address width"),
+    "digit": ("bits", "hash bits an HCU similarity unit compares a cycle"),
+    "hcu_lanes": ("units", "HCU similarity units working in parallel"),
+    "hcu_segment": ("bits", "segment of the HCU's early-exit lower bound (0: none)"),
+    "wtu_lanes": ("scores", "scores the WTU takes a cycle"),
+    "max_buckets": ("buckets", "largest bucket count the WTU supports"),
+    "wtu_schedule": ("", "the WTU's selection order: scan (the paper's) or histogram"),
+    "th_hd": ("bits", "Hamming threshold: a token joins a cluster at a distance below it"),
+    "ratio": ("fraction", "WiCSum ratio: a row keeps its best clusters until their weighted "
+                          "score passes this share of the row's total"),
+    "buckets": ("buckets", "score buckets the WTU sorts a row into"),
+    "mode": ("", "score values: shift (s - min s), clamp (max(s, 0), the paper's), exp "
+                 "(attention mass, 2**(s - max s))"),
+}
 
 
 class ConfigError(ValueError):
@@ -300,7 +332,8 @@ class Config:
     @property
     def kv_stride(self) -> int:
         """Bytes from a KV slot to the next: ``kv_bytes`` in whole bus beats (SPEC 7)."""
-        return -(-self.kv_bytes // self.bus_bytes) * self.bus_bytes
+        from .kv import kv_stride
+        return kv_stride(self.kv_bytes, self.bus_bytes)
 
     @property
     def kv_region(self) -> int:

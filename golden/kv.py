@@ -14,11 +14,17 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["KvParams", "KvFetch", "burst_plan", "fetch_kv", "token_order_bursts", "store_kv",
-           "AXI_BOUNDARY"]
+__all__ = ["kv_stride", "KvParams", "KvFetch", "burst_plan", "fetch_kv", "token_order_bursts",
+           "store_kv", "AXI_BOUNDARY"]
 
 # AXI4: no burst may cross a 4 KB address boundary.
 AXI_BOUNDARY = 4096
+
+
+def kv_stride(kv_bytes: int, bus_bytes: int) -> int:
+    """Bytes from one slot to the next: ``kv_bytes`` rounded up to whole bus beats, so every
+    token starts on a beat. The one place this is computed (golden model, Config, RTL)."""
+    return -(-kv_bytes // bus_bytes) * bus_bytes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +47,7 @@ class KvParams:
     @property
     def stride(self) -> int:
         """Bytes from one slot to the next: ``kv_bytes`` in whole beats."""
-        return -(-self.kv_bytes // self.bus_bytes) * self.bus_bytes
+        return kv_stride(self.kv_bytes, self.bus_bytes)
 
     @property
     def beats(self) -> int:

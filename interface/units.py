@@ -29,6 +29,12 @@ class Unit:
         """Whether the DRE generated for ``config`` has this unit."""
         return self.needs is None or bool(getattr(config, self.needs))
 
+    def check_present(self, config) -> None:
+        """Refuse, naming the parameter, a unit the DRE of ``config`` does not have."""
+        if not self.present(config):
+            raise ValueError(f"unit {self.name!r} needs {self.needs} > 0, not "
+                             f"{getattr(config, self.needs)} (e.g. --set {self.needs}=256)")
+
     def component_class(self):
         module, name = self.rtl.split(":")
         return getattr(importlib.import_module(module), name)
@@ -36,9 +42,7 @@ class Unit:
     def build(self, config, *, early_exit: bool = True, as_in_dre: bool = False, **options):
         """The unit's component for ``config``: on its own (as generated and simulated), or
         ``as_in_dre`` (as the DRE instantiates it, as synthesis reports it)."""
-        if not self.present(config):
-            raise ValueError(f"unit {self.name!r} needs {self.needs} > 0, not "
-                             f"{getattr(config, self.needs)} (e.g. --set {self.needs}=256)")
+        self.check_present(config)
         if self.early_exit:
             options["early_exit"] = early_exit
         if as_in_dre:

@@ -14,31 +14,22 @@ from __future__ import annotations
 
 from importlib import metadata
 
+from vrex.golden.config import PARAMETER_DOCS, RUNTIME
 from vrex.interface.layouts import DRE_STREAMS, KV_STREAMS, dre_layouts, kv_layouts
 
 __all__ = ["soc_top", "stream_ports"]
 
-_PARAMETER_DOCS = {
-    "hash_bits": "bits of a token's hash", "max_clusters": "entries of the cluster table",
-    "count_bits": "bits of a cluster's token count", "score_bits": "bits of a signed score",
-    "exp_frac": "mode exp: fraction bits of a log2-unit score",
-    "exp_bits": "mode exp: bits of an attention weight", "page_tokens": "tokens a KV page holds",
-    "max_pages": "KV pages in the pool",
-    "kv_bytes": "KV engine: K and V bytes a token (0: no engine)",
-    "bus_bytes": "KV engine: AXI4 data bytes", "max_burst": "KV engine: longest AXI4 burst",
-    "kv_outstanding": "KV engine: AXI4 bursts in flight",
-    "axi_addr_width": "KV engine: AXI4 address bits", "digit": "HCU hash bits compared a cycle",
-    "hcu_lanes": "HCU similarity units",
-    "hcu_segment": "bits per segment of the HCU early-exit lower bound (0: none)",
-    "wtu_lanes": "WTU lanes (scores a beat)",
-    "max_buckets": "largest BUCKETS", "wtu_schedule": "0 scan, 1 histogram",
-    "th_hd": "TH_HD at reset", "ratio": "RATIO at reset (Q0.16)",
-    "buckets": "BUCKETS at reset", "mode": "MODE at reset: 0 shift, 1 clamp, 2 exp",
-}
 _BUS = (("adr", "input", "word address"), ("dat_w", "input", "write data"),
         ("dat_r", "output", "read data"), ("sel", "input", "byte enables"),
         ("cyc", "input", "cycle"), ("stb", "input", "strobe"), ("we", "input", "write"),
         ("ack", "output", "acknowledge, one cycle after the access starts"))
+
+
+def _parameter_doc(name: str) -> str:
+    unit, meaning = PARAMETER_DOCS[name]
+    unit = "unsigned Q0.16" if name == "ratio" else unit      # the integer the top holds
+    reset = f"; the {name.upper()} register's reset value" if name in RUNTIME else ""
+    return f"{meaning}{f' ({unit})' if unit else ''}{reset}"
 
 
 def stream_ports(config) -> dict[str, dict]:
@@ -98,7 +89,7 @@ def soc_top(config, inner: str, name: str, bus_widths: dict[str, int],
     lines += ports + [");", ""]
     for key, value in params.items():
         lines.append(f"  localparam integer {key.upper():13s} = {int(value)};  "
-                     f"// {_PARAMETER_DOCS.get(key, key)}")
+                     f"// {_parameter_doc(key)}")
     lines.append("")
     connections = [".clk(aclk)", ".rst(!aresetn)"]
     for stream, s in streams.items():

@@ -73,10 +73,10 @@ def bench_kv_layout(*, trace=None, name: str = "default trace", bus_bytes: int =
     for label, bursts in (("cluster-paged", t["paged"]), ("token order", t["token_order"])):
         per = moved / bursts if bursts else 0.0
         print(f"  {label:<14}{bursts:>9}{per:>13.1f}")
-    verdict = ("met" if ratio >= KV_LAYOUT_TARGET else "MISSED") if name == "default trace" \
-        else "reported"
-    target = f" (target at least {KV_LAYOUT_TARGET:g}x: {verdict})" \
-        if name == "default trace" else ""
+    # The target is the issue's: the default trace under the default configuration.
+    judged = name == "default trace" and config == Config()
+    verdict = "met" if ratio >= KV_LAYOUT_TARGET else "MISSED"
+    target = f" (target at least {KV_LAYOUT_TARGET:g}x: {verdict})" if judged else ""
     print(f"  token order needs {ratio:.2f}x the bursts of the paged layout{target}")
     best = t["token_order"] / t["ideal"] if t["ideal"] else float("nan")
     print(f"  no layout can need fewer than {t['ideal']} bursts (every burst "

@@ -215,12 +215,11 @@ def cmd_compare(args):
 def cmd_config_show(args):
     """The configuration as TOML that loads back, each line commented with its unit, range
     and meaning."""
-    from vrex.golden.config import parameter_range
-    from vrex.scripts.report_terms import PARAMETERS
+    from vrex.golden.config import PARAMETER_DOCS, parameter_range
     config = _config(args)
     for line in config.to_toml().splitlines():
         name = line.split(" = ")[0]
-        unit, meaning = PARAMETERS[name]
+        unit, meaning = PARAMETER_DOCS[name]
         lo, hi = parameter_range(name)
         if name == "ratio":
             span = (f"Q0.16 {lo}..{hi}, here {config.ratio / 65536:.4f}; a fraction such as "

@@ -4,38 +4,9 @@ its tables use."""
 
 from __future__ import annotations
 
-from vrex.golden.config import Config
+from vrex.golden.config import PARAMETER_DOCS, Config
 
-__all__ = ["config_markdown", "report_clock", "glossary_markdown", "PARAMETERS"]
-
-# name: (unit, meaning); ratio is shown as the fraction it stands for.
-PARAMETERS = {
-    "hash_bits": ("bits", "bits of a key's random-hyperplane hash (N_hp)"),
-    "max_clusters": ("clusters", "entries of the cluster table (HCU and WTU)"),
-    "count_bits": ("bits", "width of a cluster's saturating token count"),
-    "score_bits": ("bits", "width of a signed cluster score"),
-    "exp_frac": ("bits", "mode exp: fraction bits of a log2-unit score"),
-    "exp_bits": ("bits", "mode exp: width of an attention weight"),
-    "page_tokens": ("tokens", "token slots in a KV page"),
-    "max_pages": ("pages", "KV pages in the pool"),
-    "kv_bytes": ("bytes", "KV engine: K and V bytes of a token (0: no engine)"),
-    "bus_bytes": ("bytes", "KV engine: AXI4 data width"),
-    "max_burst": ("beats", "KV engine: longest AXI4 burst"),
-    "kv_outstanding": ("bursts", "KV engine: AXI4 bursts in flight"),
-    "axi_addr_width": ("bits", "KV engine: AXI4 address width"),
-    "digit": ("bits", "hash bits an HCU similarity unit compares a cycle"),
-    "hcu_lanes": ("units", "HCU similarity units working in parallel"),
-    "hcu_segment": ("bits", "segment of the HCU's early-exit lower bound (0: none)"),
-    "wtu_lanes": ("scores", "scores the WTU takes a cycle"),
-    "max_buckets": ("buckets", "largest bucket count the WTU supports"),
-    "wtu_schedule": ("", "the WTU's selection order: scan (the paper's) or histogram"),
-    "th_hd": ("bits", "Hamming threshold: a token joins a cluster at a distance below it"),
-    "ratio": ("fraction", "WiCSum ratio: a row keeps its best clusters until their weighted "
-                          "score passes this share of the row's total"),
-    "buckets": ("buckets", "score buckets the WTU sorts a row into"),
-    "mode": ("", "score values: shift (s - min s), clamp (max(s, 0), the paper's), exp "
-                 "(attention mass, 2**(s - max s))"),
-}
+__all__ = ["config_markdown", "report_clock", "glossary_markdown"]
 
 _TERMS = [
     ("head", "one KV head of the trace; each runs through the DRE on its own"),
@@ -87,7 +58,7 @@ def config_markdown(config: Config) -> list[str]:
         value = getattr(config, name)
         shown = (f"{value / 65536:.4f} (Q0.16 {value})" if name == "ratio"
                  else value.name.lower() if hasattr(value, "name") else str(value))
-        unit, meaning = PARAMETERS[name]
+        unit, meaning = PARAMETER_DOCS[name]
         lines.append(f"| {name} | {shown} | {unit} | {meaning} |")
     return lines
 

@@ -81,6 +81,8 @@ def synth_report(config: Config, *, units=None, families=tuple(FAMILIES),
     unit the DRE of ``config`` has."""
     if units is None:
         units = [u for u in UNITS if REGISTRY[u].present(config)]
+    for unit in units:                   # before anything is elaborated
+        registry_unit(unit).check_present(config)
     for family in families:
         if family not in FAMILIES:
             raise ValueError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")

@@ -186,7 +186,8 @@ class ToolRun:
         start = time.perf_counter()
         stop = threading.Event()
         if watch:
-            threading.Thread(target=_watch_logs, args=(work, self.name, start, stop, watch),
+            threading.Thread(target=_watch_logs, args=(work, f"synth {self.name}", start, stop,
+                                                       watch),
                              daemon=True).start()
         try:
             run_tool("yosys", ["-q", "-l", "yosys.log", "run.ys"], work, "yosys.log",
@@ -196,7 +197,7 @@ class ToolRun:
         finally:
             stop.set()
             if hasattr(progress, "done"):
-                progress.done(self.name)
+                progress.done(f"synth {self.name}")
         seconds = time.perf_counter() - start
         report = self.parse(work, seconds)
         partial = work / "report.json.partial"

@@ -105,3 +105,9 @@ def test_set_ratio_as_a_fraction_on_the_command_line(capsys):
     from vrex.scripts.cli import main
     assert main(["config", "show", "--set", "ratio=0.3"]) == 0
     assert "\nratio = 19660 " in capsys.readouterr().out
+
+
+def test_every_parameter_is_described():
+    # One table says what each parameter is (config show, the flow's report, the SoC top).
+    from vrex.golden.config import PARAMETER_DOCS
+    assert list(PARAMETER_DOCS) == Config.names()

@@ -193,6 +193,11 @@ def test_bench_kv_counts_each_layout_on_a_trace(capsys):
     assert "token order needs 1.00x the bursts" in out and "target" not in out
     # The bound no layout beats: 8-byte bursts here, so 4 a token as well.
     assert figures["ideal"] == figures["paged"]
+    # The target is judged on the default trace and configuration only.
+    from vrex.golden.config import Config
+    capsys.readouterr()
+    bench_kv_layout(trace=trace, name="default trace", config=Config(mode=2))
+    assert "target" not in capsys.readouterr().out
     big = bench_kv_layout(trace=trace, name="t", bus_bytes=4, max_burst=256)
     assert 0 < big["ideal"] <= min(big["paged"], big["token_order"])
     assert main(["bench", "kv", "--max-burst", "0"]) == 2

@@ -105,3 +105,10 @@ def test_vrex_synth_names_a_bad_unit(capsys):
         capsys.readouterr().err
     assert main(["synth", "--jobs", "0"]) == 2
     assert "--jobs must be a positive integer, not 0" in capsys.readouterr().err
+
+
+def test_vrex_synth_refuses_the_kv_unit_without_the_engine(capsys):
+    from vrex.scripts.cli import main
+    assert main(["synth", "--unit", "dre", "--unit", "kv", "--fpga", "none"]) == 2
+    assert "unit 'kv' needs kv_bytes > 0, not 0 (e.g. --set kv_bytes=256)" in \
+        capsys.readouterr().err

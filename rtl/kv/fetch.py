@@ -11,6 +11,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
+from vrex.golden.kv import kv_stride
 from vrex.interface.layouts import desc_layout, token_layout
 
 from ..params import CheckedParams, check_int
@@ -81,7 +82,7 @@ class KvFetch(KvShape, CheckedParams, wiring.Component):
         check_int("max_pages", max_pages, 1, 1 << 20)
         BurstSplitter.check(addr_width=addr_width, bus_bytes=bus_bytes, max_burst=max_burst,
                             max_beats=1)
-        stride = -(-kv_bytes // bus_bytes) * bus_bytes
+        stride = kv_stride(kv_bytes, bus_bytes)
         if max_pages * page_tokens * stride > 1 << addr_width:
             raise ValueError(f"addr_width {addr_width} cannot address {max_pages} pages of "
                              f"{page_tokens} tokens of {stride} bytes")
@@ -91,7 +92,7 @@ class KvFetch(KvShape, CheckedParams, wiring.Component):
         self._aw, self._bus, self._mb, self._kv = addr_width, bus_bytes, max_burst, kv_bytes
         self._pt, self._pages, self._out, self._qb = page_tokens, max_pages, outstanding, \
             query_bits
-        self._beats = -(-kv_bytes // bus_bytes)              # beats a token
+        self._beats = kv_stride(kv_bytes, bus_bytes) // bus_bytes       # beats a token
         super().__init__({
             "kv_base": In(addr_width),
             "i_desc": In(stream.Signature(desc_layout(page_tokens, max_pages))),

@@ -13,6 +13,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
+from vrex.golden.kv import kv_stride
 from vrex.interface.layouts import kv_beat_layout
 
 from ..params import CheckedParams
@@ -67,7 +68,7 @@ class KvStore(KvShape, CheckedParams, wiring.Component):
                  page_tokens=16, max_pages=4096, outstanding=8):
         self._aw, self._bus, self._mb, self._kv = addr_width, bus_bytes, max_burst, kv_bytes
         self._slots, self._out = max_pages * page_tokens, outstanding
-        self._beats = -(-kv_bytes // bus_bytes)
+        self._beats = kv_stride(kv_bytes, bus_bytes) // bus_bytes
         super().__init__({
             "kv_base": In(addr_width),
             "i_slot": In(stream.Signature(slot_layout(self._slots))),
