@@ -154,6 +154,9 @@ def test_bad_configuration_files_name_the_parameter(field, value):
         except ConfigError as error:
             assert field in str(error), str(error)
         else:
-            # Accepted: an integer in range, or a mode/schedule by name.
+            # Accepted: an integer in range, a mode/schedule by name, or the ratio as a
+            # fraction in [0, 1).
             assert (isinstance(value, int) and not isinstance(value, bool)) or \
-                (field in ("mode", "wtu_schedule") and isinstance(value, str)), (field, value)
+                (field in ("mode", "wtu_schedule") and isinstance(value, str)) or \
+                (field == "ratio" and isinstance(value, float) and 0 <= value < 1), \
+                (field, value)
