@@ -9,6 +9,7 @@ import time
 from vrex.golden.config import RUNTIME, VECTOR_SCALARS
 from vrex.golden.stimulus import random_vectors
 from vrex.golden.vectors import Vectors, compare_outputs, run_golden
+from vrex.interface.expect import Taken, expected_beats, fields, first_difference
 
 from .driver import DreDriver
 
@@ -25,13 +26,16 @@ class CheckResult:
     queries: int
     mismatches: list        # SPEC 6 keys that differ from the golden model
     seconds: float
+    first_beat: str | None = None           # the first output beat that differs, if any
+    vectors: Vectors | None = dataclasses.field(default=None, repr=False)
 
     @property
     def passed(self) -> bool:
         return not self.mismatches
 
     def line(self) -> str:
-        verdict = "PASS" if self.passed else f"FAIL ({', '.join(self.mismatches)} differ)"
+        verdict = "PASS" if self.passed else f"FAIL ({', '.join(self.mismatches)} differ" + \
+            (f"; first: {self.first_beat})" if self.first_beat else ")")
         return (f"{self.name}: {self.tokens} tokens, {self.queries} queries: {verdict} "
                 f"({self.seconds:.1f} s)")
 
@@ -54,9 +58,16 @@ def check_vectors_on(driver: DreDriver, vectors: Vectors, name: str) -> CheckRes
     got = driver.run(vectors.arrays, settings=theirs)
     want = run_golden(vectors)
     got.update(unit=want["unit"], cycles=want["cycles"])
+    differs = compare_outputs(want, got)
+    first = None
+    if differs:
+        taken = {name: [Taken(fields(driver.layouts[name], b)) for b in beats]
+                 for name, beats in driver.last_beats.items()}
+        found = first_difference(expected_beats(vectors, want), taken)
+        first = "; ".join(d.describe() for d in found) or None
     return CheckResult(name, int(vectors.arrays["hashes"].size),
-                       int(vectors.arrays["query_after"].size), compare_outputs(want, got),
-                       time.monotonic() - start)
+                       int(vectors.arrays["query_after"].size), differs,
+                       time.monotonic() - start, first, vectors)
 
 
 def bringup_check(driver: DreDriver, *, seeds=(1, 2), tokens: int = 40, frames: int = 3,

@@ -246,5 +246,6 @@ class DreDriver:
             wait(lambda: ends >= done and len(got["o_select"]) >= selects,
                  f"the selection and descriptors of query {step.index}")
         status = self.read("STATUS")
+        self.last_beats = got                # for a check to point at the first wrong beat
         return dre_outputs(got["o_slot"], got["o_select"], got["o_desc"], ns, status,
                            self.config, self.read("CYCLES"))

@@ -46,6 +46,19 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def add_build_arg(p, what: str) -> None:
+    """``--build DIR``: the root of every command's build output (default build/), this
+    command's under DIR/``what``."""
+    p.add_argument("--build", default="build", metavar="DIR",
+                   help=f"root of build outputs (default build); this command's go to "
+                        f"DIR/{what.replace('BOARD', '<board>')}")
+
+
+def build_dir(args, what: str) -> Path:
+    """This command's build directory under ``--build``."""
+    return Path(args.build) / what
+
+
 def write_json(path, figures) -> None:
     """Write ``figures`` as JSON whole or not at all."""
     import json
@@ -182,7 +195,7 @@ def cmd_formal(args):
     from vrex.formal.units import run_proofs
     if args.depth is not None and args.depth < 1:
         raise UsageError(f"--depth must be a positive integer, not {args.depth}")
-    results = run_proofs(args.unit, build=Path(args.build), depth=args.depth)
+    results = run_proofs(args.unit, build=build_dir(args, "formal"), depth=args.depth)
     for r in results:
         print(r.line())
         if not r.passed:
@@ -238,7 +251,7 @@ def cmd_flow(args):
     report = run_flow(_config(args), Path(args.out), config_name=args.config,
                       sim=None if args.sim == "none" else args.sim, synth=args.synth,
                       model=None if args.model == "none" else args.model,
-                      frames=args.frames, progress=_progress)
+                      frames=args.frames, waves=args.waves, progress=_progress)
     return 1 if report["rtl"]["agrees"] is False else 0
 
 
@@ -252,13 +265,33 @@ def cmd_generate(args):
 
 
 def cmd_sim_run(args):
-    from vrex.golden.vectors import load_vectors
-    from vrex.testbench.runner import simulate
+    from vrex.golden.vectors import load_vectors, read_npz
+    from vrex.testbench.mismatch import checked_run, compared_keys
+    from vrex.testbench.runner import simulate, sim_dir, waveform
     vectors = load_vectors(args.input)
-    out = simulate(vectors, Path(args.output), sim=args.sim, idle=args.idle, stall=args.stall,
-                   seed=args.seed, waves=args.waves, build_root=Path(args.build),
-                   soc_top=args.soc_top, progress=_progress)
-    print(f"{vectors.unit}: wrote {args.output} ({int(out['cycles'])} cycles, {args.sim})")
+    run = dict(sim=args.sim, idle=args.idle, stall=args.stall, seed=args.seed,
+               build_root=build_dir(args, "sim"), soc_top=args.soc_top, progress=_progress)
+    if args.no_check:
+        out, mismatch = simulate(vectors, Path(args.output), waves=args.waves, **run), None
+    else:
+        want = read_npz(args.expect) if args.expect else None
+        if want is not None and str(want.get("unit")) != vectors.unit:
+            raise UsageError(f"--expect {args.expect}: outputs of unit {want.get('unit')}, "
+                             f"the vectors are {vectors.unit!r}")
+        out, mismatch = checked_run(vectors, Path(args.output), want=want, waves=args.waves,
+                                    **run)
+    if mismatch:
+        print(mismatch.report())
+        return 1
+    if args.waves:
+        where = sim_dir(vectors, args.sim, run["build_root"], waves=True, soc_top=args.soc_top)
+        print(f"waveform: {waveform(where)}")
+    skipped = compared_keys(vectors, args.idle, args.stall)
+    checked = "" if args.no_check else \
+        f"; equal to {args.expect or 'the golden model'}" + \
+        (f" ({', '.join(sorted(skipped))} not compared)" if skipped else "")
+    print(f"{vectors.unit}: wrote {args.output} ({int(out['cycles'])} cycles, {args.sim})"
+          f"{checked}")
 
 
 def cmd_bench_hcu(args):
@@ -282,7 +315,7 @@ def cmd_synth(args):
     families = [] if "none" in (args.fpga or ()) else (args.fpga or ["ice40", "ecp5"])
     config = _config(args)
     figures = synth_report(config, units=units, families=families, jobs=args.jobs,
-                           build_root=Path(args.build), progress=_progress)
+                           build_root=build_dir(args, "synth"), progress=_progress)
     if args.json:
         write_json(args.json, {"config": args.config, "parameters": config.as_dict(),
                                **figures})
@@ -305,19 +338,20 @@ def cmd_sweep(args):
     if args.jobs < 1:
         raise UsageError(f"--jobs must be a positive integer, not {args.jobs}")
     run_sweep(_config(args), Path(args.out), axes=axes, jobs=args.jobs,
-              build_root=Path(args.build), plot=not args.no_plot, progress=_progress)
+              build_root=build_dir(args, "synth"), plot=not args.no_plot, progress=_progress)
 
 
 def cmd_bench_sim(args):
     from vrex.scripts.bench import bench_sim
     if args.frames < 1:
         raise UsageError(f"--frames must be at least 1, not {args.frames}")
-    bench_sim(frames=args.frames)
+    bench_sim(frames=args.frames, build_root=build_dir(args, "bench-sim"))
 
 
 def cmd_bench_wtu(args):
     from vrex.scripts.bench import bench_wtu_schedules
-    figures = bench_wtu_schedules(cells=not args.no_cells, progress=_progress)
+    figures = bench_wtu_schedules(cells=not args.no_cells, build_root=build_dir(args, "synth"),
+                                  progress=_progress)
     if args.json:
         write_json(args.json, figures)
 
@@ -369,7 +403,7 @@ def cmd_fpga_build(args):
     import json
     from vrex.board.build import build_board
     _, config = _board_config(args)
-    out = Path(args.out or f"build/fpga/{args.board}")
+    out = Path(args.out or build_dir(args, f"fpga/{args.board}"))
     result = build_board(args.board, config, out, baud=args.baud, progress=_progress)
     print(result.summary())
     if args.json:
@@ -381,7 +415,7 @@ def cmd_fpga_build(args):
 def cmd_fpga_program(args):
     from vrex.board.build import NAME, board, program_board
     b = board(args.board)
-    bitstream = args.bitstream or Path(f"build/fpga/{args.board}/{NAME}.{b.bitstream}")
+    bitstream = args.bitstream or build_dir(args, f"fpga/{args.board}/{NAME}.{b.bitstream}")
     program_board(args.board, bitstream)
 
 
@@ -407,7 +441,27 @@ def cmd_fpga_check(args):
     print("counters after the last run: " + ", ".join(f"{k} {v}" for k, v in counters.items()))
     failed = [r for r in results if not r.passed]
     print(f"{len(results) - len(failed)} of {len(results)} runs equal the golden model")
+    if failed and not args.no_replay:
+        _replay(failed[0], args)
     return 1 if failed else 0
+
+
+def _replay(result, args) -> None:
+    """The first failed run again, in the RTL simulation with waves: a difference there too
+    is the design's, with its waveform; none points at the board or its link."""
+    from vrex.testbench.mismatch import checked_run
+    from vrex.testbench.runner import SimError
+    print(f"replaying {result.name} in the RTL simulation (icarus, with waves)", flush=True)
+    out = build_dir(args, "sim") / "replay.npz"
+    try:
+        _, mismatch = checked_run(result.vectors, out, waves=True,
+                                  build_root=build_dir(args, "sim"), progress=_progress)
+    except SimError as error:
+        print(f"no replay: {error}")
+        return
+    print(mismatch.report() if mismatch else
+          "the RTL simulation equals the golden model: the difference arises on the board "
+          "(timing, a build for another configuration) or on its link")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,6 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: smollm2; a few minutes)")
     p.add_argument("--frames", type=int, default=16,
                    help="frames of the synthetic trace, 64 tokens each (default 16)")
+    p.add_argument("--waves", action="store_true",
+                   help="keep every head's waveform (FST); a head that differs keeps one "
+                        "anyway")
     p.set_defaults(func=cmd_flow)
 
     golden = sub.add_parser("golden", help="the bit-exact golden model")
@@ -559,7 +616,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="chance per cycle that the sink refuses a beat (default 0)")
     p.add_argument("--seed", type=natural, default=0, help="seed of the idle/stall pattern")
     p.add_argument("--waves", action="store_true", help="write a waveform (FST) to open")
-    p.add_argument("--build", default="build/sim", help="build directory (default build/sim)")
+    p.add_argument("--expect", metavar="WANT.npz",
+                   help="outputs to compare with (default: the golden model's of IN.npz)")
+    p.add_argument("--no-check", action="store_true",
+                   help="only simulate; compare nothing")
+    add_build_arg(p, "sim")
     p.add_argument("--soc-top", action="store_true",
                    help="dre: through the integrator's top (AXI4-Stream names, vrex_dre_top.v)")
     p.set_defaults(func=cmd_sim_run)
@@ -588,7 +649,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "ecp5; none: generic gates only)")
     p.add_argument("--jobs", type=int, default=2, help="tool runs at a time (default 2)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
-    p.add_argument("--build", default="build/synth", help="cache directory")
+    add_build_arg(p, "synth")
     p.set_defaults(func=cmd_synth)
 
     from vrex.synth.sweep import AXES
@@ -601,7 +662,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="build/sweep", help="table and plot directory")
     p.add_argument("--jobs", type=int, default=2, help="Yosys runs at a time (default 2)")
     p.add_argument("--no-plot", action="store_true", help="tables only")
-    p.add_argument("--build", default="build/synth", help="synthesis cache directory")
+    add_build_arg(p, "synth")
     p.set_defaults(func=cmd_sweep)
 
     fpga = sub.add_parser("fpga", help="the DRE on an FPGA board: bitstreams, programming and "
@@ -621,12 +682,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = fsub.add_parser("build", help="bitstream with the PyPI toolchain; utilization and Fmax "
                                       "against the board clock")
     board_args(p)
-    p.add_argument("--out", type=Path, help="build directory (default build/fpga/BOARD)")
+    p.add_argument("--out", type=Path, help="build directory (default DIR/fpga/BOARD)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    add_build_arg(p, "fpga/BOARD")
     p.set_defaults(func=cmd_fpga_build)
     p = fsub.add_parser("program", help="load the bitstream with the board's programmer")
     p.add_argument("--board", default="icebreaker", help="icebreaker or ulx3s")
-    p.add_argument("--bitstream", type=Path, help="default: build/fpga/BOARD/vrex_dre.bin|bit")
+    p.add_argument("--bitstream", type=Path, help="default: DIR/fpga/BOARD/vrex_dre.bin|bit")
+    add_build_arg(p, "fpga/BOARD")
     p.set_defaults(func=cmd_fpga_program)
     p = fsub.add_parser("check", help="random and given DRE vectors through the board (or the "
                                       "simulated board) against the golden model")
@@ -637,13 +700,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokens", type=int, default=40, help="tokens per random vector")
     p.add_argument("--vectors", action="append", type=Path, metavar="FILE",
                    help="also check this dre vector file (repeatable)")
+    p.add_argument("--no-replay", action="store_true",
+                   help="on a failure, do not replay it in the RTL simulation")
+    add_build_arg(p, "sim")
     p.set_defaults(func=cmd_fpga_check)
 
     p = sub.add_parser("formal", help="formal proofs of the units (SymbiYosys, Yices)")
     p.add_argument("--unit", action="append", metavar="UNIT", help="controller, hcu or wtu "
                                                                    "(repeatable; default: all)")
     p.add_argument("--depth", type=int, help="override each proof's depth")
-    p.add_argument("--build", default="build/formal", help="work directory")
+    add_build_arg(p, "formal")
     p.set_defaults(func=cmd_formal)
 
     bench = sub.add_parser("bench", help="benchmarks that print their figures")
@@ -663,6 +729,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cells", action="store_true",
                    help="cycles only, no Yosys runs (about 2 minutes the first time)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    add_build_arg(p, "synth")
     p.set_defaults(func=cmd_bench_wtu)
     p = bsub.add_parser("kv", help="AXI4 read bursts of the cluster-paged KV layout against "
                                    "token order (SPEC 7)")
@@ -689,6 +756,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench_model)
     p = bsub.add_parser("sim", help="DRE simulation speed, Icarus against Verilator")
     p.add_argument("--frames", type=int, default=64, help="frames of the trace (default 64)")
+    add_build_arg(p, "bench-sim")
     p.set_defaults(func=cmd_bench_sim)
     return parser
 

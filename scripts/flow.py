@@ -19,7 +19,7 @@ from vrex.golden.config import Config
 from vrex.golden.hcu import run_hcu
 from vrex.golden.stimulus import trace_all
 from vrex.golden.trace import TraceParams, generate_trace, save_trace
-from vrex.golden.vectors import compare_outputs, run_golden, write_npz
+from vrex.golden.vectors import run_golden, write_npz
 from vrex.synth.report import WHY, verdict_of
 
 from .report_terms import config_markdown, glossary_markdown, report_clock
@@ -55,7 +55,7 @@ _STATS = {"hcu": _hcu_stats, "wtu": _wtu_stats, "dre": _dre_stats}
 
 
 def _head_stats(trace, config: Config, head: int, vector_dir: Path, sim: str | None,
-                build_root: Path, progress=None) -> dict:
+                build_root: Path, waves: bool = False, progress=None) -> dict:
     stats = {"head": head}
     inputs, golden = trace_all(trace, config, head=head), {}
     for unit, vectors in inputs.items():
@@ -65,13 +65,18 @@ def _head_stats(trace, config: Config, head: int, vector_dir: Path, sim: str | N
         stats[f"{unit}_cycles"] = int(out["cycles"])
         stats.update(_STATS[unit](vectors, out, config))
     if sim:                                         # the whole DRE in RTL
-        from vrex.testbench.runner import simulate
+        from vrex.testbench.mismatch import checked_run
         start = time.perf_counter()
-        rtl = simulate(inputs["dre"], vector_dir / f"dre_head{head}_{sim}.npz", sim=sim,
-                       build_root=build_root, log=f"test_head{head}.log", progress=progress)
+        rtl, mismatch = checked_run(inputs["dre"], vector_dir / f"dre_head{head}_{sim}.npz",
+                                    want=golden["dre"], sim=sim, build_root=build_root,
+                                    waves=waves, log=f"test_head{head}.log",
+                                    progress=progress)
         stats["rtl_seconds"] = round(time.perf_counter() - start, 1)
-        stats["rtl_cycles"] = int(rtl["cycles"])
-        stats["rtl_differs"] = compare_outputs(rtl, golden["dre"])
+        stats["rtl_cycles"] = None if rtl is None else int(rtl["cycles"])
+        stats["rtl_differs"] = mismatch.differs if mismatch else []
+        stats["rtl_mismatch"] = mismatch.as_dict() if mismatch else None
+        if mismatch:
+            print(f"head {head}: {mismatch.report()}")
     return stats
 
 
@@ -80,12 +85,14 @@ SYNTH_CHOICES = ("generic", "full", "none")
 
 def run_flow(config: Config, out: Path, *, config_name: str = "default",
              sim: str | None = "icarus", synth: str = "generic", model: str | None = "smollm2",
-             frames: int = 16, progress=None) -> dict:
+             frames: int = 16, waves: bool = False, progress=None) -> dict:
     """Run the flow into ``out``; ``sim=None`` skips the RTL simulation, ``synth`` is one of
     :data:`SYNTH_CHOICES` (generic gates only, with FPGA resources and Fmax, or none; cached
     in ``out/synth``), ``model`` names the real model evaluated in the loop (``--gguf``'s
-    forms; None skips it), ``frames`` the synthetic trace's frames. The report's
-    ``rtl_agrees`` is false if any simulated output differs from the golden model."""
+    forms; None skips it), ``frames`` the synthetic trace's frames, ``waves`` keeps every
+    head's waveform (a head that differs keeps one anyway). The report's ``rtl_agrees`` is
+    false if any simulated output differs from the golden model; each such head's
+    ``rtl_mismatch`` says where it first did and names its waveform."""
     if synth not in SYNTH_CHOICES:
         raise ValueError(f"synth must be one of {', '.join(SYNTH_CHOICES)}, not {synth!r}")
     from vrex.rtl.generate import generate
@@ -100,7 +107,8 @@ def run_flow(config: Config, out: Path, *, config_name: str = "default",
         if progress:
             progress(f"flow: head {h + 1} of {trace.heads}: golden model"
                      + (f" and {sim}" if sim else ""))
-        heads.append(_head_stats(trace, config, h, vector_dir, sim, out / "sim", progress))
+        heads.append(_head_stats(trace, config, h, vector_dir, sim, out / "sim", waves,
+                                 progress))
         if progress and h + 1 < trace.heads:
             each = (time.perf_counter() - start) / (h + 1)
             progress(f"flow: head {h + 1} done; the other heads take about "
@@ -145,6 +153,14 @@ def _markdown(report: dict) -> str:
                       if rtl["agrees"] else "**DIFFERS** from the golden model in "
                       + ", ".join(f"head {h['head']}: {', '.join(h['rtl_differs'])}"
                                   for h in report["heads"] if h["rtl_differs"]) + "."))
+        for h in report["heads"]:
+            m = h.get("rtl_mismatch")
+            if m:
+                verdict += (f"\n\n- head {h['head']}: first differing beat: "
+                            f"{m['first_beat'] or 'none (every beat as expected)'}"
+                            + (f" at cycle {m['cycle']}" if m["cycle"] is not None else "")
+                            + (f"; waveform `{m['waveform']}`" if m["waveform"] else "")
+                            + (f", picture `{m['picture']}`" if m["picture"] else ""))
     mhz, clock = report_clock(report["synth"])
     lines = [
         f"# vrex flow: configuration `{report['config']}`",

@@ -1,11 +1,13 @@
 """Pieces every cocotb testbench of the DRE shares."""
 
 import dataclasses
+import json
 import os
 
 from cocotb.triggers import RisingEdge
+from cocotb.utils import get_sim_time
 
-__all__ = ["Settings", "reset", "drive_streams", "report_progress"]
+__all__ = ["Settings", "reset", "drive_streams", "report_progress", "BeatLog"]
 
 
 @dataclasses.dataclass
@@ -19,10 +21,11 @@ class Settings:
     seed: int = 0
     top: str = ""       # the generator JSON of the integrator's top to drive, if any
     progress: str = ""  # a file to write "<input beats taken> <of all>" to now and then
+    beats: str = ""     # a file to log every output beat taken to, with its time
 
     ENV = {"vectors": "VREX_VECTORS", "out": "VREX_OUT", "idle": "VREX_IDLE",
            "stall": "VREX_STALL", "seed": "VREX_SEED", "top": "VREX_TOP",
-           "progress": "VREX_PROGRESS"}
+           "progress": "VREX_PROGRESS", "beats": "VREX_BEATS"}
 
     def to_env(self) -> dict[str, str]:
         return {var: str(getattr(self, field)) for field, var in self.ENV.items()}
@@ -34,7 +37,8 @@ class Settings:
                    stall=float(os.environ.get("VREX_STALL", 0)),
                    seed=int(os.environ.get("VREX_SEED", 0)),
                    top=os.environ.get("VREX_TOP", ""),
-                   progress=os.environ.get("VREX_PROGRESS", ""))
+                   progress=os.environ.get("VREX_PROGRESS", ""),
+                   beats=os.environ.get("VREX_BEATS", ""))
 
 
 async def reset(dut, cycles: int = 2):
@@ -44,6 +48,26 @@ async def reset(dut, cycles: int = 2):
         await RisingEdge(dut.clk)
     dut.rst.value = 0
     await RisingEdge(dut.clk)
+
+
+class BeatLog:
+    """Every output beat a testbench takes, with the simulation time of its handshake, written
+    (JSON: ``{"stream": [[time_ps, "hex bits"], ...]}``) for the runner to find where a run
+    first left the golden model. Written on close, so a testbench that fails midway still
+    leaves what it saw."""
+
+    def __init__(self, path: str, streams):
+        self.path = path
+        self.beats = {name: [] for name in streams}
+
+    def take(self, stream: str, bits: int) -> None:
+        if self.path:
+            self.beats[stream].append([int(get_sim_time("ps")), f"{int(bits):x}"])
+
+    def close(self) -> None:
+        if self.path:
+            with open(self.path, "w") as f:
+                json.dump(self.beats, f)
 
 
 def report_progress(settings: "Settings", taken: int, total: int) -> None:
@@ -61,8 +85,16 @@ async def drive_streams(dut, sources: dict, sinks: dict, done, settings: "Settin
     random idle cycles (``settings.idle``) and held until taken. ``sinks`` maps a port name to
     the layout its payloads are unpacked with; a sink stalls at random (``settings.stall``).
     Returns ``(received, first_in, last_out)``: payloads per sink, the cycle of the first beat
-    offered and of the last output handshake.
+    offered and of the last output handshake. Every beat taken is logged (``BeatLog``).
     """
+    log = BeatLog(settings.beats, sinks)
+    try:
+        return await _drive(dut, sources, sinks, done, settings, rng, limit, log)
+    finally:
+        log.close()
+
+
+async def _drive(dut, sources, sinks, done, settings, rng, limit, log):
     state = {name: [list(beats), False] for name, beats in sources.items()}
     received = {name: [] for name in sinks}
     first_in = last_out = None
@@ -93,7 +125,9 @@ async def drive_streams(dut, sources: dict, sinks: dict, done, settings: "Settin
                 entry[1] = False
         for name, layout in sinks.items():
             if ready[name] and getattr(dut, f"{name}__valid").value:
-                received[name].append(layout.from_bits(int(getattr(dut, f"{name}__payload").value)))
+                bits = int(getattr(dut, f"{name}__payload").value)
+                received[name].append(layout.from_bits(bits))
+                log.take(name, bits)
                 last_out = cycle
         cycle += 1
         assert cycle < limit, f"no end after {limit} cycles: the design hangs"

@@ -1,7 +1,7 @@
 """cocotb testbench of the generated HCU Verilog: drives a vector file's hashes with random
 idle cycles, takes ids with random back-pressure, reads back the table, writes the SPEC 6
-outputs. Run it through :mod:`vrex.testbench.runner`, which passes its settings in the
-environment (``VREX_VECTORS``, ``VREX_OUT``, ``VREX_IDLE``, ``VREX_STALL``, ``VREX_SEED``)."""
+outputs. Settings come from the runner through the environment (see
+``cocotb_common.Settings``)."""
 
 import cocotb
 import numpy as np
@@ -10,7 +10,7 @@ from cocotb.triggers import RisingEdge
 
 from vrex.golden.vectors import load_vectors, write_npz
 from vrex.rtl.hcu import id_layout
-from vrex.testbench.cocotb_common import Settings, report_progress, reset
+from vrex.testbench.cocotb_common import Settings, drive_streams, reset
 
 
 @cocotb.test()
@@ -30,32 +30,11 @@ async def hcu_vectors(dut):
     dut.rd_addr.value = 0
     await reset(dut)
 
-    ids, first_in, last_out = [], None, None
-    pending, offered, cycle = list(hashes), False, 0
-    while len(ids) < len(hashes):
-        if cycle % 2000 == 0:
-            report_progress(settings, len(hashes) - len(pending), len(hashes))
-        # Drive this cycle: a source that never withdraws an offered beat, a sink that may
-        # refuse any beat.
-        if not offered and pending and rng.random() >= settings.idle:
-            offered = True
-            dut.i_hash__payload.value = pending[0]
-        dut.i_hash__valid.value = int(offered)
-        ready = rng.random() >= settings.stall
-        dut.o_id__ready.value = int(ready)
-        await RisingEdge(dut.clk)
-        # Values read now are those the flops sampled at this edge.
-        if offered and dut.i_hash__ready.value:
-            pending.pop(0)
-            offered = False
-            first_in = cycle if first_in is None else first_in
-        if ready and dut.o_id__valid.value:
-            ids.append(layout.from_bits(int(dut.o_id__payload.value)).cluster)
-            last_out = cycle
-        cycle += 1
-        assert cycle < 1000 * (len(hashes) + 10) * (cfg.max_clusters + 1), "HCU hangs"
-    report_progress(settings, len(hashes), len(hashes))
-    dut.i_hash__valid.value = 0
+    received, first_in, last_out = await drive_streams(
+        dut, {"i_hash": hashes}, {"o_id": layout},
+        lambda got: len(got["o_id"]) >= len(hashes), settings, rng,
+        limit=1000 * (len(hashes) + 10) * (cfg.max_clusters + 1))
+    ids = [beat.cluster for beat in received["o_id"]]
     dut.o_id__ready.value = 0
     for _ in range(3):                              # let the count pipeline drain
         await RisingEdge(dut.clk)

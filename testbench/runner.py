@@ -21,7 +21,8 @@ from vrex.rtl.generate import config_key, generate
 
 from .cocotb_common import Settings
 
-__all__ = ["SIMULATORS", "SimError", "simulate", "verilator_env"]
+__all__ = ["SIMULATORS", "SimError", "RunFailed", "simulate", "sim_dir", "beat_log", "waveform",
+           "verilator_env"]
 
 SIMULATORS = ("icarus", "verilator")
 TESTBENCH = {name: u.testbench for name, u in UNITS.items() if u.testbench}
@@ -29,6 +30,10 @@ TESTBENCH = {name: u.testbench for name, u in UNITS.items() if u.testbench}
 
 class SimError(RuntimeError):
     """The simulation could not run, or the testbench failed."""
+
+
+class RunFailed(SimError):
+    """The simulation ran and the testbench failed: a hang, a broken stream, no outputs."""
 
 
 def verilator_env() -> dict[str, str]:
@@ -76,9 +81,8 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
             raise SimError(f"{name} must be in 0..1 (exclusive), not {value!r}")
     if soc_top and vectors.unit != "dre":
         raise SimError(f"only the dre has an integrator's top, not {vectors.unit!r}")
-    key = config_key(vectors.unit, vectors.config, early_exit)
-    build_dir = (build_root / f"{vectors.unit}-{key}-{sim}{'-top' if soc_top else ''}"
-                 f"{'-waves' if waves else ''}").resolve()
+    build_dir = sim_dir(vectors, sim, build_root, waves=waves, soc_top=soc_top,
+                        early_exit=early_exit)
     description = generate(vectors.unit, vectors.config, build_dir, early_exit=early_exit)
     toplevel = description["toplevel"]
     sources = [build_dir / description["verilog"]]
@@ -91,9 +95,11 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
     vout.unlink(missing_ok=True)
     beats_file = build_dir / f"{Path(log).stem}.progress"
     beats_file.unlink(missing_ok=True)
+    beat_log(build_dir, log).unlink(missing_ok=True)
     settings = Settings(vectors=str(vin), out=str(vout), idle=idle, stall=stall, seed=seed,
                         top=str(build_dir / f"{description['toplevel']}.json") if soc_top else "",
-                        progress=str(beats_file) if hasattr(progress, "beats") else "")
+                        progress=str(beats_file) if hasattr(progress, "beats") else "",
+                        beats=str(beat_log(build_dir, log)))
 
     saved = dict(os.environ)
     env = verilator_env() if sim == "verilator" else {}
@@ -107,9 +113,12 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
         if progress:
             progress(f"sim {vectors.unit}: running {sim}, log {build_dir / log}")
         with _watch_beats(beats_file, f"sim {vectors.unit}", progress):
+            # Icarus names its waveform after the log, so heads sharing a build keep theirs.
+            plusargs = [f"+dumpfile_path={build_dir / Path(log).stem}.fst"] \
+                if waves and sim == "icarus" else []
             results = runner.test(test_module=TESTBENCH[vectors.unit], hdl_toplevel=toplevel,
                                   build_dir=build_dir, test_dir=build_dir, waves=waves,
-                                  extra_env={**env, **settings.to_env()},
+                                  plusargs=plusargs, extra_env={**env, **settings.to_env()},
                                   log_file=build_dir / log)
     except SystemExit as error:               # cocotb's runner exits on a failed build
         raise SimError(f"{sim} build failed ({error}); see {build_dir / 'build.log'}") from None
@@ -118,15 +127,50 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
         os.environ.update(saved)
     _check_results(Path(results), build_dir / log)
     if not vout.exists():
-        raise SimError(f"testbench wrote no outputs; see {build_dir / log}")
+        raise RunFailed(f"testbench wrote no outputs; see {build_dir / log}")
     outputs = read_npz(vout)
     missing = [k for k in VECTOR_UNITS[vectors.unit].outputs if k not in outputs]
     if missing:
-        raise SimError(f"testbench outputs lack {', '.join(missing)}")
+        raise RunFailed(f"testbench outputs lack {', '.join(missing)}")
     write_npz(out, outputs)
-    if waves:
-        print(f"waveform: {', '.join(str(p) for p in sorted(build_dir.glob('*.[fv][sc][td]')))}")
+    if sim == "verilator":
+        _shrink_pch(build_dir)
     return outputs
+
+
+def sim_dir(vectors: Vectors, sim: str, build_root: Path, *, waves: bool = False,
+            soc_top: bool = False, early_exit: bool = True) -> Path:
+    """The build directory of a simulation: one per unit, configuration, simulator, top and
+    whether it dumps waves, so that runs of other vector files reuse the build."""
+    key = config_key(vectors.unit, vectors.config, early_exit)
+    return (Path(build_root) / f"{vectors.unit}-{key}-{sim}{'-top' if soc_top else ''}"
+            f"{'-waves' if waves else ''}").resolve()
+
+
+def beat_log(build_dir: Path, log: str = "test.log") -> Path:
+    """Where the testbench logs the output beats it took (``cocotb_common.BeatLog``)."""
+    return build_dir / f"{Path(log).stem}.beats.json"
+
+
+def waveform(build_dir: Path, log: str = "test.log") -> Path | None:
+    """The waveform a run with ``waves`` left in ``build_dir``: Icarus's FST named after the
+    run's log, else Verilator's FST or VCD; None if there is none."""
+    own = build_dir / f"{Path(log).stem}.fst"
+    found = [own] if own.exists() else \
+        sorted(build_dir.glob("*.fst")) + sorted(build_dir.glob("*.vcd"))
+    return found[0] if found else None
+
+
+def _shrink_pch(build_dir: Path) -> None:
+    """Verilator's precompiled headers are 140 MB of a 150 MB build and serve only a rebuild
+    of changed C++, which a build directory keyed by the design never sees. Emptied with
+    their times kept, make still finds them up to date; were they ever used, GCC would skip
+    an unusable one and read the header itself."""
+    for pch in build_dir.glob("*.gch"):
+        stat = pch.stat()
+        if stat.st_size:
+            pch.write_bytes(b"")
+            os.utime(pch, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 @contextlib.contextmanager
@@ -161,11 +205,11 @@ def _watch_beats(path: Path, name: str, progress):
 
 def _check_results(results: Path, log: Path) -> None:
     if not results.exists():
-        raise SimError(f"simulation produced no results; see {log}")
+        raise RunFailed(f"simulation produced no results; see {log}")
     root = ET.parse(results).getroot()
     cases = list(root.iter("testcase"))
     failed = [c.get("name") for c in cases
               if c.find("failure") is not None or c.find("error") is not None]
     if not cases or failed:
-        raise SimError(f"testbench failed ({', '.join(failed) or 'no test ran'}); "
-                       f"see {log}")
+        raise RunFailed(f"testbench failed ({', '.join(failed) or 'no test ran'}); "
+                              f"see {log}")

@@ -187,7 +187,7 @@ def test_sim_run_equals_golden_run(tmp_path, capsys):
     assert main(["sim", "run", str(vec), "-o", str(sim), "--waves",
                  "--build", str(tmp_path / "build")]) == 0
     assert main(["compare", str(gold), str(sim)]) == 0
-    assert list((tmp_path / "build").glob("*/*.fst"))
+    assert list((tmp_path / "build" / "sim").glob("*/*.fst"))
 
 
 @pytest.mark.skipif(not __import__("shutil").which("iverilog"), reason="no iverilog")
