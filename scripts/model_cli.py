@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from .argtypes import integer
+
 __all__ = ["add_model_source_args", "add_stream_args", "open_model", "model_stream",
            "cmd_model_check", "cmd_model_fetch", "cmd_trace_llm", "cmd_eval_model",
            "cmd_bench_model"]
@@ -24,10 +26,10 @@ def add_model_source_args(p) -> None:
 
 
 def add_stream_args(p) -> None:
-    p.add_argument("--frames", type=int, default=16, help="frames prefilled one at a time "
+    p.add_argument("--frames", type=integer, default=16, help="frames prefilled one at a time "
                                                           "(default 16)")
-    p.add_argument("--frame-tokens", type=int, default=64, help="tokens a frame (default 64)")
-    p.add_argument("--text-tokens", type=int, default=8,
+    p.add_argument("--frame-tokens", type=integer, default=64, help="tokens a frame (default 64)")
+    p.add_argument("--text-tokens", type=integer, default=8,
                    help="tokens then generated one at a time (default 8)")
 
 

@@ -107,6 +107,33 @@ def test_bad_seeds_name_the_flag_and_the_value(args, message, capsys, tmp_path, 
     assert not (tmp_path / "x.npz").exists()
 
 
+@pytest.mark.parametrize("typed", ["1000", "1_000", "1,000", "1e3", "0x3e8", " 1000 "])
+def test_counts_as_a_person_types_them(typed):
+    args = build_parser().parse_args(["bench", "golden", "--tokens", typed])
+    assert args.tokens == 1000
+
+
+@pytest.mark.parametrize("args, message", [
+    (["bench", "golden", "--tokens", "1.5"], "argument --tokens: must be an integer, not '1.5'"),
+    (["bench", "golden", "--rows", "lots"], "argument --rows: must be an integer, not 'lots'"),
+    (["sim", "run", "x", "-o", "y", "--stall", "half"],
+     "argument --stall: must be a fraction (0.3) or percentage (30%), not 'half'"),
+])
+def test_numbers_that_are_none_name_the_flag(args, message, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(args)
+    assert message in capsys.readouterr().err
+
+
+def test_chances_and_the_ratio_as_percentages(capsys):
+    args = build_parser().parse_args(["sim", "run", "x", "-o", "y", "--stall", "30%",
+                                      "--idle", "0.25"])
+    assert (args.stall, args.idle) == (0.3, 0.25)
+    assert main(["config", "show", "--set", "ratio=30%", "--set", "max_clusters=1_024"]) == 0
+    out = capsys.readouterr().out
+    assert "\nratio = 19660 " in out and "\nmax_clusters = 1024 " in out
+
+
 def test_config_show_round_trips(tmp_path, capsys):
     assert main(["config", "show", "--config", "small", "--set", "mode=shift"]) == 0
     path = tmp_path / "c.toml"

@@ -92,9 +92,11 @@ def test_ratio_is_taken_as_a_fraction_too(given, stored):
 
 
 @pytest.mark.parametrize("given, message", [
-    (1.0, r"ratio must be a fraction in \[0, 1\) \(0.3\) or Q0.16 integer 0..65535, not 1.0"),
+    (1.0, r"ratio must be a fraction in \[0, 1\) \(0.3 or 30%\) or Q0.16 integer 0..65535, "
+          r"not 1.0"),
+    ("120%", r"ratio must be a fraction .* not 1.2"),
     ("-0.2", r"ratio must be a fraction .* not -0.2"),
-    ("lots", r"ratio must be a fraction in \[0, 1\) \(0.3\) or Q0.16 integer, not 'lots'"),
+    ("lots", r"ratio must be a fraction in \[0, 1\) \(0.3 or 30%\) or Q0.16 integer, not 'lots'"),
 ])
 def test_a_bad_ratio_is_named(given, message):
     with pytest.raises(ConfigError, match=message):
