@@ -45,11 +45,11 @@ class Mismatch:
             lines.append(f"every output beat is as expected; drawn around the last one "
                          f"(cycle {self.cycle})")
         if self.fst:
-            lines.append(f"waveform: {self.fst}")
+            lines.append(f"waveform: {_shown(self.fst)}")
         if self.drawing:
             lines += ["", self.drawing, ""]
         if self.svg:
-            lines.append(f"picture: {self.svg}")
+            lines.append(f"picture: {_shown(self.svg)}")
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
@@ -57,6 +57,14 @@ class Mismatch:
                 "first_beat": None if self.first is None else self.first.describe(),
                 "cycle": self.cycle, "waveform": self.fst and str(self.fst),
                 "picture": self.svg and str(self.svg)}
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working directory when it is under it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def compared_keys(vectors: Vectors, idle: float = 0.0, stall: float = 0.0) -> set[str]:
