@@ -10,6 +10,7 @@ from vrex.golden.config import Config, ConfigError, load_config, preset_names
 from vrex.golden.vectors import UNITS, VectorError
 
 from .argtypes import chance, integer, natural, parse_int
+from .explore_cli import add_executor_args, add_explore_parser, executor_of
 
 __all__ = ["main"]
 
@@ -322,14 +323,23 @@ def cmd_sweep(args):
             if name not in AXES:
                 raise UsageError(f"--axis must name one of {', '.join(AXES)}, not {name!r}")
             try:
-                axes[name] = [int(v, 0) for v in values.split(",")] if sep else \
+                axes[name] = [parse_int(v) for v in values.split(",")] if sep else \
                     list(AXES[name][0])
             except ValueError:
                 raise UsageError(f"--axis values must be integers, not {values!r}") from None
     if args.jobs < 1:
         raise UsageError(f"--jobs must be a positive integer, not {args.jobs}")
-    run_sweep(_config(args), Path(args.out), axes=axes, jobs=args.jobs,
-              build_root=build_dir(args, "synth"), plot=not args.no_plot, progress=_progress)
+    config = _config(args)
+    with executor_of(args, _progress) as executor:
+        run_sweep(config, Path(args.out), axes=axes, build_root=build_dir(args, "synth"),
+                  plot=not args.no_plot, executor=executor, progress=_progress)
+
+
+def cmd_explore(args):
+    from vrex.scripts.explore_cli import cmd_explore as run
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be a positive integer, not {args.jobs}")
+    run(args, _config(args), Path(args.build), _progress)
 
 
 def cmd_bench_sim(args):
@@ -653,10 +663,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"parameter to sweep: {', '.join(AXES)} (repeatable; default: all, "
                         f"with their default values)")
     p.add_argument("--out", default="build/sweep", help="table and plot directory")
-    p.add_argument("--jobs", type=integer, default=2, help="Yosys runs at a time (default 2)")
     p.add_argument("--no-plot", action="store_true", help="tables only")
+    add_executor_args(p)
     add_build_arg(p, "synth")
     p.set_defaults(func=cmd_sweep)
+    add_explore_parser(sub, _add_config_args, add_build_arg, cmd_explore)
 
     fpga = sub.add_parser("fpga", help="the DRE on an FPGA board: bitstreams, programming and "
                                        "the bring-up check")
@@ -759,6 +770,7 @@ def main(argv=None) -> int:
     from vrex.formal.sby import FormalError
     from vrex.host.driver import BoardError
     from vrex.host.link import LinkError
+    from vrex.synth.executor import ClusterError
     from vrex.synth.yosys import SynthError
     from vrex.testbench.runner import SimError
     global _progress
@@ -769,7 +781,7 @@ def main(argv=None) -> int:
     try:
         status = args.func(args)
     except (UsageError, ConfigError, VectorError, ValueError, SimError, SynthError,
-            BuildError, BoardError, LinkError, FormalError) as error:
+            BuildError, BoardError, LinkError, FormalError, ClusterError) as error:
         print(f"vrex: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:             # a path mistake: say which path, no traceback

@@ -1,5 +1,6 @@
 """Progress on the terminal for the steps that take more than a moment: a tqdm bar per
-simulation (input beats taken of all) and per tool run (elapsed time and the tool's phase).
+simulation (input beats taken of all), per tool run (elapsed time and the tool's phase) and
+per sweep (points done of all).
 Bars show only on a terminal and not with ``--quiet``; messages go to stderr unless quiet.
 
 tqdm (already a dependency, for the model's downloads) draws them: it is maintained, thread
@@ -49,10 +50,14 @@ class Progress:
 
     def beats(self, name: str, done: int, total: int) -> None:
         """A simulation's input beats taken so far, of ``total``."""
+        self.count(name, done, total, "beat")
+
+    def count(self, name: str, done: int, total: int, unit: str) -> None:
+        """``done`` of ``total`` things (``unit``: what one is called) finished so far."""
         if not self.bars_on:
             return
         with self._lock:
-            bar = self._bar(name, total, "beat")
+            bar = self._bar(name, total, unit)
             bar.total = total
             bar.n = done
             bar.refresh()

@@ -9,19 +9,17 @@ JSON) and a plot of area against cycles, one panel per parameter.
 
 from __future__ import annotations
 
-import csv
-import json
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 from vrex.golden.config import Config, ConfigError
 
 from .cells import CellReport, generic_run
+from .executor import LocalExecutor
 from .report import unit_component
+from .tables import pyplot, save_figure, write_tables
 
-__all__ = ["AXES", "sweep_points", "sweep_cycles", "run_sweep"]
+__all__ = ["AXES", "sweep_points", "sweep_cycles", "unit_cells", "run_sweep"]
 
 # The parameters of the issue, the values each takes, and the units whose logic they shape.
 AXES = {
@@ -71,25 +69,36 @@ def sweep_cycles(config: Config, trace) -> dict:
     return {"hcu": hcu_cycles / tokens, "wtu": wtu_cycles / max(rows, 1)}
 
 
+def unit_cells(unit: str, params: dict, name: str, build_root: str) -> dict:
+    """The generic-gate report of ``unit`` built for the configuration ``params``: one sweep
+    point, pure, so that any worker process or cluster node can run it."""
+    config = Config.from_mapping(params, where=name)
+    return generic_run(unit_component(unit, config), name).run(Path(build_root))
+
+
 def run_sweep(base: Config, out: Path, *, axes: dict | None = None, jobs: int = 2,
-              build_root: Path = Path("build/synth"), plot: bool = True,
+              build_root: Path = Path("build/synth"), plot: bool = True, executor=None,
               progress: Callable[[str], None] | None = None) -> list[dict]:
     """Sweep ``axes`` (name -> values; default :data:`AXES`) from ``base``; write
-    ``sweep.md``, ``sweep.csv``, ``sweep.json`` and ``sweep.png`` into ``out``."""
+    ``sweep.md``, ``sweep.csv``, ``sweep.json`` and ``sweep.png`` into ``out``. The tool runs
+    go to ``executor`` (:mod:`vrex.synth.executor`; default a local pool of ``jobs``)."""
     from vrex.golden.trace import generate_trace
 
     axes = {a: v for a, (v, _) in AXES.items()} if axes is None else axes
     points = sweep_points(base, axes)
     trace = generate_trace()
-    runs = {}
-    for axis, value, config in points:
-        for unit in AXES[axis][1]:
-            runs[axis, value, unit] = generic_run(unit_component(unit, config),
-                                                  f"{unit}-{axis}-{value}")
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {key: pool.submit(run.run, build_root, progress=progress)
-                   for key, run in runs.items()}
-        cells = {key: CellReport(**future.result()) for key, future in futures.items()}
+    keys = [(axis, value, unit) for axis, value, _ in points for unit in AXES[axis][1]]
+    configs = {(axis, value): config for axis, value, config in points}
+    calls = [(unit, configs[axis, value].as_dict(), f"{unit}-{axis}-{value}", str(build_root))
+             for axis, value, unit in keys]
+    own = executor is None
+    executor = executor or LocalExecutor(jobs)
+    try:
+        reports = executor.map(unit_cells, calls, label="sweep", progress=progress)
+    finally:
+        if own:
+            executor.close()
+    cells = {key: CellReport(**r) for key, r in zip(keys, reports)}
 
     rows = []
     for axis, value, config in points:
@@ -101,9 +110,8 @@ def run_sweep(base: Config, out: Path, *, axes: dict | None = None, jobs: int = 
                          "kge": round(report.kge, 2), "cells": report.cells,
                          "flops": report.flops, "memory_bits": report.memory_bits,
                          "cycles": round(cycles[unit], 2), "per": _PER[unit]})
-    out.mkdir(parents=True, exist_ok=True)
     table = _markdown(rows, base)
-    _write(out, rows, table)
+    write_tables(out, "sweep", rows, table)
     print(table)
     if plot:
         _plot(rows, out / "sweep.png")
@@ -124,32 +132,8 @@ def _markdown(rows: list[dict], base: Config) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write(out: Path, rows: list[dict], table: str) -> None:
-    """The three tables, each written whole or not at all."""
-    def whole(name, write):
-        partial = out / (name + ".partial")
-        with open(partial, "w", newline="") as f:
-            write(f)
-        os.replace(partial, out / name)
-
-    def write_csv(f):
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-    whole("sweep.md", lambda f: f.write(table))
-    whole("sweep.csv", write_csv)
-    whole("sweep.json", lambda f: f.write(json.dumps(rows, indent=1) + "\n"))
-
-
 def _plot(rows: list[dict], path: Path) -> None:
-    try:
-        import matplotlib
-    except ImportError:
-        raise ValueError("the sweep's plot needs matplotlib (pip install matplotlib), or "
-                         "pass --no-plot") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("sweep")
 
     panels = [(axis, unit) for axis in dict.fromkeys(r["axis"] for r in rows)
               for unit in AXES[axis][1]]
@@ -167,7 +151,5 @@ def _plot(rows: list[dict], path: Path) -> None:
         ax.set_ylabel("logic, kGE")
         ax.grid(True, alpha=0.3)
     fig.tight_layout()
-    partial = path.with_name(path.name + ".partial.png")
-    fig.savefig(partial, dpi=110)
+    save_figure(fig, path)
     plt.close(fig)
-    os.replace(partial, path)
