@@ -6,7 +6,8 @@ run it anywhere: the logic of the units it shapes (generic gates, cached by cont
 DRE's cycles on the default trace (golden cycle model, which the RTL tests hold equal to the
 hardware) and, when a trace is given, what ReSV's selection costs in accuracy on it (mean
 output error against full attention and the share of older tokens retrieved). The Pareto front
-keeps the points no other point beats on both area and cycles (and on area and error).
+keeps the points no other point beats on both area and cycles (and, with accuracy, on area
+and error, and on the share of the KV cache retrieved and error).
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from pathlib import Path
 
 from vrex.golden.config import Config, ConfigError
 
-__all__ = ["ACCURACY_AXES", "AREA_UNITS", "grid_points", "explore_point", "pareto_front",
+__all__ = ["ACCURACY_AXES", "AREA_UNITS", "FRONTS", "grid_points", "explore_point", "pareto_front",
            "run_explore"]
 
 # The units whose logic a configuration's area is summed over (the registers are a constant).
 AREA_UNITS = ("hcu", "wtu", "controller")
+# The Pareto fronts: (flag, x, y), lower better on both: the DRE's area against its cycles,
+# against ReSV's error, and the KV traffic (share retrieved) against the error.
+FRONTS = (("pareto", "kge", "cycles"), ("pareto_error", "kge", "output_error"),
+          ("pareto_traffic", "retrieved", "output_error"))
 # Parameters that change what ReSV selects, not only how fast or how large the DRE is.
 ACCURACY_AXES = ("ratio", "th_hd", "buckets", "mode", "hash_bits")
 
@@ -93,22 +98,23 @@ def _accuracy(config: Config, path: str) -> dict:
 
 
 def pareto_front(rows: list[dict], x: str, y: str) -> list[int]:
-    """Indices of the rows no other row beats on both ``x`` and ``y`` (lower is better),
-    sorted by ``x``."""
+    """Indices of the rows no other row beats on ``x`` and ``y`` (lower is better; rows
+    equal on both are all on it), sorted by ``x``."""
     order = sorted(range(len(rows)), key=lambda i: (rows[i][x], rows[i][y]))
-    front, best = [], float("inf")
+    front, best, last = [], float("inf"), None
     for i in order:
-        if rows[i][y] < best:
+        point = (rows[i][x], rows[i][y])
+        if point[1] < best or point == last:
             front.append(i)
-            best = rows[i][y]
+            best, last = point[1], point
     return front
 
 
 def run_explore(base: Config, axes: dict, executor, *, draws: int | None = None,
                 seed: int = 0, build_root: Path = Path("build/synth"),
                 accuracy_trace: str | None = None, progress=None) -> list[dict]:
-    """Every point's parameters (those of ``axes``) and figures, in grid order, with
-    ``pareto`` (area-cycles front) and, with accuracy, ``pareto_error`` (area-error front)."""
+    """Every point's parameters (those of ``axes``) and figures, in grid order, with a flag
+    per front of :data:`FRONTS` it is on (the last two only with accuracy)."""
     points = grid_points(base, axes, draws=draws, seed=seed)
     figures = executor.map(explore_point, [(p, str(build_root), accuracy_trace)
                                            for p in points], label="explore", progress=progress)
@@ -117,10 +123,8 @@ def run_explore(base: Config, axes: dict, executor, *, draws: int | None = None,
     for row in rows:
         if "mode" in row:
             row["mode"] = row["mode"].name.lower()
-    fronts = [("pareto", "cycles")] + ([("pareto_error", "output_error")] if accuracy_trace
-                                       else [])
-    for flag, y in fronts:
-        on = set(pareto_front(rows, "kge", y))
+    for flag, x, y in FRONTS[:3 if accuracy_trace else 1]:
+        on = set(pareto_front(rows, x, y))
         for i, row in enumerate(rows):
             row[flag] = i in on
     return rows

@@ -16,20 +16,22 @@ def _value(axis: str, value) -> str:
 def explore_markdown(rows: list[dict], axes: list[str], where: str,
                      accuracy: str | None) -> str:
     """One row per point, the Pareto points marked: * on area and cycles, + on area and
-    error."""
+    error, r on retrieval and error."""
     extra = accuracy is not None
     lines = [f"Explored {len(rows)} configurations ({where}); logic of "
              f"{', '.join(u.upper() for u in ('hcu', 'wtu', 'controller'))} in kGE (generic "
              f"gates), the DRE's cycles on the default trace (golden cycle model)"
              + (f", ReSV's output error and retrieval on {accuracy}" if extra else "")
-             + ". * on the area-cycles Pareto front" + (", + on the area-error front"
-                                                        if extra else "") + ".", "",
+             + ". * on the area-cycles Pareto front" + (
+                 ", + on the area-error front, r on the retrieval-error front" if extra
+                 else "") + ".", "",
              "| " + " | ".join([*axes, "kGE", "HCU", "WTU", "controller", "cycles",
                                 "cycles/token", *(["output error", "retrieved"] if extra
                                                   else []), "front"]) + " |",
              "|" + "---|" * (len(axes) + 7 + 2 * extra)]
     for r in rows:
-        marks = ("*" if r["pareto"] else "") + ("+" if r.get("pareto_error") else "")
+        marks = ("*" if r["pareto"] else "") + ("+" if r.get("pareto_error") else "") + \
+            ("r" if r.get("pareto_traffic") else "")
         cells = [*(_value(a, r[a]) for a in axes), f"{r['kge']:.2f}", f"{r['hcu_kge']:.2f}",
                  f"{r['wtu_kge']:.2f}", f"{r['controller_kge']:.2f}", str(r["cycles"]),
                  f"{r['cycles_per_token']:.2f}"]
@@ -40,25 +42,39 @@ def explore_markdown(rows: list[dict], axes: list[str], where: str,
 
 
 def plot_explore(rows: list[dict], axes: list[str], path: Path) -> None:
-    """Area against cycles (and against output error, with accuracy), every point labelled
-    with its parameters, the Pareto front drawn through its points."""
+    """Area against cycles (and, with accuracy, area and retrieval against output error),
+    the Pareto front drawn through its points, each labelled with its parameters."""
     plt = pyplot("explore")
-    panels = [("cycles", "pareto", "DRE cycles on the default trace")]
+    area = "logic, kGE (HCU + WTU + controller)"
+    panels = [("kge", area, "cycles", "DRE cycles on the default trace", "pareto")]
     if "output_error" in rows[0]:
-        panels.append(("output_error", "pareto_error", "ReSV output error"))
-    fig, grid = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 4.6), squeeze=False)
-    for ax, (y, flag, label) in zip(grid[0], panels):
-        ax.scatter([r["kge"] for r in rows], [r[y] for r in rows], s=18, color="0.6",
+        panels += [("kge", area, "output_error", "ReSV output error", "pareto_error"),
+                   ("retrieved", "share of the KV cache retrieved", "output_error",
+                    "ReSV output error", "pareto_traffic")]
+    fig, grid = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.6), squeeze=False)
+    for ax, (x, xlabel, y, ylabel, flag) in zip(grid[0], panels):
+        ax.scatter([r[x] for r in rows], [r[y] for r in rows], s=18, color="0.6",
                    label="explored")
-        front = sorted((r for r in rows if r[flag]), key=lambda r: r["kge"])
+        front = sorted((r for r in rows if r[flag]), key=lambda r: r[x])
         # A staircase: everything above and to the right of it is beaten by a front point.
-        ax.plot([r["kge"] for r in front], [r[y] for r in front], "o-", color="tab:red",
+        ax.plot([r[x] for r in front], [r[y] for r in front], "o-", color="tab:red",
                 drawstyle="steps-post", label="Pareto front")
+        # One label per point of the front (rows equal on both axes share it), the values in
+        # the order of the title's parameter names, kept out of the layout's reckoning.
+        points = {}
         for r in front:
-            ax.annotate(" ".join(f"{a}={_value(a, r[a])}" for a in axes), (r["kge"], r[y]),
-                        textcoords="offset points", xytext=(4, 4), fontsize=7)
-        ax.set_xlabel("logic, kGE (HCU + WTU + controller)")
-        ax.set_ylabel(label)
+            points.setdefault((r[x], r[y]), []).append(r)
+        middle = (min(r[x] for r in rows) + max(r[x] for r in rows)) / 2
+        for (px, py), same in points.items():
+            text = " ".join(_value(a, same[0][a]) for a in axes) + \
+                (f" (+{len(same) - 1})" if len(same) > 1 else "")
+            right = px > middle                   # labels read inwards, inside the figure
+            ax.annotate(text, (px, py), textcoords="offset points",
+                        xytext=(-4 if right else 4, 4), ha="right" if right else "left",
+                        fontsize=7).set_in_layout(False)
+        ax.set_title(f"front labelled {' '.join(axes)}", fontsize=9)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
