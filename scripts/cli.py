@@ -10,7 +10,7 @@ from vrex.golden.config import Config, ConfigError, load_config, preset_names
 from vrex.golden.vectors import UNITS, VectorError
 
 from .argtypes import chance, integer, natural, parse_int
-from .explore_cli import add_executor_args, add_explore_parser, executor_of
+from .explore_cli import add_explore_parser, add_study_args, executor_of
 
 __all__ = ["main"]
 
@@ -662,10 +662,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--axis", action="append", metavar="NAME[=V1,V2,...]",
                    help=f"parameter to sweep: {', '.join(AXES)} (repeatable; default: all, "
                         f"with their default values)")
-    p.add_argument("--out", default="build/sweep", help="table and plot directory")
-    p.add_argument("--no-plot", action="store_true", help="tables only")
-    add_executor_args(p)
-    add_build_arg(p, "synth")
+    add_study_args(p, "build/sweep", add_build_arg)
     p.set_defaults(func=cmd_sweep)
     add_explore_parser(sub, _add_config_args, add_build_arg, cmd_explore)
 

@@ -9,7 +9,8 @@ from vrex.golden.config import Config
 
 from .argtypes import integer, natural, parse_int
 
-__all__ = ["add_executor_args", "executor_of", "add_explore_parser", "real_trace"]
+__all__ = ["add_executor_args", "add_study_args", "executor_of", "add_explore_parser",
+           "real_trace"]
 
 
 def add_executor_args(p) -> None:
@@ -20,6 +21,15 @@ def add_executor_args(p) -> None:
                    help="run the points on a Ray cluster: auto (the one this machine belongs "
                         "to, else a local instance), HOST:PORT or ray://HOST:PORT; needs pip "
                         "install -e \".[cluster]\"")
+
+
+def add_study_args(p, out: str, add_build_arg) -> None:
+    """What a study over many configurations (sweep, explore) shares: where its tables and
+    plot go, where its points run, its synthesis cache."""
+    p.add_argument("--out", default=out, help=f"table and plot directory (default {out})")
+    p.add_argument("--no-plot", action="store_true", help="tables only")
+    add_executor_args(p)
+    add_build_arg(p, "synth")
 
 
 def executor_of(args, progress):
@@ -111,8 +121,5 @@ def add_explore_parser(sub, add_config_args, add_build_arg, func) -> None:
     p.add_argument("--accuracy-trace", metavar="FILE|none",
                    help=f"trace the accuracy is measured on (default, when an axis is one of "
                         f"{', '.join(ACCURACY_AXES)}: SmolLM2-135M's layer 15, recorded once)")
-    p.add_argument("--out", default="build/explore", help="table and plot directory")
-    p.add_argument("--no-plot", action="store_true", help="tables only")
-    add_executor_args(p)
-    add_build_arg(p, "synth")
+    add_study_args(p, "build/explore", add_build_arg)
     p.set_defaults(func=func)
