@@ -10,7 +10,7 @@ from vrex.golden.config import Config
 from .argtypes import integer, natural, parse_int
 
 __all__ = ["add_executor_args", "add_study_args", "executor_of", "add_explore_parser",
-           "real_trace"]
+           "real_traces"]
 
 
 def add_executor_args(p) -> None:
@@ -61,48 +61,51 @@ def parse_axes(items: list[str]) -> dict:
     return axes
 
 
-def real_trace(cache: Path, *, layer: int = 15, progress=None) -> Path:
-    """SmolLM2-135M's trace of ``layer`` on the shipped text (16 frames of 64 tokens, then 8),
-    recorded once into ``cache``: what accuracy is measured on by default."""
+def real_traces(cache: Path, *, layers=(0, 15, 29), progress=None) -> list[Path]:
+    """SmolLM2-135M's traces of ``layers`` (first, middle, last) on the shipped text (16
+    frames of 64 tokens, then 8), recorded once into ``cache``: what accuracy is measured on
+    by default."""
     from vrex.golden.trace import save_trace
     from vrex.model.text import cut_stream
     from vrex.model.tracer import record_traces
 
     from .model_cli import _text, open_model
-    path = cache / f"smollm2-layer{layer:02d}.npz"
-    if path.exists():
-        return path
+    paths = [cache / f"smollm2-layer{layer:02d}.npz" for layer in layers]
+    if all(p.exists() for p in paths):
+        return paths
     model, tokenizer = open_model(None, progress=progress)
     text, where = _text(None)
     stream = cut_stream(tokenizer.encode(text), frames=16, frame_tokens=64, text_tokens=8,
                         where=where)
     if progress:
-        progress(f"explore: recording {model.weights.name}'s layer {layer} once into {path}")
-    (trace,) = record_traces(model, stream, layers=[layer])
+        progress(f"explore: recording {model.weights.name}'s layers "
+                 f"{', '.join(map(str, layers))} once into {cache}")
     cache.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial.npz")
-    save_trace(partial, trace)
-    partial.replace(path)
-    return path
+    for path, trace in zip(paths, record_traces(model, stream, layers=list(layers))):
+        partial = path.with_name(path.name + ".partial.npz")
+        save_trace(partial, trace)
+        partial.replace(path)
+    return paths
 
 
 def cmd_explore(args, config: Config, build: Path, progress) -> None:
     from vrex.synth.explore import ACCURACY_AXES, run_explore
     from vrex.synth.explore_report import write_explore
     axes = parse_axes(args.axis)
-    accuracy = args.accuracy_trace
-    if accuracy is None and any(a in ACCURACY_AXES for a in axes):
-        accuracy = str(real_trace(build / "traces", progress=progress))
-    elif accuracy == "none":
-        accuracy = None
-    if accuracy is not None and not Path(accuracy).is_file():
-        raise ValueError(f"--accuracy-trace {accuracy!r}: no such file")
+    traces = args.accuracy_trace or []
+    if traces == ["none"]:
+        traces = []
+    elif not traces and any(a in ACCURACY_AXES for a in axes):
+        traces = [str(p) for p in real_traces(build / "traces", progress=progress)]
+    for trace in traces:
+        if not Path(trace).is_file():
+            raise ValueError(f"--accuracy-trace {trace!r}: no such file")
     with executor_of(args, progress) as executor:
         rows = run_explore(config, axes, executor, draws=args.random, seed=args.seed,
-                           build_root=build / "synth", accuracy_trace=accuracy,
+                           build_root=build / "synth", accuracy_traces=traces,
                            progress=progress)
         where = executor.name
-    for path in write_explore(Path(args.out), rows, list(axes), where, accuracy,
+    for path in write_explore(Path(args.out), rows, list(axes), where, traces,
                               plot=not args.no_plot):
         print(f"wrote {path}")
 
@@ -118,8 +121,9 @@ def add_explore_parser(sub, add_config_args, add_build_arg, func) -> None:
     p.add_argument("--random", type=natural, metavar="N",
                    help="only N combinations, drawn at random (--seed)")
     p.add_argument("--seed", type=natural, default=0, help="seed of --random (default 0)")
-    p.add_argument("--accuracy-trace", metavar="FILE|none",
-                   help=f"trace the accuracy is measured on (default, when an axis is one of "
-                        f"{', '.join(ACCURACY_AXES)}: SmolLM2-135M's layer 15, recorded once)")
+    p.add_argument("--accuracy-trace", action="append", metavar="FILE|none",
+                   help=f"a trace the accuracy is measured on (repeatable: the mean over all; "
+                        f"default, when an axis is one of {', '.join(ACCURACY_AXES)}: "
+                        f"SmolLM2-135M's layers 0, 15 and 29, recorded once)")
     add_study_args(p, "build/explore", add_build_arg)
     p.set_defaults(func=func)

@@ -4,7 +4,7 @@ Each point of a grid (or of a random draw from it) is a configuration; :func:`ex
 turns it into figures with no shared state, so an :class:`~vrex.synth.executor.Executor` can
 run it anywhere: the logic of the units it shapes (generic gates, cached by content), the whole
 DRE's cycles on the default trace (golden cycle model, which the RTL tests hold equal to the
-hardware) and, when a trace is given, what ReSV's selection costs in accuracy on it (mean
+hardware) and, when traces are given, what ReSV's selection costs in accuracy on them (mean
 output error against full attention and the share of older tokens retrieved). The Pareto front
 keeps the points no other point beats on both area and cycles (and, with accuracy, on area
 and error, and on the share of the KV cache retrieved and error).
@@ -53,11 +53,11 @@ def grid_points(base: Config, axes: dict, *, draws: int | None = None,
     return points
 
 
-def explore_point(params: dict, build_root: str, accuracy_trace: str | None = None) -> dict:
+def explore_point(params: dict, build_root: str, accuracy_traces: tuple = ()) -> dict:
     """Figures of one configuration: ``kge`` per unit of :data:`AREA_UNITS` and their sum,
     the DRE's ``cycles`` over every head of the default trace and ``cycles_per_token``, and
-    with ``accuracy_trace`` ReSV's ``output_error`` and ``retrieved`` there (means over
-    steps and heads). Pure: runs in any worker process."""
+    with ``accuracy_traces`` ReSV's ``output_error`` and ``retrieved`` on them (means over
+    every step of every head of every trace). Pure: runs in any worker process."""
     from vrex.golden.dre import run_dre
     from vrex.golden.stimulus import trace_vectors
     from vrex.golden.trace import generate_trace
@@ -79,19 +79,21 @@ def explore_point(params: dict, build_root: str, accuracy_trace: str | None = No
         tokens += a["hashes"].size
     figures["cycles"] = int(cycles)
     figures["cycles_per_token"] = round(cycles / tokens, 2)
-    if accuracy_trace:
-        figures.update(_accuracy(config, accuracy_trace))
+    if accuracy_traces:
+        figures.update(_accuracy(config, accuracy_traces))
     return figures
 
 
-def _accuracy(config: Config, path: str) -> dict:
+def _accuracy(config: Config, paths) -> dict:
     from vrex.golden.resv import evaluate_head
     from vrex.golden.trace import load_trace
-    trace = load_trace(path)
-    records = [r for head in range(trace.heads)
-               for r in evaluate_head(trace, head, config, selections=("int-bucketed",),
-                                      baselines=())
-               if r["method"] == "resv/int-bucketed"]
+    records = []
+    for path in paths:
+        trace = load_trace(path)
+        records += [r for head in range(trace.heads)
+                    for r in evaluate_head(trace, head, config, selections=("int-bucketed",),
+                                           baselines=())
+                    if r["method"] == "resv/int-bucketed"]
     mean = lambda key: sum(r[key] for r in records) / len(records)   # noqa: E731
     return {"output_error": round(mean("output_error"), 5),
             "retrieved": round(mean("retrieval_ratio"), 4)}
@@ -112,18 +114,18 @@ def pareto_front(rows: list[dict], x: str, y: str) -> list[int]:
 
 def run_explore(base: Config, axes: dict, executor, *, draws: int | None = None,
                 seed: int = 0, build_root: Path = Path("build/synth"),
-                accuracy_trace: str | None = None, progress=None) -> list[dict]:
+                accuracy_traces: tuple = (), progress=None) -> list[dict]:
     """Every point's parameters (those of ``axes``) and figures, in grid order, with a flag
     per front of :data:`FRONTS` it is on (the last two only with accuracy)."""
     points = grid_points(base, axes, draws=draws, seed=seed)
-    figures = executor.map(explore_point, [(p, str(build_root), accuracy_trace)
+    figures = executor.map(explore_point, [(p, str(build_root), tuple(accuracy_traces))
                                            for p in points], label="explore", progress=progress)
     rows = [{**{a: Config.from_mapping(p).__getattribute__(a) for a in axes}, **f}
             for p, f in zip(points, figures)]
     for row in rows:
         if "mode" in row:
             row["mode"] = row["mode"].name.lower()
-    for flag, x, y in FRONTS[:3 if accuracy_trace else 1]:
+    for flag, x, y in FRONTS[:3 if accuracy_traces else 1]:
         on = set(pareto_front(rows, x, y))
         for i, row in enumerate(rows):
             row[flag] = i in on

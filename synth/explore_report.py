@@ -14,14 +14,15 @@ def _value(axis: str, value) -> str:
 
 
 def explore_markdown(rows: list[dict], axes: list[str], where: str,
-                     accuracy: str | None) -> str:
+                     accuracy: list[str]) -> str:
     """One row per point, the Pareto points marked: * on area and cycles, + on area and
     error, r on retrieval and error."""
-    extra = accuracy is not None
+    extra = bool(accuracy)
     lines = [f"Explored {len(rows)} configurations ({where}); logic of "
              f"{', '.join(u.upper() for u in ('hcu', 'wtu', 'controller'))} in kGE (generic "
              f"gates), the DRE's cycles on the default trace (golden cycle model)"
-             + (f", ReSV's output error and retrieval on {accuracy}" if extra else "")
+             + (f", ReSV's output error and retrieval (means) on {', '.join(accuracy)}"
+                if extra else "")
              + ". * on the area-cycles Pareto front" + (
                  ", + on the area-error front, r on the retrieval-error front" if extra
                  else "") + ".", "",
@@ -83,7 +84,7 @@ def plot_explore(rows: list[dict], axes: list[str], path: Path) -> None:
 
 
 def write_explore(out: Path, rows: list[dict], axes: list[str], where: str,
-                  accuracy: str | None, plot: bool = True) -> list[Path]:
+                  accuracy: list[str], plot: bool = True) -> list[Path]:
     """``explore.md``, ``.csv``, ``.json`` and (``plot``) ``explore.png`` in ``out``."""
     table = explore_markdown(rows, axes, where, accuracy)
     paths = write_tables(out, "explore", rows, table)

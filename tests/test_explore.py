@@ -107,3 +107,18 @@ def test_explore_refusals_name_the_value(tmp_path, capsys):
     assert main(base + ["--axis", "th_hd=5", "--accuracy-trace", str(tmp_path / "x.npz")]) == 2
     assert "--accuracy-trace" in capsys.readouterr().err
     assert not (tmp_path / "e").exists()
+
+
+def test_accuracy_over_several_traces_is_the_mean_of_their_steps(tmp_path):
+    from vrex.golden.trace import TraceParams, generate_trace, save_trace
+    from vrex.synth.explore import _accuracy
+    paths = []
+    for seed in (1, 2):
+        paths.append(str(tmp_path / f"t{seed}.npz"))
+        save_trace(paths[-1], generate_trace(TraceParams(frames=3, seed=seed)))
+    config = load_config("small")
+    one, two = (_accuracy(config, [p]) for p in paths)
+    both = _accuracy(config, paths)          # the same steps in each trace: an even mean
+    for key in ("output_error", "retrieved"):
+        assert both[key] == pytest.approx((one[key] + two[key]) / 2, abs=1e-4)
+    assert one != two
