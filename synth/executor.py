@@ -29,7 +29,9 @@ class Executor:
     name = "executor"
 
     def map(self, fn: Callable, calls: list[tuple], *, label: str = "points",
-            progress=None) -> list:
+            progress=None, tick: Callable[[], None] | None = None) -> list:
+        """``tick()`` is called about once a second while the points run (e.g. to show the
+        tool runs they started)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -43,11 +45,12 @@ class Executor:
 
 
 def _report(progress, label: str, done: int, total: int) -> None:
-    """Finished points on a bar (``progress.count``, on a terminal) and, every tenth of the
-    way, as a message (which a bar-less log keeps)."""
+    """Finished points on a bar (``progress.count``, on a terminal; started at 0 so that its
+    rate and time left count every point) and, every tenth of the way, as a message (which a
+    bar-less log keeps)."""
     if hasattr(progress, "count"):
         progress.count(label, done, total, "point")
-    if progress and (done == total or done % max(1, total // 10) == 0):
+    if progress and done and (done == total or done % max(1, total // 10) == 0):
         progress(f"{label}: {done} of {total} points done")
 
 
@@ -60,15 +63,18 @@ class LocalExecutor(Executor):
         self.jobs = jobs
         self.name = f"local pool of {jobs}"
 
-    def map(self, fn, calls, *, label="points", progress=None):
+    def map(self, fn, calls, *, label="points", progress=None, tick=None):
         if not calls:
             return []
         results = [None] * len(calls)
         with ProcessPoolExecutor(max_workers=min(self.jobs, len(calls))) as pool:
             pending = {pool.submit(fn, *args): i for i, args in enumerate(calls)}
             done = 0
+            _report(progress, label, 0, len(calls))
             while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                finished, _ = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                if tick:
+                    tick()
                 for future in finished:
                     results[pending.pop(future)] = future.result()
                     done += 1
@@ -111,15 +117,18 @@ class RayExecutor(Executor):
         cpus = int(ray.cluster_resources().get("CPU", 0))
         self.name = f"Ray, {where} ({cpus} CPUs)"
 
-    def map(self, fn, calls, *, label="points", progress=None):
+    def map(self, fn, calls, *, label="points", progress=None, tick=None):
         ray = self._ray
         remote = ray.remote(num_cpus=1)(fn)
         refs = [remote.remote(*args) for args in calls]
         order = {ref: i for i, ref in enumerate(refs)}
         results, pending, done = [None] * len(refs), list(refs), 0
+        _report(progress, label, 0, len(refs))
         try:
             while pending:
-                finished, pending = ray.wait(pending, num_returns=1)
+                finished, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+                if tick:
+                    tick()          # a local instance's tool runs; a remote node's are not seen
                 for ref in finished:
                     results[order[ref]] = ray.get(ref)
                     done += 1

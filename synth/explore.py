@@ -18,6 +18,8 @@ from pathlib import Path
 
 from vrex.golden.config import Config, ConfigError
 
+from .yosys import JobWatch
+
 __all__ = ["ACCURACY_AXES", "AREA_UNITS", "FRONTS", "grid_points", "explore_point", "pareto_front",
            "run_explore"]
 
@@ -119,7 +121,8 @@ def run_explore(base: Config, axes: dict, executor, *, draws: int | None = None,
     per front of :data:`FRONTS` it is on (the last two only with accuracy)."""
     points = grid_points(base, axes, draws=draws, seed=seed)
     figures = executor.map(explore_point, [(p, str(build_root), tuple(accuracy_traces))
-                                           for p in points], label="explore", progress=progress)
+                                           for p in points], label="explore", progress=progress,
+                           tick=JobWatch(build_root, progress))
     rows = [{**{a: Config.from_mapping(p).__getattribute__(a) for a in axes}, **f}
             for p, f in zip(points, figures)]
     for row in rows:

@@ -18,6 +18,7 @@ from .cells import CellReport, generic_run
 from .executor import LocalExecutor
 from .report import unit_component
 from .tables import pyplot, save_figure, write_tables
+from .yosys import JobWatch
 
 __all__ = ["AXES", "sweep_points", "sweep_cycles", "unit_cells", "run_sweep"]
 
@@ -94,7 +95,8 @@ def run_sweep(base: Config, out: Path, *, axes: dict | None = None, jobs: int = 
     own = executor is None
     executor = executor or LocalExecutor(jobs)
     try:
-        reports = executor.map(unit_cells, calls, label="sweep", progress=progress)
+        reports = executor.map(unit_cells, calls, label="sweep", progress=progress,
+                               tick=JobWatch(build_root, progress))
     finally:
         if own:
             executor.close()

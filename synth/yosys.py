@@ -26,8 +26,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["SynthError", "ToolTimeout", "tool_command", "tool_version", "yosys_command",
-           "yosys_version", "run_tool", "design_text", "ToolRun"]
+__all__ = ["SynthError", "ToolTimeout", "JobWatch", "tool_command", "tool_version",
+           "yosys_command", "yosys_version", "run_tool", "design_text", "ToolRun"]
 
 
 class SynthError(RuntimeError):
@@ -115,6 +115,39 @@ def log_phase(work: Path) -> str:
     return logs[-1].stem
 
 
+RUNNING = "running.pid"
+
+
+class JobWatch:
+    """Tool runs going on in other processes of this machine (a study's worker pool) under
+    ``build_root``, shown as a tool run in this process is: ``watch(name, elapsed, phase)``
+    while they run, ``done(name)`` when they stop. Call it about once a second."""
+
+    def __init__(self, build_root: Path, progress):
+        self.root = Path(build_root)
+        self.watch = getattr(progress, "tool", None)
+        self.done = getattr(progress, "done", None)
+        self.shown = set()
+
+    def __call__(self) -> None:
+        if self.watch is None:
+            return
+        now, seen = time.time(), set()
+        for marker in self.root.glob(f"*/{RUNNING}"):
+            try:
+                os.kill(int(marker.read_text()), 0)      # a run killed midway is not shown
+                started = marker.stat().st_mtime
+            except (OSError, ValueError):
+                continue
+            name = f"synth {marker.parent.name.rsplit('-', 1)[0]}"
+            seen.add(name)
+            self.watch(name, now - started, log_phase(marker.parent))
+        for name in self.shown - seen:
+            if self.done:
+                self.done(name)
+        self.shown = seen
+
+
 def _watch_logs(work: Path, name: str, start: float, stop, watch) -> None:
     while not stop.wait(1.0):
         watch(name, time.perf_counter() - start, log_phase(work))
@@ -185,6 +218,9 @@ class ToolRun:
             progress(f"synth {self.name}: running {', '.join(self.tools)} in {work} ...")
         start = time.perf_counter()
         stop = threading.Event()
+        # A marker another process (a study's driver) finds the job and its logs by.
+        running = work / RUNNING
+        running.write_text(str(os.getpid()))
         if watch:
             threading.Thread(target=_watch_logs, args=(work, f"synth {self.name}", start, stop,
                                                        watch),
@@ -196,6 +232,7 @@ class ToolRun:
                 self.after(work, timeout)
         finally:
             stop.set()
+            running.unlink(missing_ok=True)
             if hasattr(progress, "done"):
                 progress.done(f"synth {self.name}")
         seconds = time.perf_counter() - start

@@ -37,6 +37,35 @@ def test_a_tool_logs_phase(tmp_path, line, phase):
     assert log_phase(tmp_path).startswith(phase)
 
 
+def test_tool_runs_of_a_worker_pool_are_shown(tmp_path):
+    # A study's tool runs happen in worker processes; its driver finds them by their marker
+    # and shows each as its own tool run is shown, and closes the bar when it ends.
+    import os
+    from vrex.synth.yosys import RUNNING, JobWatch
+    shown, closed = [], []
+
+    class Recorder:
+        def tool(self, name, elapsed, phase):
+            shown.append((name, phase))
+
+        def done(self, name):
+            closed.append(name)
+
+    work = tmp_path / "hcu-digit-4-0123456789abcdef"
+    work.mkdir()
+    (work / "yosys.log").write_text("3.1. Executing ABC pass (technology mapping).\n")
+    (work / RUNNING).write_text(str(os.getpid()))
+    dead = tmp_path / "wtu-9876543210fedcba"            # a run killed midway
+    dead.mkdir()
+    (dead / RUNNING).write_text("999999999")
+    watch = JobWatch(tmp_path, Recorder())
+    watch()
+    assert shown == [("synth hcu-digit-4", "yosys: ABC")] and closed == []
+    (work / RUNNING).unlink()
+    watch()
+    assert closed == ["synth hcu-digit-4"]
+
+
 @pytest.mark.skipif(not shutil.which("iverilog"), reason="iverilog not installed")
 def test_a_simulation_shows_its_beats(tmp_path, capsys):
     from vrex.golden.config import load_config
