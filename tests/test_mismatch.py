@@ -173,3 +173,18 @@ def test_fpga_check_names_the_beat_and_replays_it_in_simulation(tmp_path, monkey
         "expected cluster=" in out
     assert "replaying random seed 1 in the RTL simulation" in out
     assert "first differing beat: o_slot beat 4: expected" in out and "waveform: " in out
+
+
+@needs_iverilog
+def test_expected_outputs_of_other_vectors_are_reported_not_a_traceback(tmp_path, capsys):
+    vec, _, _ = _tampered(tmp_path)
+    other, want = tmp_path / "other.npz", tmp_path / "other_want.npz"
+    assert main(["vectors", "random", "--unit", "dre", "--config", "small", "--seed", "9",
+                 "--tokens", "20", "--frames", "1", "--queries", "1", "-o", str(other)]) == 0
+    assert main(["golden", "run", str(other), "-o", str(want)]) == 0
+    capsys.readouterr()
+    assert main(["sim", "run", str(vec), "-o", str(tmp_path / "got.npz"), "--expect", str(want),
+                 "--build", str(tmp_path / "build")]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("MISMATCH: dre RTL differs from the expected outputs in ")
+    assert "waveform: " in out
