@@ -11,6 +11,7 @@ pool needs nothing.
 
 from __future__ import annotations
 
+import multiprocessing
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable
 
@@ -67,7 +68,10 @@ class LocalExecutor(Executor):
         if not calls:
             return []
         results = [None] * len(calls)
-        with ProcessPoolExecutor(max_workers=min(self.jobs, len(calls))) as pool:
+        # Spawned, not forked: the driver has threads (progress bars, log watchers) that a
+        # fork would copy mid-flight.
+        with ProcessPoolExecutor(max_workers=min(self.jobs, len(calls)),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
             pending = {pool.submit(fn, *args): i for i, args in enumerate(calls)}
             done = 0
             _report(progress, label, 0, len(calls))
