@@ -14,6 +14,21 @@ settings.register_profile("thorough", max_examples=1000, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+# The longest tests, longest first (`--durations=0` of a whole run): started first, they
+# run beside the many short ones instead of alone at the end, so two workers finish together.
+LONG_FIRST = ("test_formal.py::test_proof_passes[wtu-miter]",
+              "test_fpga_build.py::test_icebreaker", "test_fpga_build.py", "test_formal.py",
+              "test_synth_fpga.py", "test_host_driver.py", "verilator", "test_cli.py::test_flow",
+              "_cocotb.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        return next((i for i, part in enumerate(LONG_FIRST) if part in item.nodeid),
+                    len(LONG_FIRST))
+    items.sort(key=rank)              # stable: the rest keep their order
+
+
 @pytest.fixture(autouse=True)
 def _own_directory(tmp_path, monkeypatch):
     """Each test runs in its own directory, so the commands' default build directories
