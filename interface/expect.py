@@ -16,8 +16,8 @@ import numpy as np
 from vrex.golden.dre import run_dre
 
 from .dre import dre_beats
-from .layouts import (POP_STREAMS, QUERY_TAG_BITS, dre_layouts, id_layout, kv_layouts,
-                      mask_layout, row_layout)
+from .layouts import (KV_STREAMS, POP_STREAMS, PUSH_STREAMS, QUERY_TAG_BITS, dre_layouts,
+                      id_layout, kv_layouts, mask_layout, row_layout)
 
 __all__ = ["expected_beats", "input_streams", "output_layouts", "Taken", "Difference",
            "first_difference", "beat_text", "fields"]
@@ -98,15 +98,18 @@ _UNITS = {"dre": _dre, "hcu": _hcu, "wtu": _wtu}
 
 def input_streams(unit: str, config) -> tuple[str, ...]:
     """The names of ``unit``'s input streams."""
-    return {"dre": ("i_hash", "i_score") + (("i_kv",) if config.kv_bytes else ()),
-            "hcu": ("i_hash",), "wtu": ("i_count", "i_score")}[unit]
+    if unit == "dre":
+        return PUSH_STREAMS + tuple(n for n, way, _ in KV_STREAMS
+                                    if way == "in" and config.kv_bytes)
+    return {"hcu": ("i_hash",), "wtu": ("i_count", "i_score")}[unit]
 
 
 def output_layouts(unit: str, config) -> dict:
     """The payload layouts of ``unit``'s output streams, as its testbench takes them."""
     if unit == "dre":
         layouts = {**dre_layouts(config), **kv_layouts(config)}
-        return {name: layouts[name] for name in (*POP_STREAMS, "o_token") if name in layouts}
+        outs = (*POP_STREAMS, *(n for n, way, _ in KV_STREAMS if way == "out"))
+        return {name: layouts[name] for name in outs if name in layouts}
     if unit == "hcu":
         return {"o_id": id_layout(config.max_clusters)}
     if unit == "wtu":

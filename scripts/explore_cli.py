@@ -69,12 +69,12 @@ def real_traces(cache: Path, *, layers=(0, 15, 29), progress=None) -> list[Path]
     from vrex.model.text import cut_stream
     from vrex.model.tracer import record_traces
 
-    from .model_cli import _text, open_model
+    from .model_cli import open_model, text_of
     paths = [cache / f"smollm2-layer{layer:02d}.npz" for layer in layers]
     if all(p.exists() for p in paths):
         return paths
     model, tokenizer = open_model(None, progress=progress)
-    text, where = _text(None)
+    text, where = text_of(None)
     stream = cut_stream(tokenizer.encode(text), frames=16, frame_tokens=64, text_tokens=8,
                         where=where)
     if progress:
@@ -97,9 +97,11 @@ def cmd_explore(args, config: Config, build: Path, progress) -> None:
         traces = []
     elif not traces and any(a in ACCURACY_AXES for a in axes):
         traces = [str(p) for p in real_traces(build / "traces", progress=progress)]
-    for trace in traces:
+    from vrex.golden.trace import load_trace
+    for trace in traces:                  # refused here, not after every point's synthesis
         if not Path(trace).is_file():
             raise ValueError(f"--accuracy-trace {trace!r}: no such file")
+        load_trace(trace)
     with executor_of(args, progress) as executor:
         rows = run_explore(config, axes, executor, draws=args.random, seed=args.seed,
                            build_root=build / "synth", accuracy_traces=traces,

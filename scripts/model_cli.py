@@ -11,7 +11,7 @@ from .argtypes import integer
 
 __all__ = ["add_model_source_args", "add_stream_args", "open_model", "model_stream",
            "cmd_model_check", "cmd_model_fetch", "cmd_trace_llm", "cmd_eval_model",
-           "cmd_bench_model"]
+           "cmd_bench_model", "text_of"]
 
 
 def _progress(message: str) -> None:
@@ -46,7 +46,8 @@ def open_model(spec, *, progress=_progress):
     return Llama(weights), Tokenizer(weights.vocabulary, str(path))
 
 
-def _text(path):
+def text_of(path):
+    """The text of ``--text`` (default: the shipped prose) and where it came from."""
     from vrex.model.text import load_text, shipped_text
     return (load_text(path), str(path)) if path else (shipped_text(), "pydoc_data.topics")
 
@@ -54,7 +55,7 @@ def _text(path):
 def model_stream(tokenizer, args):
     """The text of ``--text`` cut by ``--frames``, ``--frame-tokens``, ``--text-tokens``."""
     from vrex.model.text import cut_stream
-    text, where = _text(args.text)
+    text, where = text_of(args.text)
     return cut_stream(tokenizer.encode(text), frames=args.frames,
                       frame_tokens=args.frame_tokens, text_tokens=args.text_tokens,
                       where=where), where
@@ -66,7 +67,7 @@ def cmd_model_check(args):
     if args.tokens < 2:
         raise ValueError(f"--tokens must be at least 2, not {args.tokens}")
     model, tokenizer = open_model(args.gguf)
-    text, where = _text(args.text)
+    text, where = text_of(args.text)
     ids = tokenizer.encode(text)
     if len(ids) < args.tokens:
         raise ModelError(f"{where}: too short: {len(ids)} tokens, --tokens asks for "

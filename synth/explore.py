@@ -123,7 +123,7 @@ def run_explore(base: Config, axes: dict, executor, *, draws: int | None = None,
     figures = executor.map(explore_point, [(p, str(build_root), tuple(accuracy_traces))
                                            for p in points], label="explore", progress=progress,
                            tick=JobWatch(build_root, progress))
-    rows = [{**{a: Config.from_mapping(p).__getattribute__(a) for a in axes}, **f}
+    rows = [{**{a: getattr(Config.from_mapping(p), a) for a in axes}, **f}
             for p, f in zip(points, figures)]
     for row in rows:
         if "mode" in row:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .explore import AREA_UNITS
 from .tables import pyplot, save_figure, write_tables
 
 __all__ = ["explore_markdown", "plot_explore", "write_explore"]
+
+
+_NAMES = {"hcu": "HCU", "wtu": "WTU", "controller": "controller"}
 
 
 def _value(axis: str, value) -> str:
@@ -19,22 +23,22 @@ def explore_markdown(rows: list[dict], axes: list[str], where: str,
     error, r on retrieval and error."""
     extra = bool(accuracy)
     lines = [f"Explored {len(rows)} configurations ({where}); logic of "
-             f"{', '.join(u.upper() for u in ('hcu', 'wtu', 'controller'))} in kGE (generic "
+             f"{', '.join(_NAMES[u] for u in AREA_UNITS)} in kGE (generic "
              f"gates), the DRE's cycles on the default trace (golden cycle model)"
              + (f", ReSV's output error and retrieval (means) on {', '.join(accuracy)}"
                 if extra else "")
              + ". * on the area-cycles Pareto front" + (
                  ", + on the area-error front, r on the retrieval-error front" if extra
                  else "") + ".", "",
-             "| " + " | ".join([*axes, "kGE", "HCU", "WTU", "controller", "cycles",
+             "| " + " | ".join([*axes, "kGE", *(_NAMES[u] for u in AREA_UNITS), "cycles",
                                 "cycles/token", *(["output error", "retrieved"] if extra
                                                   else []), "front"]) + " |",
-             "|" + "---|" * (len(axes) + 7 + 2 * extra)]
+             "|" + "---|" * (len(axes) + len(AREA_UNITS) + 4 + 2 * extra)]
     for r in rows:
         marks = ("*" if r["pareto"] else "") + ("+" if r.get("pareto_error") else "") + \
             ("r" if r.get("pareto_traffic") else "")
-        cells = [*(_value(a, r[a]) for a in axes), f"{r['kge']:.2f}", f"{r['hcu_kge']:.2f}",
-                 f"{r['wtu_kge']:.2f}", f"{r['controller_kge']:.2f}", str(r["cycles"]),
+        cells = [*(_value(a, r[a]) for a in axes), f"{r['kge']:.2f}",
+                 *(f"{r[f'{u}_kge']:.2f}" for u in AREA_UNITS), str(r["cycles"]),
                  f"{r['cycles_per_token']:.2f}"]
         if extra:
             cells += [f"{r['output_error']:.2%}", f"{r['retrieved']:.1%}"]
@@ -46,7 +50,7 @@ def plot_explore(rows: list[dict], axes: list[str], path: Path) -> None:
     """Area against cycles (and, with accuracy, area and retrieval against output error),
     the Pareto front drawn through its points, each labelled with its parameters."""
     plt = pyplot("explore")
-    area = "logic, kGE (HCU + WTU + controller)"
+    area = f"logic, kGE ({' + '.join(_NAMES[u] for u in AREA_UNITS)})"
     panels = [("kge", area, "cycles", "DRE cycles on the default trace", "pareto")]
     if "output_error" in rows[0]:
         panels += [("kge", area, "output_error", "ReSV output error", "pareto_error"),

@@ -106,7 +106,11 @@ def test_explore_refusals_name_the_value(tmp_path, capsys):
     assert "--axis 'digits': no such parameter" in capsys.readouterr().err
     assert main(base + ["--axis", "th_hd=5", "--accuracy-trace", str(tmp_path / "x.npz")]) == 2
     assert "--accuracy-trace" in capsys.readouterr().err
-    assert not (tmp_path / "e").exists()
+    bad = tmp_path / "bad.npz"                # a trace without its arrays: refused up front
+    np.savez(bad, keys=np.zeros(3))
+    assert main(base + ["--axis", "th_hd=5", "--accuracy-trace", str(bad)]) == 2
+    assert str(bad) in capsys.readouterr().err
+    assert not (tmp_path / "e").exists() and not (tmp_path / "b").exists()
 
 
 def test_accuracy_over_several_traces_is_the_mean_of_their_steps(tmp_path):
