@@ -10,10 +10,15 @@ import numbers
 from amaranth.hdl import Value
 
 __all__ = ["Register", "RegisterMap", "dre_registers", "register_addr_width", "kv_base_bits",
-           "ID_MAGIC",
+           "ID_MAGIC", "TIMEOUT_BITS", "TIMEOUT_RESET",
            "COUNTERS", "PARAMETERS"]
 
 ID_MAGIC = 0x56524558            # "VREX"
+
+# The score watchdog (TIMEOUT): 24 bits, so a slow host (a UART bridge at 12 MHz) has over a
+# second between score beats by default.
+TIMEOUT_BITS = 24
+TIMEOUT_RESET = (1 << TIMEOUT_BITS) - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,9 +42,10 @@ def dre_registers(config) -> list[Register]:
         ("ID", "ro", 32, f"Reads {ID_MAGIC:#010x} (\"VREX\"): the DRE is there."),
         ("CTRL", "w1", 1, "Bit 0 CLEAR: forget every cluster and page, clear the overflow "
                           "flags and counters once the DRE is idle (STATUS.BUSY low)."),
-        ("STATUS", "ro", 4, "Bit 0 BUSY: a token, query or clear in progress. Bit 1 "
+        ("STATUS", "ro", 5, "Bit 0 BUSY: a token, query or clear in progress. Bit 1 "
                             "CLUSTER_OVERFLOW, bit 2 PAGE_OVERFLOW (sticky until CLEAR). "
-                            "Bit 3 CLEAR_PENDING."),
+                            "Bit 3 CLEAR_PENDING. Bit 4 PROTOCOL_ERROR: a query's score "
+                            "stream was cut, the cause in ERROR (sticky until CLEAR)."),
         ("TH_HD", "rw", (c.hash_bits + 1).bit_length(),
          "Hamming threshold: a token joins a cluster at distance below it. Sampled per token."),
         ("RATIO", "rw", 16, "WiCSum ratio, unsigned Q0.16 (0.3 = 19660). Sampled per query."),
@@ -58,16 +64,26 @@ def dre_registers(config) -> list[Register]:
         ("PAGE_TOKENS", "ro", 32, "Generator parameter page_tokens."),
         ("LANES", "ro", 32, "Generator parameters: hcu_lanes (bits 15..0), wtu_lanes "
                             "(bits 31..16)."),
+        ("ERROR", "ro", 32, "Host faults since CLEAR (docs/dre.md): bit 0 LAST_EARLY, a "
+                            "score beat with last that did not end a row; bit 1 "
+                            "SCORE_TIMEOUT, no score beat for TIMEOUT cycles while one was "
+                            "due; bits 31..16 QUERY, the first cut query's number since CLEAR "
+                            "(wraps). Each cut query is answered with an empty selection."),
+        ("TIMEOUT", "rw", TIMEOUT_BITS, "Cycles a query waits for its next score beat before "
+                                        "it is cut (SCORE_TIMEOUT), 1 or more. Sampled per "
+                                        "query."),
     ]
     if c.kv_bytes:                      # the KV memory engine (SPEC 7)
         regs.append(("KV_BASE", "rw", kv_base_bits(c),
                      "KV memory engine: bus address of KV slot 0 in 4 KB units (kv_base = "
                      "KV_BASE * 4096). Write it while no token is stored or fetched."))
     resets = {"TH_HD": (c.th_hd, 0, c.hash_bits + 1), "RATIO": (c.ratio, 0, 65535),
-              "BUCKETS": (c.buckets, 1, c.max_buckets), "MODE": (int(c.mode), 0, 2)}
+              "BUCKETS": (c.buckets, 1, c.max_buckets), "MODE": (int(c.mode), 0, 2),
+              "TIMEOUT": (TIMEOUT_RESET, 1, (1 << TIMEOUT_BITS) - 1)}
     fields = {"CTRL": (("CLEAR", 0, 1),),
               "STATUS": (("BUSY", 0, 1), ("CLUSTER_OVERFLOW", 1, 1), ("PAGE_OVERFLOW", 2, 1),
-                         ("CLEAR_PENDING", 3, 1)),
+                         ("CLEAR_PENDING", 3, 1), ("PROTOCOL_ERROR", 4, 1)),
+              "ERROR": (("LAST_EARLY", 0, 1), ("SCORE_TIMEOUT", 1, 1), ("QUERY", 16, 16)),
               "LANES": (("HCU_LANES", 0, 16), ("WTU_LANES", 16, 16))}
     # What the constant registers read: the magic, and the generator's parameters.
     constants = {"ID": ID_MAGIC, "HASH_BITS": c.hash_bits, "MAX_CLUSTERS": c.max_clusters,

@@ -8,14 +8,15 @@ clusters and counts of that moment, takes the query's score rows, and streams ou
 selection and its fetch descriptors, ending with an ``end`` beat.
 """
 
-from amaranth.hdl import C, Module, Signal
+from amaranth.hdl import C, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from vrex.interface.layouts import dre_layouts, kv_layouts
-from vrex.interface.registers import RegisterMap, register_addr_width
+from vrex.interface.registers import TIMEOUT_BITS, RegisterMap, register_addr_width
 
 from .controller import Controller
+from .guard import ScoreGuard
 from .hcu import HCU
 from .kv.engine import KvEngine, axi_channels, pass_through
 from .registers import RegisterFile
@@ -107,7 +108,12 @@ class DRE(wiring.Component):
             connect(m, ctl.o_slot, wiring.flipped(self.o_slot))
             connect(m, ctl.o_desc, wiring.flipped(self.o_desc))
             store_busy = C(0, 1)
-        connect(m, wiring.flipped(self.i_score), wtu.i_score)
+        # The host's scores reach the WTU through the guard, which ends a stream the host
+        # broke (docs/dre.md, "Host faults").
+        m.submodules.guard = guard = ScoreGuard(self.i_score.payload.shape(),
+                                                -(-c.max_clusters // lanes), TIMEOUT_BITS)
+        connect(m, wiring.flipped(self.i_score), guard.i_score)
+        connect(m, guard.o_score, wtu.i_score)
         m.d.comb += [hcu.i_hash.payload.eq(self.i_hash.payload.hash), hcu.th_hd.eq(regs.th_hd),
                      wtu.o_row.ready.eq(1)]
         is_query = self.i_hash.payload.query
@@ -126,11 +132,23 @@ class DRE(wiring.Component):
             m.d.sync += descriptors.eq(descriptors + 1)
         with m.If(regs.ctrl[self._map.field("CTRL", "CLEAR")[0]]):
             m.d.sync += clear_pending.eq(1)
+        # Host faults, sticky until CLEAR: the causes, and the first cut query's number.
+        last_early = Signal()
+        timed_out = Signal()
+        fault_query = Signal(16)
+        with m.If(guard.last_early | guard.timed_out):
+            m.d.sync += [last_early.eq(last_early | guard.last_early),
+                         timed_out.eq(timed_out | guard.timed_out)]
+            with m.If(~last_early & ~timed_out):
+                m.d.sync += fault_query.eq(queries)
         m.d.comb += [
             regs.status.eq(self._map.pack("STATUS", BUSY=busy,
                                           CLUSTER_OVERFLOW=hcu.cluster_overflow,
                                           PAGE_OVERFLOW=ctl.page_overflow,
-                                          CLEAR_PENDING=clear_pending)),
+                                          CLEAR_PENDING=clear_pending,
+                                          PROTOCOL_ERROR=last_early | timed_out)),
+            regs.error.eq(self._map.pack("ERROR", LAST_EARLY=last_early,
+                                         SCORE_TIMEOUT=timed_out, QUERY=fault_query)),
             regs.tokens.eq(tokens), regs.clusters.eq(hcu.n_clusters), regs.pages.eq(ctl.pages),
             regs.queries.eq(queries), regs.descriptors.eq(descriptors), regs.cycles.eq(cycles),
         ]
@@ -142,8 +160,10 @@ class DRE(wiring.Component):
         ratio = Signal(16)
         buckets = Signal(range(c.max_buckets + 1))
         mode = Signal(2)
+        timeout = Signal(TIMEOUT_BITS)
         m.d.comb += [wtu.columns.eq(n), wtu.ratio.eq(ratio), wtu.buckets.eq(buckets),
-                     wtu.mode.eq(mode)]
+                     wtu.mode.eq(mode), guard.beats.eq(beats), guard.timeout.eq(timeout),
+                     guard.abort.eq(clear_pending)]
 
         # The WTU's final mask goes out on o_select and into the controller together, through
         # a skid register (row masks are dropped before it), so the WTU's emitter sees a
@@ -160,7 +180,8 @@ class DRE(wiring.Component):
         last_select = Signal()                    # k + 1 == beats, kept as a flag
         m.d.comb += [
             select_skid.i.valid.eq(wtu.o_mask.valid & wtu.o_mask.payload.final),
-            select_skid.i.payload.eq(wtu.o_mask.payload.mask),
+            # A query whose scores were cut is answered with an empty selection.
+            select_skid.i.payload.eq(Mux(guard.cut, 0, wtu.o_mask.payload.mask)),
             wtu.o_mask.ready.eq(select_skid.i.ready),
             select_reg.o.ready.eq(both_ready),
             self.o_select.payload.mask.eq(select_mask),
@@ -179,16 +200,21 @@ class DRE(wiring.Component):
         stage = Signal()                            # count read data is on rd_counts
         with m.FSM():
             with m.State("RUN"):
+                # A query marker is taken at once (the beats behind it wait for the query's
+                # end), unless a CLEAR is pending: then the clear goes first.
+                quiet = ~self.i_hash.valid | is_query
                 m.d.comb += [busy.eq(hcu.busy | ctl.busy | clear_pending | store_busy),
                              hcu.i_hash.valid.eq(self.i_hash.valid & ~is_query),
-                             self.i_hash.ready.eq(hcu.i_hash.ready & ~is_query)]
-                m.d.sync += clear_ready.eq(clear_pending & idle & ~self.i_hash.valid)
-                with m.If(self.i_hash.valid & is_query):
+                             self.i_hash.ready.eq(Mux(is_query, ~clear_pending,
+                                                      hcu.i_hash.ready))]
+                m.d.sync += clear_ready.eq(clear_pending & idle & quiet)
+                with m.If(self.i_hash.valid & is_query & ~clear_pending):
                     m.next = "WAIT"
-                with m.Elif(clear_ready & ~self.i_hash.valid):
+                with m.Elif(clear_ready & quiet):
                     m.d.comb += [hcu.clear.eq(1), ctl.clear.eq(1)]
                     m.d.sync += [clear_pending.eq(0), clear_ready.eq(0), tokens.eq(0),
-                                 queries.eq(0), descriptors.eq(0), cycles.eq(0)]
+                                 queries.eq(0), descriptors.eq(0), cycles.eq(0),
+                                 last_early.eq(0), timed_out.eq(0), fault_query.eq(0)]
 
             with m.State("WAIT"):                   # every earlier token counted and placed
                 m.d.comb += busy.eq(1)
@@ -196,10 +222,11 @@ class DRE(wiring.Component):
                     m.d.sync += [n.eq(hcu.n_clusters), ratio.eq(regs.ratio),
                                  beats.eq((hcu.n_clusters + lanes - 1) // lanes),
                                  buckets.eq(regs.buckets), mode.eq(regs.mode), k.eq(0),
-                                 stage.eq(0)]
+                                 stage.eq(0), timeout.eq(regs.timeout)]
                     with m.If(hcu.n_clusters == 0):
                         m.next = "EMPTY"
                     with m.Else():
+                        m.d.comb += guard.start.eq(1)
                         m.next = "COUNTS"
 
             with m.State("COUNTS"):                 # the counts, one WTU beat a cycle
@@ -231,7 +258,6 @@ class DRE(wiring.Component):
             with m.State("DESC"):                   # descriptors until the end beat
                 m.d.comb += busy.eq(1)
                 with m.If(self.o_desc.valid & self.o_desc.ready & self.o_desc.payload.end):
-                    m.d.comb += self.i_hash.ready.eq(1)          # the query marker is done
                     m.d.sync += queries.eq(queries + 1)
                     m.next = "RUN"
         return m
