@@ -13,6 +13,7 @@ import numpy as np
 
 from .config import Config
 from .controller import PagedLayout, descriptor_cycles
+from .faults import FaultState, check_faults
 from .hcu import HCU_TOKEN_OVERHEAD, HcuModel
 from .walk import Frame, dre_walk
 from .wtu import run_wtu
@@ -55,8 +56,12 @@ class DreResult:
     cluster_overflow: bool
     page_overflow: bool
     cycles: int
-    # Per query (None where no cluster existed yet): a QueryBatch, for reports.
+    # Per query (None where no cluster existed yet, or its scores were cut): a QueryBatch,
+    # for reports.
     queries: list = dataclasses.field(default_factory=list)
+    # Per query: the clusters it saw, and the ERROR register after its end beat.
+    clusters: list = dataclasses.field(default_factory=list)
+    errors: list = dataclasses.field(default_factory=list)
 
     def as_dict(self, no_slot: int) -> dict[str, np.ndarray]:
         return {
@@ -70,8 +75,15 @@ class DreResult:
         }
 
 
-def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config) -> DreResult:
-    """Run a whole stream of frames and queries from reset."""
+def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config, *,
+            faults=None, writes=None) -> DreResult:
+    """Run a whole stream of frames and queries from reset.
+
+    ``faults`` maps a query's index to the :class:`vrex.golden.faults.HostFault` its host
+    commits (docs/dre.md, "Host faults"); ``writes`` maps a query's index to runtime settings
+    (``th_hd``, ``ratio``, ``buckets``, ``mode``) written while it runs, in force for the
+    tokens and queries after it. With faults the cycles are not modelled (-1).
+    """
     hashes = np.asarray(hashes, dtype=np.uint64).reshape(-1)
     frame_end = np.asarray(frame_end, dtype=np.int64).reshape(-1)
     query_after = np.asarray(query_after, dtype=np.int64).reshape(-1)
@@ -84,6 +96,9 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config) 
     select = np.zeros((query_after.size, config.max_clusters), dtype=bool)
     descriptors = []
     queries = []
+    faults, writes = check_faults(faults, writes, config)
+    state = FaultState()
+    clusters, errors = [], []
     # The timeline, in cycles from the first beat offered: when the next token is taken, the
     # EMIT cycle of the latest token, whether the beat before is a token, the last output.
     accept, emit, after_token, last_out, marker_seen = 0, 0, False, -1, 0
@@ -106,7 +121,19 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config) 
             batch = None
             begin = (emit + QUERY_AFTER_TOKEN if after_token
                      else marker_seen + QUERY_AFTER_MARKER)
-            if hcu.n:
+            clusters.append(hcu.n)
+            fault = faults.get(query)
+            if fault is not None:
+                if not hcu.n:
+                    raise ValueError(f"faults: query {query} sees no cluster, so it takes no "
+                                     f"scores to break")
+                row_beats = -(-hcu.n // config.wtu_lanes)
+                if fault.kind == "last_early" and fault.beats % row_beats == 0:
+                    raise ValueError(f"faults[{query}]: last on beat {fault.beats} ends a row "
+                                     f"of {row_beats} beats: a shorter query, not a fault")
+                state.cut(fault)
+                first_select = begin                # not modelled
+            elif hcu.n:
                 counts = hcu.counts.copy()
                 result = run_wtu(rows, counts, config)
                 select[query, :hcu.n] = result.select
@@ -123,7 +150,15 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config) 
             end_beat = first_select + descriptor_cycles(select[query, :hcu.n], layout,
                                                         config.wtu_lanes) - 1
             queries.append(batch)
-            # The marker is taken with the end beat; the next beat shows the cycle after.
+            errors.append(state.register())
+            state.answered()
+            if fault is not None and fault.kind == "clear":
+                hcu, layout = HcuModel(config), PagedLayout(config)
+                state = FaultState()
+            if query in writes:
+                config = dataclasses.replace(config, **writes[query])
+                hcu.config = config
+            # The beat behind the marker waits for the end beat and is taken the cycle after.
             accept = marker_seen = end_beat + 1
             after_token, last_out = False, end_beat
     cycles = last_out + 1
@@ -134,6 +169,8 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config) 
         descriptors=np.array(descriptors, dtype=np.int64).reshape(-1, 3),
         cluster_overflow=hcu.overflow,
         page_overflow=layout.overflow,
-        cycles=cycles,
+        cycles=-1 if faults else cycles,
         queries=queries,
+        clusters=clusters,
+        errors=errors,
     )
