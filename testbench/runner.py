@@ -63,13 +63,15 @@ def _check_simulator(sim: str) -> None:
 def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 0.0,
              stall: float = 0.0, seed: int = 0, waves: bool = False,
              build_root: Path = Path("build/sim"), early_exit: bool = True,
-             soc_top: bool = False, log: str = "test.log", progress=None) -> dict:
+             soc_top: bool = False, log: str = "test.log", progress=None,
+             testbench: str | None = None, extra_env: dict | None = None) -> dict:
     """Simulate ``vectors`` and write the SPEC 6 outputs to ``out``; returns them.
     ``soc_top``: a ``dre`` vector through the integrator's top around the DRE. ``log``: the
     simulation log's name in the build directory (one per vector file when several share
     a build). ``progress``: messages for the build, and (if it has ``beats(name, done,
     total)``, as ``vrex.scripts.progress.Progress`` does) the input beats taken as the
-    simulation runs."""
+    simulation runs. ``testbench``: another cocotb module for the unit (the fault campaign),
+    given ``extra_env`` too."""
     from cocotb_tools.runner import get_runner
 
     _check_simulator(sim)
@@ -116,9 +118,10 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
             # Icarus names its waveform after the log, so heads sharing a build keep theirs.
             plusargs = [f"+dumpfile_path={build_dir / Path(log).stem}.fst"] \
                 if waves and sim == "icarus" else []
-            results = runner.test(test_module=TESTBENCH[vectors.unit], hdl_toplevel=toplevel,
-                                  build_dir=build_dir, test_dir=build_dir, waves=waves,
-                                  plusargs=plusargs, extra_env={**env, **settings.to_env()},
+            results = runner.test(test_module=testbench or TESTBENCH[vectors.unit],
+                                  hdl_toplevel=toplevel, build_dir=build_dir,
+                                  test_dir=build_dir, waves=waves, plusargs=plusargs,
+                                  extra_env={**env, **settings.to_env(), **(extra_env or {})},
                                   log_file=build_dir / log)
     except SystemExit as error:               # cocotb's runner exits on a failed build
         raise SimError(f"{sim} build failed ({error}); see {build_dir / 'build.log'}") from None

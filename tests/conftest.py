@@ -49,3 +49,11 @@ def small_config(**changes) -> Config:
                 ratio=19660, buckets=4, mode=1)
     base.update(changes)
     return Config(**base)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print what the fault campaign did (its test records it), workers or not."""
+    for report in terminalreporter.getreports("passed"):
+        for name, value in getattr(report, "user_properties", ()):
+            if name == "campaign":
+                terminalreporter.write_line(f"fault campaign: {value}")
