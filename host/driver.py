@@ -22,7 +22,8 @@ from vrex.interface.dre import QUERY_MARKER, dre_outputs, score_beats, token_bea
 from vrex.interface.layouts import POP_STREAMS, PUSH_STREAMS, dre_layouts
 from vrex.interface.registers import COUNTERS, ID_MAGIC, RegisterMap
 
-__all__ = ["DreDriver", "BoardError", "BoardTimeout", "ProtocolError", "CommandError"]
+__all__ = ["DreDriver", "BoardError", "BoardTimeout", "ProtocolError", "CommandError",
+           "DreFault"]
 
 
 class BoardError(RuntimeError):
@@ -47,6 +48,14 @@ class CommandError(BoardError):
         except ValueError:
             name = f"unknown status {status}"
         super().__init__(f"{command}: the board answered {name}")
+
+
+class DreFault(BoardError):
+    """The DRE reports a host fault (STATUS.PROTOCOL_ERROR); ``error`` holds ERROR's fields."""
+
+    def __init__(self, message: str, error: dict):
+        self.error = error
+        super().__init__(message)
 
 
 def _command_name(code: int) -> str:
@@ -123,6 +132,19 @@ class DreDriver:
     def status(self) -> dict[str, bool]:
         return {field: bool(value) for field, value in
                 self.registers.unpack("STATUS", self.read("STATUS")).items()}
+
+    def faults(self) -> dict[str, int]:
+        """ERROR's fields: the host faults since CLEAR (docs/dre.md, "Host faults")."""
+        return self.registers.unpack("ERROR", self.read("ERROR"))
+
+    def check_faults(self) -> None:
+        """Raise :class:`DreFault` if the DRE has cut a query's score stream since CLEAR."""
+        if self.status()["PROTOCOL_ERROR"]:
+            error = self.faults()
+            causes = [name.lower() for name in ("LAST_EARLY", "SCORE_TIMEOUT") if error[name]]
+            raise DreFault(f"the DRE cut the score stream of query {error['QUERY']} (and "
+                           f"answered it with an empty selection): ERROR "
+                           f"{', '.join(causes)}; clear() forgets it", error)
 
     def counters(self) -> dict[str, int]:
         return {name: self.read(name) for name in COUNTERS}
@@ -247,5 +269,6 @@ class DreDriver:
                  f"the selection and descriptors of query {step.index}")
         status = self.read("STATUS")
         self.last_beats = got                # for a check to point at the first wrong beat
+        self.check_faults()
         return dre_outputs(got["o_slot"], got["o_select"], got["o_desc"], ns, status,
                            self.config, self.read("CYCLES"))

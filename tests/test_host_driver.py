@@ -12,7 +12,8 @@ from vrex.golden.config import load_config
 from vrex.golden.stimulus import random_vectors
 from vrex.golden.vectors import run_golden
 from vrex.host.check import bringup_check, check_vectors_on
-from vrex.host.driver import BoardError, BoardTimeout, CommandError, DreDriver, ProtocolError
+from vrex.host.driver import (BoardError, BoardTimeout, CommandError, DreDriver, DreFault,
+                              ProtocolError)
 from vrex.host.link import SimLink
 
 SMALL = load_config("small")
@@ -145,3 +146,36 @@ def test_bringup_check_with_the_default_configuration():
     config = load_config("default")
     results = bringup_check(DreDriver(SimLink(config), config), seeds=(1,), tokens=24)
     assert results[0].passed, results[0].line()
+
+
+def test_a_cut_score_stream_is_reported_and_cleared():
+    # A host that sends one beat too few and a `last` on a beat inside a row: the board
+    # answers the query with an empty selection and the end beat, the driver raises DreFault
+    # naming the cause and the query, and CLEAR forgets it; the next run is exact.
+    config = SMALL.replace(wtu_lanes=2)
+    driver = DreDriver(SimLink(config), config)
+    driver.clear()
+    driver.push("i_hash", [{"hash": h, "query": 0} for h in (0, 0xFFFFFFFF, 0xFFFF)])
+    slots = []
+    for _ in range(50):
+        slots += driver.pop("o_slot")
+        if len(slots) == 3:
+            break
+    assert [int(s.cluster) for s in slots] == [0, 1, 2]
+    driver.push("i_hash", [{"hash": 0, "query": 1}])
+    driver.push("i_score", [{"scores": [5, 1], "last": 1}])     # a row is two beats
+    beats = []
+    for _ in range(50):
+        beats += driver.pop("o_desc")
+        if beats:
+            break
+    assert [b.end for b in beats] == [1], "the cut query ends with its end beat alone"
+    selects = driver.pop("o_select")
+    assert [int(b.mask) for b in selects] == [0, 0]
+    with pytest.raises(DreFault, match="query 0 .*last_early"):
+        driver.check_faults()
+    driver.clear()
+    driver.check_faults()
+    vectors = random_vectors("dre", config, 3, tokens=20, frames=2, queries=2)
+    result = check_vectors_on(driver, vectors, "after a fault")
+    assert result.passed, result.line()
