@@ -286,6 +286,23 @@ def cmd_sim_run(args):
           f"{checked}")
 
 
+def cmd_sim_faults(args):
+    from vrex.testbench.faults import run_campaign
+    cfg = _config(args)
+    if cfg.kv_bytes:
+        raise UsageError("--config: the fault campaign drives the DRE without the KV memory "
+                         f"engine; this configuration has kv_bytes={cfg.kv_bytes} (--set "
+                         "kv_bytes=0)")
+    if args.queries < 1:
+        raise UsageError(f"--queries must be at least 1, not {args.queries}")
+    if not 1 <= args.timeout < 1 << 24:
+        raise UsageError(f"--timeout must be in 1..{(1 << 24) - 1}, not {args.timeout}")
+    result = run_campaign(cfg, args.seed, build_dir(args, "sim"), queries=args.queries,
+                          rate=args.rate, timeout=args.timeout, idle=args.idle,
+                          stall=args.stall, sim=args.sim, progress=_progress)
+    print(f"fault campaign (seed {args.seed}): {result}")
+
+
 def cmd_bench_hcu(args):
     from vrex.golden.trace import load_trace
     from vrex.scripts.bench import bench_hcu_early_exit
@@ -627,6 +644,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--soc-top", action="store_true",
                    help="dre: through the integrator's top (AXI4-Stream names, vrex_dre_top.v)")
     p.set_defaults(func=cmd_sim_run)
+
+    p = ssub.add_parser("faults", help="the host-fault campaign: random broken score streams, "
+                                       "CLEARs and register writes, every outcome checked")
+    _add_config_args(p)
+    p.add_argument("--queries", type=integer, default=700,
+                   help="queries in the run (default 700, about 300 of them faulty)")
+    p.add_argument("--rate", type=chance, default=0.5,
+                   help="share of the queries with clusters that get a fault (default 0.5)")
+    p.add_argument("--timeout", type=integer, default=32,
+                   help="the TIMEOUT register for the run, in cycles (default 32)")
+    p.add_argument("--idle", type=chance, default=0.3, help="input idle chance (default 0.3)")
+    p.add_argument("--stall", type=chance, default=0.3, help="output stall chance (default 0.3)")
+    p.add_argument("--seed", type=natural, default=0, help="seed of stream, plan and pattern")
+    p.add_argument("--sim", choices=("icarus", "verilator"), default="icarus")
+    add_build_arg(p, "sim")
+    p.set_defaults(func=cmd_sim_faults)
 
     p = sub.add_parser("compare", help="compare two output files key by key")
     p.add_argument("a", metavar="A.npz")
