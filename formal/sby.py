@@ -25,6 +25,9 @@ SOLVER = "yices-smt2"
 # wtu-spec about 128 -> 40 s, wtu-streams 79 -> 48 s, the controller 42 -> 31 s; every check
 # (and the pre-check that the assumptions stay satisfiable) is kept.
 ENGINE = "smtbmc --syn yices"
+# k-induction without it: with --syn the induction step's counterexample trace fails to write
+# (a solver error on the synthesized model), so a failed proof would show no trace.
+PROVE_ENGINE = "smtbmc yices"
 MODES = ("prove", "bmc", "cover")
 
 
@@ -44,9 +47,18 @@ class ProofResult:
     detail: str                 # the end of sby's log when it did not pass
 
     def line(self) -> str:
-        kind = {"prove": "k-induction", "bmc": "bounded", "cover": "cover"}[self.mode]
-        return (f"{self.name}: {self.status} ({kind}, depth {self.depth}, "
-                f"{self.seconds:.1f} s)")
+        """The verdict as the user should read it: proved for every length, or only up to a
+        depth, or covered."""
+        if self.mode == "prove":
+            kind = f"unbounded: k-induction, k = {self.depth}"
+            verdict = "proved" if self.passed else self.status
+        elif self.mode == "bmc":
+            kind = f"bounded: every trace of {self.depth} cycles from reset"
+            verdict = "checked" if self.passed else self.status
+        else:
+            kind = f"cover, depth {self.depth}"
+            verdict = "reached" if self.passed else self.status
+        return f"{self.name}: {verdict} ({kind}, {self.seconds:.1f} s)"
 
 
 def _env() -> dict:
@@ -77,7 +89,8 @@ def run_sby(harness, ports, name: str, *, mode: str, depth: int, workdir: Path,
     workdir.mkdir(parents=True)
     (workdir / "design.il").write_text(rtlil.convert(harness, name="top", ports=ports))
     (workdir / "job.sby").write_text(
-        f"[options]\nmode {mode}\ndepth {depth}\n\n[engines]\n{ENGINE}\n\n"
+        f"[options]\nmode {mode}\ndepth {depth}\n\n[engines]\n"
+        f"{PROVE_ENGINE if mode == 'prove' else ENGINE}\n\n"
         f"[script]\nread_rtlil design.il\nprep -top top\n\n[files]\ndesign.il\n")
     start = time.monotonic()
     env = _env()

@@ -7,6 +7,7 @@ import functools
 from pathlib import Path
 
 from .controller import controller_harness
+from .guard import guard_harness
 from .hcu import hcu_miter, hcu_streams
 from .sby import ProofResult, run_sby
 from .wtu import wtu_harness
@@ -82,6 +83,19 @@ PROOFS = [
         "back-pressure on every port; 3-bit scores, 2-bit counts)",
         "no row or mask beat beyond the batch; the final flag on the final mask only",
         "no accumulator, adder-tree node or row-setup register overflows")),
+    Proof("guard", "guard", guard_harness, "prove", 16, (
+        "unbounded (k-induction): o_score keeps the stream rule whatever the host does but "
+        "withdraw a beat (last anywhere, stops, aborts, free back-pressure from the WTU)",
+        "no beat passes and no host beat is taken outside a query",
+        "last reaches the WTU only on a row's final beat as the WTU counts them: the WTU "
+        "always sees whole rows",
+        "with the WTU ready and the host silent, a query's stream ends within TIMEOUT + "
+        "beats-a-row cycles (TIMEOUT up to 7, 3 beats a row)",
+        "invariants: padding only inside a query; the wait below TIMEOUT "
+        "(ScoreGuard(checks=True))")),
+    Proof("guard-cover", "guard", guard_harness, "cover", 20, (
+        "cover: a stream cut by last early", "cover: a stream cut by the timeout",
+        "cover: a cut stream's padded row taken with last")),
     Proof("wtu-cover", "wtu", functools.partial(wtu_harness, **WTU_SMALL, units=("ee",),
                                                 within=48, compare=()), "cover", 50, (
         "cover: a row exits in the first of 4 buckets", "cover: a row exits in the last",

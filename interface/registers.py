@@ -10,15 +10,16 @@ import numbers
 from amaranth.hdl import Value
 
 __all__ = ["Register", "RegisterMap", "dre_registers", "register_addr_width", "kv_base_bits",
-           "ID_MAGIC", "TIMEOUT_BITS", "TIMEOUT_RESET",
+           "ID_MAGIC", "TIMEOUT_MAX",
            "COUNTERS", "PARAMETERS"]
 
 ID_MAGIC = 0x56524558            # "VREX"
 
-# The score watchdog (TIMEOUT): 24 bits, so a slow host (a UART bridge at 12 MHz) has over a
-# second between score beats by default.
-TIMEOUT_BITS = 24
-TIMEOUT_RESET = (1 << TIMEOUT_BITS) - 1
+# The score watchdog waits 2**TIMEOUT to 2**(TIMEOUT + 1) cycles, TIMEOUT up to 24: by default
+# a slow host (a UART bridge at 12 MHz) has over a second between score beats. A power of two
+# from the cycle count: a 5-bit register, no counter (the iCEBreaker's LCs are nearly all
+# used).
+TIMEOUT_MAX = 24
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,12 +67,13 @@ def dre_registers(config) -> list[Register]:
                             "(bits 31..16)."),
         ("ERROR", "ro", 32, "Host faults since CLEAR (docs/dre.md): bit 0 LAST_EARLY, a "
                             "score beat with last that did not end a row; bit 1 "
-                            "SCORE_TIMEOUT, no score beat for TIMEOUT cycles while one was "
-                            "due; bits 31..16 QUERY, the first cut query's number since CLEAR "
-                            "(wraps). Each cut query is answered with an empty selection."),
-        ("TIMEOUT", "rw", TIMEOUT_BITS, "Cycles a query waits for its next score beat before "
-                                        "it is cut (SCORE_TIMEOUT), 1 or more. Sampled per "
-                                        "query."),
+                            "SCORE_TIMEOUT, no score beat for over 2**TIMEOUT cycles while one "
+                            "was due; bits 31..16 QUERY, the first cut query's number since "
+                            "CLEAR (wraps). Each cut query is answered with an empty selection."),
+        ("TIMEOUT", "rw", TIMEOUT_MAX.bit_length(),
+         f"A query waiting for its next score beat is cut (SCORE_TIMEOUT) after more than "
+         f"2**TIMEOUT and at most 2**(TIMEOUT + 1) cycles; 0..{TIMEOUT_MAX}, default "
+         f"{TIMEOUT_MAX}. In force at once."),
     ]
     if c.kv_bytes:                      # the KV memory engine (SPEC 7)
         regs.append(("KV_BASE", "rw", kv_base_bits(c),
@@ -79,7 +81,7 @@ def dre_registers(config) -> list[Register]:
                      "KV_BASE * 4096). Write it while no token is stored or fetched."))
     resets = {"TH_HD": (c.th_hd, 0, c.hash_bits + 1), "RATIO": (c.ratio, 0, 65535),
               "BUCKETS": (c.buckets, 1, c.max_buckets), "MODE": (int(c.mode), 0, 2),
-              "TIMEOUT": (TIMEOUT_RESET, 1, (1 << TIMEOUT_BITS) - 1)}
+              "TIMEOUT": (TIMEOUT_MAX, 0, TIMEOUT_MAX)}
     fields = {"CTRL": (("CLEAR", 0, 1),),
               "STATUS": (("BUSY", 0, 1), ("CLUSTER_OVERFLOW", 1, 1), ("PAGE_OVERFLOW", 2, 1),
                          ("CLEAR_PENDING", 3, 1), ("PROTOCOL_ERROR", 4, 1)),

@@ -13,7 +13,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from vrex.interface.layouts import dre_layouts, kv_layouts
-from vrex.interface.registers import TIMEOUT_BITS, RegisterMap, register_addr_width
+from vrex.interface.registers import RegisterMap, register_addr_width
 
 from .controller import Controller
 from .guard import ScoreGuard
@@ -111,7 +111,7 @@ class DRE(wiring.Component):
         # The host's scores reach the WTU through the guard, which ends a stream the host
         # broke (docs/dre.md, "Host faults").
         m.submodules.guard = guard = ScoreGuard(self.i_score.payload.shape(),
-                                                -(-c.max_clusters // lanes), TIMEOUT_BITS)
+                                                -(-c.max_clusters // lanes))
         connect(m, wiring.flipped(self.i_score), guard.i_score)
         connect(m, guard.o_score, wtu.i_score)
         m.d.comb += [hcu.i_hash.payload.eq(self.i_hash.payload.hash), hcu.th_hd.eq(regs.th_hd),
@@ -126,6 +126,12 @@ class DRE(wiring.Component):
         clear_pending = Signal()
         busy = Signal()
         m.d.sync += cycles.eq(cycles + 1)
+        # The score watchdog's time base: bit TIMEOUT of the cycle count changes every
+        # 2**TIMEOUT cycles.
+        tick_bit = Signal()
+        tick = Signal()
+        m.d.sync += tick_bit.eq(cycles.bit_select(regs.timeout, 1))
+        m.d.comb += tick.eq(tick_bit != cycles.bit_select(regs.timeout, 1))
         with m.If(hcu.i_hash.valid & hcu.i_hash.ready):
             m.d.sync += tokens.eq(tokens + 1)
         with m.If(self.o_desc.valid & self.o_desc.ready & ~self.o_desc.payload.end):
@@ -160,9 +166,8 @@ class DRE(wiring.Component):
         ratio = Signal(16)
         buckets = Signal(range(c.max_buckets + 1))
         mode = Signal(2)
-        timeout = Signal(TIMEOUT_BITS)
         m.d.comb += [wtu.columns.eq(n), wtu.ratio.eq(ratio), wtu.buckets.eq(buckets),
-                     wtu.mode.eq(mode), guard.beats.eq(beats), guard.timeout.eq(timeout),
+                     wtu.mode.eq(mode), guard.beats.eq(beats), guard.tick.eq(tick),
                      guard.abort.eq(clear_pending)]
 
         # The WTU's final mask goes out on o_select and into the controller together, through
@@ -222,7 +227,7 @@ class DRE(wiring.Component):
                     m.d.sync += [n.eq(hcu.n_clusters), ratio.eq(regs.ratio),
                                  beats.eq((hcu.n_clusters + lanes - 1) // lanes),
                                  buckets.eq(regs.buckets), mode.eq(regs.mode), k.eq(0),
-                                 stage.eq(0), timeout.eq(regs.timeout)]
+                                 stage.eq(0)]
                     with m.If(hcu.n_clusters == 0):
                         m.next = "EMPTY"
                     with m.Else():

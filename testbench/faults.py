@@ -13,6 +13,7 @@ import numpy as np
 from vrex.golden.config import Config
 from vrex.golden.faults import random_faults
 from vrex.golden.stimulus import random_vectors
+from vrex.interface.registers import TIMEOUT_MAX
 
 from .runner import simulate
 
@@ -40,17 +41,18 @@ class Campaign:
 
 
 def run_campaign(config: Config, seed: int, build_root: Path, *, queries: int = 100,
-                 tokens: int | None = None, rate: float = 0.5, timeout: int = 32,
+                 tokens: int | None = None, rate: float = 0.5, timeout: int = 5,
                  idle: float = 0.3, stall: float = 0.3, sim: str = "icarus",
                  limit: int = 5_000_000, progress=None) -> Campaign:
     """Run ``queries`` queries over ``tokens`` tokens (default four a query) with about
-    ``rate`` of them faulty; raises ``RunFailed`` on any outcome other than the stated one."""
+    ``rate`` of them faulty, the TIMEOUT register at ``timeout``; raises ``RunFailed`` on any
+    outcome other than the stated one."""
     if queries < 1:
         raise ValueError(f"queries must be at least 1, not {queries!r}")
     if not 0 <= rate <= 1:
         raise ValueError(f"rate must be in 0..1, not {rate!r}")
-    if not 1 <= timeout < 1 << 24:
-        raise ValueError(f"timeout must be in 1..{(1 << 24) - 1}, not {timeout!r}")
+    if not 0 <= timeout <= TIMEOUT_MAX:
+        raise ValueError(f"timeout must be in 0..{TIMEOUT_MAX}, not {timeout!r}")
     tokens = 4 * queries if tokens is None else tokens
     vectors = random_vectors("dre", config, seed, tokens=tokens, frames=max(1, queries // 2),
                              queries=queries)
