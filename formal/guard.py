@@ -12,14 +12,13 @@ from .rules import free_inputs, harness_module, stream_rule
 __all__ = ["guard_harness"]
 
 
-def guard_harness(*, score_bits=2, lanes=2, max_beats=3, tick_period=4):
+def guard_harness(*, score_bits=2, lanes=2, max_beats=3, tick_period=4, unit=ScoreGuard):
     """The host may break every rule of the score stream but the stream rule itself (a beat
     offered stays until taken); the DRE starts a query only when the last one's stream is over,
     holds ``beats`` (1..max_beats) while it runs; a tick comes at least every ``tick_period``
-    cycles."""
+    cycles. ``unit``: the guard class (a test passes a broken one)."""
     m, ports = harness_module()
-    m.submodules.dut = dut = ScoreGuard(score_layout(score_bits, lanes), max_beats,
-                                        checks=True)
+    m.submodules.dut = dut = unit(score_layout(score_bits, lanes), max_beats, checks=True)
     free_inputs(m, dut)
     stream_rule(m, dut.i_score, assume=True, name="i_score")
     stream_rule(m, dut.o_score, assume=False, name="o_score")

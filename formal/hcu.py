@@ -68,7 +68,7 @@ def hcu_streams(*, hash_bits=4, digit=2, segment=1, lanes=2, max_clusters=3, cou
     counts what was founded."""
     m, ports = harness_module()
     m.submodules.dut = dut = HCU(hash_bits=hash_bits, digit=digit, segment=segment, lanes=lanes,
-                                 max_clusters=max_clusters, count_bits=count_bits)
+                                 max_clusters=max_clusters, count_bits=count_bits, checks=True)
     free_inputs(m, dut)
     stream_rule(m, dut.i_hash, assume=True, name="i_hash")
     stream_rule(m, dut.o_id, assume=False, name="o_id")
@@ -90,6 +90,7 @@ def hcu_streams(*, hash_bits=4, digit=2, segment=1, lanes=2, max_clusters=3, cou
     m.d.comb += [
         Assert(~dut.o_id.valid | (inside > 0), "no_id_without_a_token"),
         Assert(inside <= capacity, "no_token_dropped"),
+        Assert(inside == dut.holding, "the_harness_counts_the_token_inside"),
         Assert(~dut.o_id.valid | Mux(ident.new, (ident.cluster == founded) &
                                      (founded < max_clusters), ident.cluster < founded),
                "id_names_a_founded_cluster"),

@@ -7,6 +7,7 @@ import functools
 from pathlib import Path
 
 from .controller import controller_harness
+from .dre import dre_idle
 from .guard import guard_harness
 from .hcu import hcu_miter, hcu_streams
 from .sby import ProofResult, run_sby
@@ -23,6 +24,7 @@ class Proof:
     mode: str
     depth: int
     properties: tuple           # what it checks, for the docs and the report
+    slow: bool = False          # minutes, not seconds: the test suite runs it under -m slow
 
 
 # Small but not trivial sizes: every table can fill, every pool run out, every bucket exit.
@@ -50,12 +52,15 @@ PROOFS = [
         "full-table rule is reached too)",
         "every token leaves both units within 24 cycles, so depth 30 compares them all; "
         "no id beyond the tokens sent")),
-    Proof("hcu-streams", "hcu", hcu_streams, "bmc", 30, (
-        "o_id: a valid beat stays, payload unchanged, until taken (free back-pressure, "
-        "hashes, thresholds, clears)",
+    Proof("hcu-streams", "hcu", hcu_streams, "prove", 6, (
+        "unbounded (k-induction): o_id: a valid beat stays, payload unchanged, until taken "
+        "(free back-pressure, hashes, thresholds, clears)",
         "no id without a token inside, at most one token inside (none dropped)",
         "a founding id names the next cluster, any other id a founded one; N_CLUSTERS "
-        "counts them")),
+        "counts them",
+        "invariants (HCU(checks=True)): the state one of three; the table's size, its next "
+        "place and slot in step; the group compared inside the table; a winner found inside "
+        "it; a full table always finds one")),
     Proof("hcu-cover", "hcu", hcu_streams, "cover", 30, (
         "cover: the table full", "cover: a token forced into the nearest cluster of a full "
         "table")),
@@ -96,6 +101,14 @@ PROOFS = [
     Proof("guard-cover", "guard", guard_harness, "cover", 20, (
         "cover: a stream cut by last early", "cover: a stream cut by the timeout",
         "cover: a cut stream's padded row taken with last")),
+    Proof("dre-idle", "dre", dre_idle, "bmc", 58, (
+        "the whole DRE (2-bit hashes, 2 clusters, 1 WTU lane, 1 bucket, 1 token a page, 2 "
+        "pages) under a free host: broken score streams, CLEARs and register writes at any "
+        "time; o_slot, o_select, o_desc keep the stream rule",
+        "once the host is quiet (no beat offered, every output taken, no register written) "
+        "for 48 cycles, STATUS.BUSY reads low: it returns to idle (TIMEOUT 0); a bound of "
+        "34 fails, as it must",
+        "bounded: the host's activity fits in the first 10 cycles (58 - 48)"), slow=True),
     Proof("wtu-cover", "wtu", functools.partial(wtu_harness, **WTU_SMALL, units=("ee",),
                                                 within=48, compare=()), "cover", 50, (
         "cover: a row exits in the first of 4 buckets", "cover: a row exits in the last",

@@ -6,7 +6,7 @@ docs/golden.md. A token is accepted, its hash is compared with the cluster table
 while the next token is accepted in the same cycle.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Assert, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -44,6 +44,10 @@ class HCU(CheckedParams, wiring.Component):
     count_lanes : int
         Counts per word of the count memory: the DRE sets the WTU's lanes, so a query reads
         its counts one WTU beat a cycle.
+    checks : bool
+        Embed ``Assert``s of what the control state always is (``vrex formal`` proves them for
+        every length, by induction) and add the member ``holding``; off in the generated
+        Verilog.
 
     Members
     -------
@@ -67,6 +71,8 @@ class HCU(CheckedParams, wiring.Component):
     rd_hash : Out(hash_bits)
     rd_counts : Out(ArrayLayout(count_bits, count_lanes))
         The whole count word that holds ``rd_addr``'s count.
+    holding : Out(1)
+        With ``checks``: a token is inside (taken, its id not yet taken).
     """
 
     @classmethod
@@ -81,7 +87,7 @@ class HCU(CheckedParams, wiring.Component):
         check_int("count_lanes", count_lanes, 1, max_clusters)
 
     def __init__(self, *, hash_bits=32, digit=16, lanes=1, max_clusters=1024, count_bits=16,
-                 early_exit=True, count_lanes=1, segment=4):
+                 early_exit=True, count_lanes=1, segment=4, checks=False):
         self._segment = segment
         self._count_lanes = count_lanes
         self._hash_bits = hash_bits
@@ -90,6 +96,7 @@ class HCU(CheckedParams, wiring.Component):
         self._max_clusters = max_clusters
         self._count_bits = count_bits
         self._early_exit = bool(early_exit)
+        self._checks = bool(checks)
         super().__init__({
             "i_hash": In(stream.Signature(hash_bits)),
             "o_id": Out(stream.Signature(id_layout(max_clusters))),
@@ -102,6 +109,7 @@ class HCU(CheckedParams, wiring.Component):
             "rd_count": Out(count_bits),
             "rd_hash": Out(hash_bits),
             "rd_counts": Out(data.ArrayLayout(count_bits, count_lanes)),
+            **({"holding": Out(1)} if checks else {}),
         })
 
     @classmethod
@@ -111,6 +119,28 @@ class HCU(CheckedParams, wiring.Component):
                    max_clusters=config.max_clusters, count_bits=config.count_bits,
                    early_exit=early_exit, count_lanes=count_lanes,
                    segment=config.hcu_segment)
+
+    def _invariants(self, m, fsm, *, n, full, slot, new_row, new_lane, base, left, final,
+                    occupied, found, best):
+        """What the control state always is: the state an encoding of one of the three, the
+        table's size and where its next cluster goes in step, the group being compared inside
+        the table, and a winner already found inside it."""
+        lanes, cap = self._lanes, self._max_clusters
+        idle, comparing, emitting = (fsm.ongoing(s) for s in ("IDLE", "COMPARE", "EMIT"))
+        m.d.comb += [
+            self.holding.eq(comparing | emitting),
+            Assert(idle | comparing | emitting, "hcu_state_valid"),
+            Assert((n <= cap) & (full == (n == cap)), "hcu_size"),
+            Assert(new_row * lanes + new_lane == n, "hcu_next_place"),
+            Assert(slot == Mux(n < 2 * lanes, Const(1, len(slot)) << n, 1 << 2 * lanes),
+                   "hcu_next_slot"),
+            Assert(~comparing | ((base + left == n) & (left >= 1) &
+                                 (final == (left <= lanes)) &
+                                 (occupied == Cat(left > lane for lane in range(lanes)))),
+                   "hcu_group_inside"),
+            Assert(~(comparing | emitting) | ~found | (best < n), "hcu_winner_inside"),
+            Assert(~(emitting & full) | found, "hcu_full_table_finds"),
+        ]
 
     hash_bits = property(lambda self: self._hash_bits)
     digit = property(lambda self: self._digit)
@@ -386,6 +416,11 @@ class HCU(CheckedParams, wiring.Component):
                         accept(decision.new)
                     with m.Else():
                         m.next = "IDLE"
+
+        if self._checks:
+            self._invariants(m, fsm, n=n, full=full, slot=slot, new_row=new_row,
+                             new_lane=new_lane, base=base, left=left, final=final,
+                             occupied=occupied, found=found, best=best)
 
         # Read-out of the table for the host: counts and leader hashes by cluster id.
         out_lane = Signal(range(lanes))

@@ -3,17 +3,21 @@
 import pytest
 
 from vrex.formal.controller import controller_harness
+from vrex.formal.dre import dre_idle
+from vrex.formal.guard import guard_harness
 from vrex.formal.hcu import hcu_miter
 from vrex.formal.sby import missing_tools, run_sby
 from vrex.formal.units import PROOFS, run_proofs
 from vrex.rtl.controller import Controller
+from vrex.rtl.guard import ScoreGuard
 from vrex.rtl.wtu import WTU
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"not installed: {missing_tools()}")
 
 
 # One test a proof, so that parallel workers share them out.
-@pytest.mark.parametrize("proof", PROOFS, ids=lambda proof: proof.name)
+@pytest.mark.parametrize("proof", [pytest.param(p, marks=pytest.mark.slow) if p.slow else p
+                                   for p in PROOFS], ids=lambda proof: proof.name)
 def test_proof_passes(tmp_path, proof):
     module, ports = proof.harness()
     result = run_sby(module, ports, proof.name, mode=proof.mode, depth=proof.depth,
@@ -75,3 +79,25 @@ def test_the_wtu_proofs_catch_an_exit_comparator_off_by_one(tmp_path, name):
 def test_unknown_unit_is_named():
     with pytest.raises(ValueError, match="unit must be one of controller, hcu, wtu, not 'hcu2'"):
         run_proofs(["hcu2"])
+
+
+class LastThrough(ScoreGuard):
+    """A guard that passes the host's ``last`` to the WTU as it is."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += self.o_score.payload.last.eq(self.i_score.payload.last)
+        return m
+
+
+def test_a_guard_passing_last_early_is_caught(tmp_path):
+    m, ports = guard_harness(unit=LastThrough)
+    result = run_sby(m, ports, "last-through", mode="prove", depth=16, workdir=tmp_path)
+    assert result.status == "FAIL" and "guard.py" in result.detail
+
+
+def test_the_idle_bound_is_not_vacuous(tmp_path):
+    # A bound shorter than a query's way through the WTU and the controller fails.
+    m, ports = dre_idle(bound=20)
+    result = run_sby(m, ports, "idle-short", mode="bmc", depth=30, workdir=tmp_path)
+    assert result.status == "FAIL" and "dre.py" in result.detail
