@@ -71,7 +71,66 @@ def controller_harness(*, max_clusters=4, page_tokens=2, max_pages=4, lanes=2,
         Assert(dut.pages <= max_pages, "pages_in_pool"),
         Assert(~dut.o_desc.valid | dut.o_desc.payload.end |
                (dut.o_desc.payload.page < max_pages), "desc_in_pool"),
+        *_invariants(dut, founded, watch, seen, ids_inside, queries_inside, max_clusters,
+                     page_tokens, max_pages),
         Cover(dut.page_overflow, "pool_exhausted"),
         Cover(cleared & taken & (slot == 0), "slot_0_again_after_clear"),
     ]
     return m, ports
+
+
+def _invariants(dut, founded, watch, seen, ids_inside, queries_inside, max_clusters,
+                page_tokens, max_pages):
+    """What makes the properties inductive: the harness's counts are the pipeline's; every
+    committed chain (founded, its first id written back) lies in the pages handed out, ends in
+    a page of its own, and, if the watched slot was handed out from its tail page, has filled
+    past it; every page handed out that ends no chain links to one handed out."""
+    st = dut.state
+    next_free = dut.pages
+    out = [Assert(ids_inside == st.r.valid + st.c.valid, "ids_inside_the_pipeline"),
+           Assert(queries_inside == st.query + st.end_out, "queries_inside_the_walk")]
+    entries = st.entries
+    prev, prev2 = st.prev, st.prev2
+    out += [
+        # An id inside belongs to a founded cluster; the slot step sees its chain as stored.
+        Assert(~st.r.valid | founded.bit_select(st.r.id.cluster, 1), "r_id_founded"),
+        Assert(~st.c.valid | founded.bit_select(st.c.id.cluster, 1), "c_id_founded"),
+        Assert(~(st.r.valid & st.r.id.new & st.c.valid & (st.c.id.cluster == st.r.id.cluster)),
+               "a_founding_id_is_its_cluster_s_first"),
+        Assert(~(st.c.valid & ~st.c.id.new) |
+               (st.cur.as_value() == entries[st.c.id.cluster].as_value()), "c_sees_its_chain"),
+        # The forwarding registers hold what the table holds.
+        Assert(~prev.valid | (entries[prev.cluster].as_value() == prev.entry.as_value()),
+               "prev_is_stored"),
+        Assert(~(prev2.valid & (~prev.valid | (prev2.cluster != prev.cluster))) |
+               (entries[prev2.cluster].as_value() == prev2.entry.as_value()),
+               "prev2_is_stored"),
+    ]
+
+    def committed(c):
+        pending = [(s.valid & s.id.new & (s.id.cluster == c)) for s in (st.r, st.c)]
+        return founded[c] & ~pending[0] & ~pending[1]
+
+    live = [committed(c) & st.entries[c].has for c in range(max_clusters)]
+    w_page, w_off = watch // page_tokens, watch % page_tokens
+    for c in range(max_clusters):
+        e = st.entries[c]
+        out += [
+            Assert(~live[c] | ((e.head < next_free) & (e.tail < next_free) & (e.fill >= 1) &
+                               (e.fill <= page_tokens) & (e.single == (e.head == e.tail))),
+                   f"chain_{c}_in_pool"),
+            Assert(~(seen & live[c] & (e.tail == w_page)) | (w_off < e.fill),
+                   f"chain_{c}_filled_past_the_watched_slot"),
+        ]
+        for d in range(c + 1, max_clusters):
+            out.append(Assert(~(live[c] & live[d]) | (e.tail != st.entries[d].tail),
+                              f"chains_{c}_{d}_end_apart"))
+    out.append(Assert(~seen | (w_page < next_free), "watched_slot_in_pool"))
+    for p in range(max_pages):
+        ends = [live[c] & (st.entries[c].tail == p) for c in range(max_clusters)]
+        ends_chain = ends[0]
+        for e in ends[1:]:
+            ends_chain = ends_chain | e
+        out.append(Assert(~((p < next_free) & ~ends_chain) | (st.links[p] < next_free),
+                          f"page_{p}_links_inside"))
+    return out

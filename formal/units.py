@@ -32,8 +32,9 @@ WTU_SMALL = dict(score_bits=2, count_bits=1, max_clusters=3, lanes=2, max_bucket
                  exp_frac=1, exp_bits=2)
 
 PROOFS = [
-    Proof("controller", "controller", controller_harness, "bmc", 11, (
-        "o_slot and o_desc: a valid beat stays, payload unchanged, until taken",
+    Proof("controller", "controller", controller_harness, "prove", 6, (
+        "unbounded (k-induction): o_slot and o_desc: a valid beat stays, payload unchanged, "
+        "until taken",
         "a slot only for an id inside, at most two inside (none dropped); a descriptor only "
         "for a selection inside",
         "no slot handed out twice between clears (CLEARs free, given while idle)",
@@ -41,6 +42,12 @@ PROOFS = [
         "pages < max_pages",
         "no chain-table read met by a write in its cycle is used (what its no_rw_check "
         "relies on; Controller(checks=True))",
+        "invariants over the tables (read without a clock in Controller(checks=True)): "
+        "every committed chain inside the pages handed out, ending in a page of its own, "
+        "filled past the watched slot if it ends in its page; every page handed out that "
+        "ends no chain links inside; the forwarding registers and the slot step's entry as "
+        "stored; ids inside belong to founded clusters, a founding id is its cluster's "
+        "first; no id inside while a selection is captured or walked",
         )),
     Proof("controller-cover", "controller", controller_harness, "cover", 12, (
         "cover: the page pool exhausted (PAGE_OVERFLOW set)",

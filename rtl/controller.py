@@ -19,7 +19,28 @@ from vrex.interface.layouts import desc_layout, id_layout, page_bits, select_lay
 
 from .params import CheckedParams, check_int
 
-__all__ = ["Controller"]
+__all__ = ["Controller", "entry_layout", "state_layout"]
+
+
+def entry_layout(page_tokens: int, max_pages: int) -> data.StructLayout:
+    """A cluster's chain entry. ``single``: head == tail, kept beside them so that the
+    descriptor walk compares no page numbers straight out of the block RAM."""
+    pb = page_bits(max_pages)
+    return data.StructLayout({"has": 1, "single": 1, "head": pb, "tail": pb,
+                              "fill": range(page_tokens + 1)})
+
+
+def state_layout(max_clusters: int, page_tokens: int, max_pages: int) -> data.StructLayout:
+    """``Controller(checks=True).state``."""
+    stage = data.StructLayout({"valid": 1, "id": id_layout(max_clusters)})
+    entry = entry_layout(page_tokens, max_pages)
+    written = data.StructLayout({"valid": 1, "cluster": id_layout(max_clusters)["cluster"]
+                                 .shape, "entry": entry})
+    return data.StructLayout({
+        "entries": data.ArrayLayout(entry, max_clusters),
+        "links": data.ArrayLayout(page_bits(max_pages), max_pages),
+        "r": stage, "c": stage, "cur": entry, "prev": written, "prev2": written,
+        "query": 1, "end_out": 1})
 
 
 class Controller(CheckedParams, wiring.Component):
@@ -33,8 +54,9 @@ class Controller(CheckedParams, wiring.Component):
         Selection bits per ``i_select`` beat (the WTU's lanes).
     checks : bool
         Embed an ``Assert`` that no chain-table read met by a write in its cycle is used
-        (what the table's ``no_rw_check`` relies on; ``vrex formal`` proves it); off in the
-        generated Verilog.
+        (what the table's ``no_rw_check`` relies on; ``vrex formal`` proves it), and add the
+        member ``state``: the tables and the pipeline as a proof's invariants need them (read
+        without a clock); off in the generated Verilog.
 
     Members
     -------
@@ -57,6 +79,9 @@ class Controller(CheckedParams, wiring.Component):
         Sticky: a token found no free page and got the all-ones slot.
     busy : Out(1)
         A token or a query is in progress.
+    state : Out(state_layout(...))
+        With ``checks``: every chain entry, every link, the ids in the slot pipeline and
+        whether a query is inside.
     """
 
     @classmethod
@@ -82,6 +107,8 @@ class Controller(CheckedParams, wiring.Component):
             "pages": Out(range(max_pages + 1)),
             "page_overflow": Out(1),
             "busy": Out(1),
+            **({"state": Out(state_layout(max_clusters, page_tokens, max_pages))}
+               if checks else {}),
         })
 
     @classmethod
@@ -100,10 +127,7 @@ class Controller(CheckedParams, wiring.Component):
                                       self._lanes)
         pb = page_bits(pool)
         words = -(-cap // lanes)
-        # `single`: head == tail, kept beside them so that the descriptor walk compares no page
-        # numbers straight out of the block RAM.
-        entry = data.StructLayout({"has": 1, "single": 1, "head": pb, "tail": pb,
-                                   "fill": range(per_page + 1)})
+        entry = entry_layout(per_page, pool)
 
         # Per cluster: its chain. Per page: the next page of its chain. The query's selection,
         # one beat a word. No port is transparent: its bypass logic would sit on the block
@@ -305,6 +329,28 @@ class Controller(CheckedParams, wiring.Component):
                     m.next = "IDLE"
         m.d.comb += ids_ok.eq(fsm.ongoing("IDLE") & (k == 0) & ~self.i_select.valid)
         if self._checks:
+            # The tables read without a clock, and the pipeline, for the proof's invariants.
+            st = self.state
+            for c in range(cap):
+                port = chains.read_port(domain="comb")
+                m.d.comb += [port.addr.eq(c), st.entries[c].eq(port.data)]
+            for p in range(pool):
+                port = links.read_port(domain="comb")
+                m.d.comb += [port.addr.eq(p), st.links[p].eq(port.data)]
+            m.d.comb += [st.r.valid.eq(r_valid), st.r.id.eq(r_id), st.c.valid.eq(c_valid),
+                         st.c.id.eq(c_id), st.cur.eq(cur), st.prev.eq(prev),
+                         st.prev2.eq(prev2), st.query.eq(~fsm.ongoing("IDLE")),
+                         st.end_out.eq(out_valid & out_payload.end),
+                         Assert(fsm.ongoing("IDLE") | fsm.ongoing("FETCH") |
+                                fsm.ongoing("LOAD") | fsm.ongoing("PICK") |
+                                fsm.ongoing("HEAD") | fsm.ongoing("CHAIN") |
+                                fsm.ongoing("NEXT") | fsm.ongoing("END"),
+                                "controller_state_valid"),
+                         Assert(next_free <= pool, "pages_counted"),
+                         # The arbitration: no id inside while a selection is captured or
+                         # walked.
+                         Assert((fsm.ongoing("IDLE") & (k == 0)) | (~r_valid & ~c_valid),
+                                "ids_apart_from_queries")]
             # What no_rw_check on the chain table relies on: an entry read in the cycle it is
             # written is never used. The slot path's is forwarded (the id reaches C with
             # fwd, fwd2 or new set); the walk reads none while the slot path writes.

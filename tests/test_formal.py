@@ -44,7 +44,7 @@ class Unarbitrated(Controller):
 
 def test_a_broken_controller_is_caught(tmp_path):
     m, ports = controller_harness(unit=Unarbitrated)
-    result = run_sby(m, ports, "unarbitrated", mode="bmc", depth=PROOFS[0].depth,
+    result = run_sby(m, ports, "unarbitrated", mode=PROOFS[0].mode, depth=PROOFS[0].depth,
                      workdir=tmp_path)
     assert not result.passed and result.status == "FAIL"
     assert "controller.py" in result.detail            # the failed assertion's location
