@@ -77,7 +77,8 @@ def test_the_wtu_proofs_catch_an_exit_comparator_off_by_one(tmp_path, name):
 
 
 def test_unknown_unit_is_named():
-    with pytest.raises(ValueError, match="unit must be one of controller, dre, guard, hcu, wtu, not 'hcu2'"):
+    with pytest.raises(ValueError,
+                       match="unit must be one of controller, dre, guard, hcu, wtu, not 'hcu2'"):
         run_proofs(["hcu2"])
 
 
