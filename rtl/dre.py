@@ -60,6 +60,12 @@ class DRE(wiring.Component):
     ``o_slot`` and ``o_desc`` stay: a beat leaves when both the port and the engine take it
     (tie their ``ready`` high if nothing watches them). A query waits until every earlier
     token's write is answered, so its fetch reads what was stored.
+
+    A query marker is taken at once; the beats behind it wait for the query's ``end`` beat.
+    A score stream the host breaks (``last`` inside a row, a stream that stops, a CLEAR in
+    the middle) is cut by the score guard (``rtl/guard.py``): the query is answered with an
+    empty selection, nothing stored changes, and STATUS.PROTOCOL_ERROR and ERROR say why
+    (docs/dre.md, "Host faults").
     """
 
     def __init__(self, config):
