@@ -19,7 +19,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 LONG_FIRST = ("test_formal.py::test_proof_passes[wtu-miter]",
               "test_fpga_build.py::test_icebreaker", "test_fpga_build.py", "test_formal.py",
               "test_synth_fpga.py", "test_host_driver.py", "verilator", "test_cli.py::test_flow",
-              "_cocotb.py")
+              "test_faults.py::test_fault_campaign", "_cocotb.py")
 
 
 def pytest_collection_modifyitems(items):
