@@ -13,6 +13,7 @@ from vrex.golden.faults import HostFault, pack_error, random_faults
 from vrex.golden.stimulus import random_vectors
 from vrex.interface.registers import RegisterMap
 from vrex.rtl.dre import DRE
+from vrex.scripts.cli import main
 from vrex.testbench.amaranth_dre import wishbone_read, wishbone_write
 from vrex.testbench.faults import run_campaign
 
@@ -161,3 +162,21 @@ def test_fault_campaign(tmp_path, record_property):
     record_property("campaign", str(result))
     assert result.faults >= 250 and set(result.kinds) == {"last_early", "timeout", "clear"}
     assert result.writes >= 50 and result.checked >= result.faults
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rate", "2"], "--rate must be in 0..1"), (["--stall", "100%"], "--stall must be in"),
+    (["--timeout", "25"], "--timeout must be in 0..24"), (["--queries", "0"], "--queries"),
+    (["--set", "kv_bytes=64"], "kv_bytes=64")])
+def test_sim_faults_refuses_bad_arguments(args, message, capsys):
+    assert main(["sim", "faults", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not shutil.which("iverilog"), reason="iverilog not installed")
+def test_sim_faults_prints_what_it_did(tmp_path, capsys):
+    assert main(["sim", "faults", "--config", "small", "--set", "max_clusters=4", "--set",
+                 "wtu_lanes=2", "--queries", "30", "--seed", "3", "--build",
+                 str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "fault campaign (seed 3):" in out and "in 30 queries" in out
