@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .controller import controller_harness
 from .dre import dre_idle
+from .emitter import emitter_harness
 from .guard import guard_harness
 from .hcu import hcu_miter, hcu_streams
 from .sby import ProofResult, run_sby
@@ -95,6 +96,16 @@ PROOFS = [
         "back-pressure on every port; 3-bit scores, 2-bit counts)",
         "no row or mask beat beyond the batch; the final flag on the final mask only",
         "no accumulator, adder-tree node or row-setup register overflows")),
+    Proof("wtu-emitter", "wtu", emitter_harness, "prove", 8, (
+        "unbounded (k-induction): the WTU's output stage alone (2-bit scores, 3 clusters, 2 "
+        "lanes) under free back-pressure and free data: o_row and o_mask keep the stream rule",
+        "each emission sends exactly its beats: a row's mask, beats-a-row o_mask beats and "
+        "one o_row beat; the final mask, its beats flagged final and no o_row beat",
+        "invariants: the beats sent, in the output register and in the read stage add up to "
+        "the words read; the row beat sent when the emitter says so (MaskEmitter(checks=True))"
+        )),
+    Proof("wtu-emitter-cover", "wtu", emitter_harness, "cover", 16, (
+        "cover: a row's mask sent", "cover: the final mask sent")),
     Proof("guard", "guard", guard_harness, "prove", 16, (
         "unbounded (k-induction): o_score keeps the stream rule whatever the host does but "
         "withdraw a beat (last anywhere, stops, aborts, free back-pressure from the WTU)",

@@ -4,12 +4,14 @@ import pytest
 
 from vrex.formal.controller import controller_harness
 from vrex.formal.dre import dre_idle
+from vrex.formal.emitter import emitter_harness
 from vrex.formal.guard import guard_harness
 from vrex.formal.hcu import hcu_miter
 from vrex.formal.sby import missing_tools, run_sby
 from vrex.formal.units import PROOFS, run_proofs
 from vrex.rtl.controller import Controller
 from vrex.rtl.guard import ScoreGuard
+from vrex.rtl.wtu.emitter import MaskEmitter
 from vrex.rtl.wtu import WTU
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"not installed: {missing_tools()}")
@@ -102,3 +104,19 @@ def test_the_idle_bound_is_not_vacuous(tmp_path):
     m, ports = dre_idle(bound=20)
     result = run_sby(m, ports, "idle-short", mode="bmc", depth=30, workdir=tmp_path)
     assert result.status == "FAIL" and "dre.py" in result.detail
+
+
+class RowBeatAgain(MaskEmitter):
+    """An emitter that offers its ``o_row`` beat again after it was taken."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        with m.If(self.active):
+            m.d.comb += self.o_row.valid.eq(~self.o_mask.payload.final)
+        return m
+
+
+def test_an_emitter_sending_its_row_twice_is_caught(tmp_path):
+    m, ports = emitter_harness(unit=RowBeatAgain)
+    result = run_sby(m, ports, "row-again", mode="prove", depth=8, workdir=tmp_path)
+    assert result.status == "FAIL" and "emitter.py" in result.detail

@@ -14,7 +14,7 @@ written: a read that meets the write is answered from the write's register, at t
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from vrex.interface.layouts import mask_layout, row_layout
@@ -56,13 +56,16 @@ class MaskEmitter(wiring.Component):
         The read ports take address ``k`` this cycle.
     o_advance : Out(1)
         The output registers take the read ports' words this cycle.
+    state : Out(StructLayout)
+        With ``checks``: the stages' valid flags, the kind of emission and whether its row
+        beat left, for a proof's invariants (formal/emitter.py).
     """
 
     #: A mask's first beat leaves this long after its start: block RAM read, output register.
     latency = 2
 
     def __init__(self, *, score_bits, count_bits, max_clusters, lanes, max_buckets,
-                 value_bits, total_bits):
+                 value_bits, total_bits, checks=False):
         depth = -(-max_clusters // lanes)
         self._sb, self._lanes = score_bits, lanes
         super().__init__({
@@ -92,7 +95,10 @@ class MaskEmitter(wiring.Component):
             "k": Out(range(depth + 1)),
             "advance": Out(1),
             "o_advance": Out(1),
+            **({"state": Out(data.StructLayout({"r_valid": 1, "o_valid": 1, "final": 1,
+                                                 "row_sent": 1}))} if checks else {}),
         })
+        self._checks = checks
 
     def elaborate(self, platform):
         m = Module()
@@ -163,6 +169,9 @@ class MaskEmitter(wiring.Component):
             with m.If(self.done):
                 m.d.sync += self.active.eq(0)
 
+        if self._checks:
+            m.d.comb += [self.state.r_valid.eq(r_valid), self.state.o_valid.eq(o_valid),
+                         self.state.final.eq(final), self.state.row_sent.eq(row_sent)]
         with m.If(self.start):
             m.d.sync += [self.active.eq(1), final.eq(self.final), self.k.eq(0), r_valid.eq(0),
                          o_valid.eq(0), row_sent.eq(0)]
