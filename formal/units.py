@@ -10,6 +10,7 @@ from .controller import controller_harness
 from .dre import dre_idle
 from .emitter import emitter_harness
 from .guard import guard_harness
+from .skid import stage_harness
 from .hcu import hcu_miter, hcu_streams
 from .sby import ProofResult, run_sby
 from .wtu import wtu_harness
@@ -119,6 +120,12 @@ PROOFS = [
     Proof("guard-cover", "guard", guard_harness, "cover", 20, (
         "cover: a stream cut by last early", "cover: a stream cut by the timeout",
         "cover: a cut stream's padded row taken with last")),
+    Proof("skid", "stages", functools.partial(stage_harness, kind="skid"), "prove", 4, (
+        "unbounded (k-induction): the skid register between the units (rtl/skid.py): its "
+        "output keeps the stream rule and carries exactly the input's beats, in order, none "
+        "lost or repeated; an empty one passes a beat in its own cycle",)),
+    Proof("forward", "stages", functools.partial(stage_harness, kind="forward"), "prove", 4, (
+        "unbounded (k-induction): the forward register: the same",)),
     Proof("dre-idle", "dre", dre_idle, "bmc", 58, (
         "the whole DRE (2-bit hashes, 2 clusters, 1 WTU lane, 1 bucket, 1 token a page, 2 "
         "pages) under a free host: broken score streams, CLEARs and register writes at any "

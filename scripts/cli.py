@@ -747,7 +747,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("formal", help="formal proofs of the units (SymbiYosys, Yices)")
     p.add_argument("--unit", action="append", metavar="UNIT",
-                   help="controller, guard, hcu or wtu (repeatable; default: all)")
+                   help="controller, dre, guard, hcu, stages or wtu (repeatable; default: "
+                        "all)")
     p.add_argument("--depth", type=integer, help="override each proof's depth")
     add_build_arg(p, "formal")
     p.set_defaults(func=cmd_formal)

@@ -5,12 +5,14 @@ import pytest
 from vrex.formal.controller import controller_harness
 from vrex.formal.dre import dre_idle
 from vrex.formal.emitter import emitter_harness
+from vrex.formal.skid import stage_harness
 from vrex.formal.guard import guard_harness
 from vrex.formal.hcu import hcu_miter
 from vrex.formal.sby import missing_tools, run_sby
 from vrex.formal.units import PROOFS, run_proofs
 from vrex.rtl.controller import Controller
 from vrex.rtl.guard import ScoreGuard
+from vrex.rtl.skid import Skid
 from vrex.rtl.wtu.emitter import MaskEmitter
 from vrex.rtl.wtu import WTU
 
@@ -80,7 +82,8 @@ def test_the_wtu_proofs_catch_an_exit_comparator_off_by_one(tmp_path, name):
 
 def test_unknown_unit_is_named():
     with pytest.raises(ValueError,
-                       match="unit must be one of controller, dre, guard, hcu, wtu, not 'hcu2'"):
+                       match="unit must be one of controller, dre, guard, hcu, stages, wtu, "
+                             "not 'hcu2'"):
         run_proofs(["hcu2"])
 
 
@@ -120,3 +123,18 @@ def test_an_emitter_sending_its_row_twice_is_caught(tmp_path):
     m, ports = emitter_harness(unit=RowBeatAgain)
     result = run_sby(m, ports, "row-again", mode="prove", depth=8, workdir=tmp_path)
     assert result.status == "FAIL" and "emitter.py" in result.detail
+
+
+class StaleSkid(Skid):
+    """A skid register that offers the incoming beat even while it holds an older one."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += self.o.payload.eq(self.i.payload)
+        return m
+
+
+def test_a_skid_offering_the_wrong_beat_is_caught(tmp_path):
+    m, ports = stage_harness(kind="skid", unit=StaleSkid)
+    result = run_sby(m, ports, "stale-skid", mode="prove", depth=4, workdir=tmp_path)
+    assert result.status == "FAIL"
