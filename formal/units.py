@@ -10,6 +10,7 @@ from .controller import controller_harness
 from .dre import dre_idle
 from .emitter import emitter_harness
 from .guard import guard_harness
+from .setup import setup_harness
 from .skid import stage_harness
 from .hcu import hcu_miter, hcu_streams
 from .sby import ProofResult, run_sby
@@ -105,6 +106,13 @@ PROOFS = [
         "invariants: the beats sent, in the output register and in the read stage add up to "
         "the words read; the row beat sent when the emitter says so (MaskEmitter(checks=True))"
         )),
+    Proof("wtu-setup", "wtu", setup_harness, "prove", 8, (
+        "unbounded (k-induction): the WTU's row setup alone (2-bit scores, 1-bit counts, 3 "
+        "clusters, 4 buckets, all three modes): no register overflows (span, reciprocal of B, "
+        "min(s) * sum(cnt), quotient, S, width, edge, T; RowSetup(checks=True)) for any "
+        "statistics a row can have, once its inputs held still for its latency",)),
+    Proof("wtu-setup-cover", "wtu", setup_harness, "cover", 12, (
+        "cover: settled in mode exp", "cover: settled in mode shift with a negative score")),
     Proof("wtu-emitter-cover", "wtu", emitter_harness, "cover", 16, (
         "cover: a row's mask sent", "cover: the final mask sent")),
     Proof("guard", "guard", guard_harness, "prove", 16, (

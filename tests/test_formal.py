@@ -5,6 +5,7 @@ import pytest
 from vrex.formal.controller import controller_harness
 from vrex.formal.dre import dre_idle
 from vrex.formal.emitter import emitter_harness
+from vrex.formal.setup import setup_harness
 from vrex.formal.skid import stage_harness
 from vrex.formal.guard import guard_harness
 from vrex.formal.hcu import hcu_miter
@@ -128,7 +129,8 @@ class StaleSkid(Skid):
     (lambda: guard_harness(unit=LastThrough), "guard"),
     (lambda: emitter_harness(unit=RowBeatAgain), "wtu-emitter"),
     (lambda: stage_harness(kind="skid", unit=StaleSkid), "skid"),
-], ids=["guard-last-through", "emitter-row-twice", "skid-stale"])
+    (lambda: setup_harness(consistent=False), "wtu-setup"),
+], ids=["guard-last-through", "emitter-row-twice", "skid-stale", "setup-inconsistent-row"])
 def test_an_unbounded_proof_catches_a_broken_design(tmp_path, harness, proof):
     depth = next(p.depth for p in PROOFS if p.name == proof)
     m, ports = harness()
