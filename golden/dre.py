@@ -13,7 +13,7 @@ import numpy as np
 
 from .config import Config
 from .controller import PagedLayout, descriptor_cycles
-from .faults import FaultState, check_faults
+from .faults import FaultPlan, FaultState
 from .hcu import HCU_TOKEN_OVERHEAD, HcuModel
 from .walk import Frame, dre_walk
 from .wtu import run_wtu
@@ -59,9 +59,12 @@ class DreResult:
     # Per query (None where no cluster existed yet, or its scores were cut): a QueryBatch,
     # for reports.
     queries: list = dataclasses.field(default_factory=list)
-    # Per query: the clusters it saw, and the ERROR register after its end beat.
+    # Per query: the clusters it saw, and the ERROR register after its end beat (ErrorRecord).
     clusters: list = dataclasses.field(default_factory=list)
     errors: list = dataclasses.field(default_factory=list)
+    # The host's faults and register writes as carried out, by query.
+    faults: dict = dataclasses.field(default_factory=dict)
+    writes: dict = dataclasses.field(default_factory=dict)
 
     def as_dict(self, no_slot: int) -> dict[str, np.ndarray]:
         return {
@@ -82,7 +85,8 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config, 
     ``faults`` maps a query's index to the :class:`vrex.golden.faults.HostFault` its host
     commits (docs/dre.md, "Host faults"); ``writes`` maps a query's index to runtime settings
     (``th_hd``, ``ratio``, ``buckets``, ``mode``) written while it runs, in force for the
-    tokens and queries after it. With faults the cycles are not modelled (-1).
+    tokens and queries after it. Either may instead be a function that chooses as the run goes
+    (:class:`vrex.golden.faults.FaultPlan`). With faults the cycles are not modelled (-1).
     """
     hashes = np.asarray(hashes, dtype=np.uint64).reshape(-1)
     frame_end = np.asarray(frame_end, dtype=np.int64).reshape(-1)
@@ -96,7 +100,7 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config, 
     select = np.zeros((query_after.size, config.max_clusters), dtype=bool)
     descriptors = []
     queries = []
-    faults, writes = check_faults(faults, writes, config)
+    plan = FaultPlan(faults, writes, config, query_after.size)
     state = FaultState()
     clusters, errors = [], []
     # The timeline, in cycles from the first beat offered: when the next token is taken, the
@@ -122,15 +126,8 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config, 
             begin = (emit + QUERY_AFTER_TOKEN if after_token
                      else marker_seen + QUERY_AFTER_MARKER)
             clusters.append(hcu.n)
-            fault = faults.get(query)
+            fault = plan.fault(query, hcu.n, -(-hcu.n // config.wtu_lanes))
             if fault is not None:
-                if not hcu.n:
-                    raise ValueError(f"faults: query {query} sees no cluster, so it takes no "
-                                     f"scores to break")
-                row_beats = -(-hcu.n // config.wtu_lanes)
-                if fault.kind == "last_early" and fault.beats % row_beats == 0:
-                    raise ValueError(f"faults[{query}]: last on beat {fault.beats} ends a row "
-                                     f"of {row_beats} beats: a shorter query, not a fault")
                 state.cut(fault)
                 first_select = begin                # not modelled
             elif hcu.n:
@@ -150,13 +147,14 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config, 
             end_beat = first_select + descriptor_cycles(select[query, :hcu.n], layout,
                                                         config.wtu_lanes) - 1
             queries.append(batch)
-            errors.append(state.register())
+            errors.append(state.record())
             state.answered()
             if fault is not None and fault.kind == "clear":
                 hcu, layout = HcuModel(config), PagedLayout(config)
                 state = FaultState()
-            if query in writes:
-                config = dataclasses.replace(config, **writes[query])
+            written = plan.write(query)
+            if written:
+                config = dataclasses.replace(config, **written)
                 hcu.config = config
             # The beat behind the marker waits for the end beat and is taken the cycle after.
             accept = marker_seen = end_beat + 1
@@ -169,8 +167,10 @@ def run_dre(hashes, frame_end, query_after, query_rows, scores, config: Config, 
         descriptors=np.array(descriptors, dtype=np.int64).reshape(-1, 3),
         cluster_overflow=hcu.overflow,
         page_overflow=layout.overflow,
-        cycles=-1 if faults else cycles,
+        cycles=-1 if plan.faults else cycles,
         queries=queries,
         clusters=clusters,
         errors=errors,
+        faults=plan.faults,
+        writes=plan.writes,
     )

@@ -16,7 +16,7 @@ import numpy as np
 
 from .config import RUNTIME, Config
 
-__all__ = ["HostFault", "FAULT_KINDS", "FaultState", "check_faults", "pack_error",
+__all__ = ["HostFault", "FAULT_KINDS", "ErrorRecord", "FaultPlan", "FaultState",
            "random_faults"]
 
 # "last_early": ``last`` on a beat that does not end a row (the ``beats``-th beat sent).
@@ -25,11 +25,6 @@ __all__ = ["HostFault", "FAULT_KINDS", "FaultState", "check_faults", "pack_error
 # "clear": the host stops after ``beats`` beats and writes CLEAR; the query ends, then the
 #     DRE forgets every cluster and page.
 FAULT_KINDS = ("last_early", "timeout", "clear")
-
-# ERROR's fields (interface/registers.py packs them for the RTL; the golden model packs its
-# own so that it does not depend on the interface layer).
-_ERROR_BITS = {"last_early": 0, "timeout": 1}
-_QUERY_LSB, _QUERY_BITS = 16, 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,33 +44,81 @@ class HostFault:
             raise ValueError("fault last_early needs a beat to carry last: beats >= 1")
 
 
-def check_faults(faults, writes, config: Config) -> tuple[dict, dict]:
-    """``faults`` and ``writes`` as dicts (empty for None), refused with the offending entry
-    named if a key is not a query index or a write not a runtime setting in its range."""
-    faults = dict(faults or {})
-    writes = {q: dict(w) for q, w in (writes or {}).items()}
-    for what, table in (("faults", faults), ("writes", writes)):
-        for q in table:
-            if isinstance(q, bool) or not isinstance(q, int) or q < 0:
-                raise ValueError(f"{what}: key {q!r} is not a query index")
-    for q, fault in faults.items():
+@dataclasses.dataclass(frozen=True)
+class ErrorRecord:
+    """What the ERROR register says (its fields by name; the interface layer packs them):
+    the sticky causes since CLEAR and the first cut query's number (0 while none)."""
+
+    LAST_EARLY: bool = False
+    SCORE_TIMEOUT: bool = False
+    QUERY: int = 0
+
+    @property
+    def any(self) -> bool:
+        """STATUS.PROTOCOL_ERROR."""
+        return self.LAST_EARLY or self.SCORE_TIMEOUT
+
+
+# The fault kinds with an ERROR bit (a CLEAR forgets its own cut).
+_CAUSES = {"last_early": "LAST_EARLY", "timeout": "SCORE_TIMEOUT"}
+
+
+class FaultPlan:
+    """The host's faults and register writes for a run, each given as a mapping from query
+    index, or as a function that chooses as the run goes (``faults(query, clusters)``,
+    ``writes(query)``; a random plan is made so). Every entry is checked as it is used, and
+    :attr:`faults` and :attr:`writes` keep the plan as it was carried out."""
+
+    def __init__(self, faults, writes, config: Config, queries: int):
+        self._choose_fault = faults if callable(faults) else None
+        self._choose_write = writes if callable(writes) else None
+        self._config = config
+        self.faults, self.writes = {}, {}
+        for what, table in (("faults", faults), ("writes", writes)):
+            if table is None or callable(table):
+                continue
+            for q in table:
+                if isinstance(q, bool) or not isinstance(q, int) or not 0 <= q < queries:
+                    raise ValueError(f"{what}: key {q!r} is not a query index of the vector "
+                                     f"(0..{queries - 1})")
+        self._fault_table = {} if self._choose_fault or faults is None else dict(faults)
+        self._write_table = {} if self._choose_write or writes is None else dict(writes)
+
+    def __bool__(self) -> bool:
+        return bool(self._choose_fault or self._fault_table)
+
+    def fault(self, query: int, clusters: int, row_beats: int) -> HostFault | None:
+        """The fault of ``query``, which sees ``clusters`` clusters in rows of ``row_beats``."""
+        fault = (self._choose_fault(query, clusters) if self._choose_fault
+                 else self._fault_table.get(query))
+        if fault is None:
+            return None
         if not isinstance(fault, HostFault):
-            raise ValueError(f"faults[{q}]: {fault!r} is not a HostFault")
-    for q, settings in writes.items():
+            raise ValueError(f"faults[{query}]: {fault!r} is not a HostFault")
+        if not clusters:
+            raise ValueError(f"faults[{query}]: the query sees no cluster, so it takes no "
+                             f"scores to break")
+        if fault.kind == "last_early" and fault.beats % row_beats == 0:
+            raise ValueError(f"faults[{query}]: last on beat {fault.beats} ends a row of "
+                             f"{row_beats} beats: a shorter query, not a fault")
+        self.faults[query] = fault
+        return fault
+
+    def write(self, query: int) -> dict:
+        """The runtime settings written while ``query`` runs (empty if none)."""
+        settings = (self._choose_write(query) if self._choose_write
+                    else self._write_table.get(query)) or {}
         for name, value in settings.items():
             if name not in RUNTIME:
-                raise ValueError(f"writes[{q}]: {name!r} is not one of {', '.join(RUNTIME)}")
+                raise ValueError(f"writes[{query}]: {name!r} is not one of "
+                                 f"{', '.join(RUNTIME)}")
             try:
-                dataclasses.replace(config, **{name: value})
+                dataclasses.replace(self._config, **{name: value})
             except ValueError as error:
-                raise ValueError(f"writes[{q}].{name}: {error}") from None
-    return faults, writes
-
-
-def pack_error(causes: set, query: int) -> int:
-    """The ERROR register for sticky ``causes`` and the first cut query's number."""
-    word = sum(1 << _ERROR_BITS[c] for c in causes)
-    return word | (query % (1 << _QUERY_BITS)) << _QUERY_LSB if causes else word
+                raise ValueError(f"writes[{query}].{name}: {error}") from None
+        if settings:
+            self.writes[query] = dict(settings)
+        return settings
 
 
 class FaultState:
@@ -88,57 +131,53 @@ class FaultState:
 
     def cut(self, fault: HostFault) -> None:
         """The current query's stream is cut by ``fault``."""
-        if fault.kind in _ERROR_BITS:
+        if fault.kind in _CAUSES:
             if not self.causes:
                 self.first = self.queries
-            self.causes.add(fault.kind)
+            self.causes.add(_CAUSES[fault.kind])
 
     def answered(self) -> None:
         self.queries += 1
 
-    def register(self) -> int:
+    def record(self) -> ErrorRecord:
         """ERROR as the host reads it now."""
-        return pack_error(self.causes, self.first)
+        return ErrorRecord(**{c: True for c in self.causes},
+                           QUERY=self.first if self.causes else 0)
 
 
 def random_faults(arrays: dict, config: Config, rng, *, rate: float = 0.5,
                   clear_share: float = 0.15, write_rate: float = 0.2) -> tuple[dict, dict]:
     """A random fault plan for a ``dre`` vector: about ``rate`` of the queries that see a
     cluster get a fault (CLEAR among them with ``clear_share``), and about ``write_rate`` of
-    all queries a register write (a random runtime setting). Walks the vector's clustering
-    to know how many clusters (so beats a row) each query sees."""
-    from .hcu import HcuModel
-    from .walk import Frame, dre_walk
+    all queries a register write (a random runtime setting). Chosen as the golden model runs
+    the vector, so each fault fits the clusters its query sees; returns ``(faults, writes)``
+    as mappings for :func:`vrex.golden.dre.run_dre`."""
+    from .dre import run_dre
 
-    faults, writes = {}, {}
-    hcu = HcuModel(config)
     rows = np.asarray(arrays["query_rows"]).reshape(-1)
-    for step in dre_walk(arrays["frame_end"], arrays["query_after"], rows):
-        if isinstance(step, Frame):
-            hcu.push(arrays["hashes"][step.start:step.end])
-            continue
-        q, n = step.index, hcu.n
-        if n and rng.random() < rate:
-            row_beats = -(-n // config.wtu_lanes)
-            total = int(rows[q]) * row_beats
-            kind = "clear" if rng.random() < clear_share else \
-                FAULT_KINDS[int(rng.integers(2))]
-            if kind == "last_early":
-                if row_beats == 1:
-                    kind = "timeout"            # every beat ends a row: last cannot be early
-                else:
-                    beats = int(rng.integers(1, total + row_beats))
-                    beats += beats % row_beats == 0
-            if kind != "last_early":
-                beats = int(rng.integers(0, total + 2))     # at the end or past it: no last
-            faults[q] = HostFault(kind, beats)
-            if kind == "clear":
-                hcu = HcuModel(hcu.config)
-        if rng.random() < write_rate:
-            name = RUNTIME[int(rng.integers(len(RUNTIME)))]
-            writes[q] = {name: _random_setting(name, config, rng)}
-            hcu.config = dataclasses.replace(hcu.config, **writes[q])
-    return faults, writes
+
+    def choose_fault(query: int, clusters: int) -> HostFault | None:
+        if not clusters or rng.random() >= rate:
+            return None
+        row_beats = -(-clusters // config.wtu_lanes)
+        total = int(rows[query]) * row_beats
+        kind = "clear" if rng.random() < clear_share else FAULT_KINDS[int(rng.integers(2))]
+        if kind == "last_early" and row_beats > 1:
+            beats = int(rng.integers(1, total + row_beats))
+            return HostFault(kind, beats + (beats % row_beats == 0))
+        # Every beat ends a row when a row is one beat: last cannot come early.
+        kind = "timeout" if kind == "last_early" else kind
+        return HostFault(kind, int(rng.integers(0, total + 2)))   # at or past the end: no last
+
+    def choose_write(query: int) -> dict:
+        if rng.random() >= write_rate:
+            return {}
+        name = RUNTIME[int(rng.integers(len(RUNTIME)))]
+        return {name: _random_setting(name, config, rng)}
+
+    result = run_dre(arrays["hashes"], arrays["frame_end"], arrays["query_after"], rows,
+                     arrays["scores"], config, faults=choose_fault, writes=choose_write)
+    return result.faults, result.writes
 
 
 def _random_setting(name: str, config: Config, rng) -> int:

@@ -163,11 +163,13 @@ async def dre_faults(dut):
                     f"query {q}: after CLEAR, ERROR {error:#x} and STATUS {status}"
                 checked += 1
             else:
-                error = await wishbone(dut, regs.offset("ERROR"))
-                assert error == want.errors[q], \
-                    f"query {q} ({fault}): ERROR {error:#x}, golden {want.errors[q]:#x}"
+                error = regs.unpack("ERROR", await wishbone(dut, regs.offset("ERROR")))
+                record = want.errors[q]
+                expected = {name: int(getattr(record, name)) % (1 << width)
+                            for name, _, width in regs["ERROR"].fields}
+                assert error == expected, f"query {q} ({fault}): ERROR {error}, golden {expected}"
                 status = regs.unpack("STATUS", await wishbone(dut, regs.offset("STATUS")))
-                assert status["PROTOCOL_ERROR"] == bool(want.errors[q] & 3), \
+                assert status["PROTOCOL_ERROR"] == record.any, \
                     f"query {q}: STATUS.PROTOCOL_ERROR {status['PROTOCOL_ERROR']}"
                 checked += 1
     queries = len(want.clusters)

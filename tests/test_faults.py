@@ -9,7 +9,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from vrex.golden.dre import run_dre
-from vrex.golden.faults import HostFault, pack_error, random_faults
+from vrex.golden.faults import ErrorRecord, HostFault, random_faults
 from vrex.golden.stimulus import random_vectors
 from vrex.interface.registers import RegisterMap
 from vrex.rtl.dre import DRE
@@ -45,10 +45,11 @@ def test_a_cut_query_is_answered_empty_and_nothing_else_changes(kind):
     assert np.array_equal(cut.select[others], good.select[others])
     assert np.array_equal(cut.descriptors, good.descriptors[good.descriptors[:, 0] != q])
     assert np.array_equal(cut.slot, good.slot) and np.array_equal(cut.cluster, good.cluster)
-    cause = {"last_early": 1, "timeout": 2}[kind]
-    assert cut.errors[:q] == [0] * q
-    assert cut.errors[q:] == [cause | q << 16] * (len(good.clusters) - q)
-    assert cut.cycles == -1 and good.errors == [0] * len(good.clusters)
+    cause = {"last_early": "LAST_EARLY", "timeout": "SCORE_TIMEOUT"}[kind]
+    assert cut.errors[:q] == [ErrorRecord()] * q
+    assert cut.errors[q:] == [ErrorRecord(**{cause: True}, QUERY=q)] * (len(good.clusters) - q)
+    assert cut.cycles == -1 and good.errors == [ErrorRecord()] * len(good.clusters)
+    assert cut.faults == {q: HostFault(kind, 1)} and good.faults == {}
 
 
 def test_clear_in_a_query_forgets_everything_after_it():
@@ -57,15 +58,20 @@ def test_clear_in_a_query_forgets_everything_after_it():
     q = _faulty_query(good, CFG.wtu_lanes)
     cut = _run(vectors, faults={q: HostFault("clear", 1)})
     assert not cut.select[q].any()
-    assert cut.errors == [0] * len(good.clusters)         # CLEAR forgets faults too
+    assert not any(e.any for e in cut.errors)               # CLEAR forgets faults too
     first = int(vectors.arrays["frame_end"][vectors.arrays["query_after"][q]])
     if first < vectors.arrays["hashes"].size:
         assert cut.cluster[first] == 0 and cut.slot[first] == 0     # a fresh table and pool
 
 
-def test_error_register_keeps_the_first_query_and_every_cause():
-    assert pack_error(set(), 5) == 0
-    assert pack_error({"last_early", "timeout"}, 70000) == 3 | (70000 % 65536) << 16
+def test_error_record_keeps_the_first_query_and_every_cause():
+    vectors = random_vectors("dre", CFG, 4, tokens=40, frames=4, queries=4)
+    good = _run(vectors)
+    cuttable = [q for q, n in enumerate(good.clusters) if -(-n // CFG.wtu_lanes) >= 2]
+    first, second = cuttable[:2]
+    cut = _run(vectors, faults={first: HostFault("timeout", 0),
+                                second: HostFault("last_early", 1)})
+    assert cut.errors[-1] == ErrorRecord(LAST_EARLY=True, SCORE_TIMEOUT=True, QUERY=first)
 
 
 def test_register_writes_take_effect_after_the_query():
@@ -83,6 +89,7 @@ def test_register_writes_take_effect_after_the_query():
 @pytest.mark.parametrize("faults, writes, message", [
     ({0: HostFault("timeout", 0)}, None, "sees no cluster"),
     ({-1: HostFault("timeout", 0)}, None, "key -1 is not a query index"),
+    (None, {2: {"ratio": 0}}, r"key 2 is not a query index of the vector \(0..1\)"),
     ({0: ("timeout", 1)}, None, "is not a HostFault"),
     (None, {0: {"digit": 2}}, "'digit' is not one of th_hd"),
     (None, {0: {"buckets": 0}}, r"writes\[0\].buckets"),
@@ -165,8 +172,10 @@ def test_fault_campaign(tmp_path, record_property):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--rate", "2"], "--rate must be in 0..1"), (["--stall", "100%"], "--stall must be in"),
-    (["--timeout", "25"], "--timeout must be in 0..24"), (["--queries", "0"], "--queries"),
+    (["--rate", "2"], "rate must be in 0..1, not 2.0"),
+    (["--stall", "100%"], "stall must be in 0..1 (exclusive), not 1.0"),
+    (["--timeout", "25"], "timeout must be in 0..24, not 25"),
+    (["--queries", "0"], "queries must be at least 1, not 0"),
     (["--set", "kv_bytes=64"], "kv_bytes=64")])
 def test_sim_faults_refuses_bad_arguments(args, message, capsys):
     assert main(["sim", "faults", *args]) == 2
