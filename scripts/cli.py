@@ -293,16 +293,7 @@ def cmd_sim_faults(args):
         raise UsageError("--config: the fault campaign drives the DRE without the KV memory "
                          f"engine; this configuration has kv_bytes={cfg.kv_bytes} (--set "
                          "kv_bytes=0)")
-    if args.queries < 1:
-        raise UsageError(f"--queries must be at least 1, not {args.queries}")
-    if not 0 <= args.timeout <= 24:
-        raise UsageError(f"--timeout must be in 0..24, not {args.timeout}")
-    if not 0 <= args.rate <= 1:
-        raise UsageError(f"--rate must be in 0..1 (or 0%..100%), not {args.rate:g}")
-    for flag in ("idle", "stall"):
-        if not 0 <= getattr(args, flag) < 1:
-            raise UsageError(f"--{flag} must be in 0..1 (exclusive), not "
-                             f"{getattr(args, flag):g}")
+    # run_campaign refuses the rest (queries, rate, timeout, idle, stall) before any work.
     result = run_campaign(cfg, args.seed, build_dir(args, "sim"), queries=args.queries,
                           rate=args.rate, timeout=args.timeout, idle=args.idle,
                           stall=args.stall, sim=args.sim, progress=_progress)

@@ -51,6 +51,9 @@ def run_campaign(config: Config, seed: int, build_root: Path, *, queries: int = 
         raise ValueError(f"queries must be at least 1, not {queries!r}")
     if not 0 <= rate <= 1:
         raise ValueError(f"rate must be in 0..1, not {rate!r}")
+    for name, value in (("idle", idle), ("stall", stall)):
+        if not 0 <= value < 1:
+            raise ValueError(f"{name} must be in 0..1 (exclusive), not {value!r}")
     if not 0 <= timeout <= TIMEOUT_MAX:
         raise ValueError(f"timeout must be in 0..{TIMEOUT_MAX}, not {timeout!r}")
     tokens = 4 * queries if tokens is None else tokens
