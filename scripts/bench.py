@@ -295,7 +295,7 @@ def bench_sim(*, frames: int = 64, build_root: Path = Path("build/bench-sim")) -
     import xml.etree.ElementTree as ET
 
     from vrex.rtl.generate import config_key
-    from vrex.testbench.runner import simulate
+    from vrex.testbench.runner import results_file, simulate
 
     config = Config()
     trace = generate_trace(TraceParams(frames=frames, heads=1))
@@ -310,7 +310,7 @@ def bench_sim(*, frames: int = 64, build_root: Path = Path("build/bench-sim")) -
         harness = run_harness(vectors, sim, _fresh(build_root / f"harness-{sim}"))
         out = simulate(vectors, build_root / "out.npz", sim=sim, build_root=build_root)
         # cocotb's own timing of the test, which leaves the build out.
-        results = build_root / f"dre-{config_key('dre', config)}-{sim}" / "results.xml"
+        results = results_file(build_root / f"dre-{config_key('dre', config)}-{sim}")
         seconds = float(ET.parse(results).getroot().find(".//testcase").get("time"))
         if compare_outputs(out, golden):
             raise RuntimeError(f"{sim} cocotb run differs from the golden model")

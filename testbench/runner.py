@@ -22,7 +22,7 @@ from vrex.rtl.generate import config_key, generate
 from .cocotb_common import Settings
 
 __all__ = ["SIMULATORS", "SimError", "RunFailed", "simulate", "sim_dir", "beat_log", "waveform",
-           "verilator_env"]
+           "results_file", "verilator_env"]
 
 SIMULATORS = ("icarus", "verilator")
 TESTBENCH = {name: u.testbench for name, u in UNITS.items() if u.testbench}
@@ -106,25 +106,32 @@ def simulate(vectors: Vectors, out: Path, *, sim: str = "icarus", idle: float = 
     saved = dict(os.environ)
     env = verilator_env() if sim == "verilator" else {}
     os.environ.update(env)       # the runner looks the simulator up on PATH when it builds
+    results = results_file(build_dir, log).resolve()
     try:
         runner = get_runner(sim)
         build_args = ["-Wno-fatal"] if sim == "verilator" else []
-        runner.build(sources=sources, hdl_toplevel=toplevel,
-                     build_dir=build_dir, timescale=("1ns", "1ps"), waves=waves,
-                     build_args=build_args, log_file=build_dir / "build.log")
+        try:
+            runner.build(sources=sources, hdl_toplevel=toplevel,
+                         build_dir=build_dir, timescale=("1ns", "1ps"), waves=waves,
+                         build_args=build_args, log_file=build_dir / "build.log")
+        except SystemExit as error:           # cocotb's runner exits on a failed build
+            raise SimError(f"{sim} build failed ({error}); see {build_dir / 'build.log'}") \
+                from None
         if progress:
             progress(f"sim {vectors.unit}: running {sim}, log {build_dir / log}")
         with _watch_beats(beats_file, f"sim {vectors.unit}", progress):
             # Icarus names its waveform after the log, so heads sharing a build keep theirs.
             plusargs = [f"+dumpfile_path={build_dir / Path(log).stem}.fst"] \
                 if waves and sim == "icarus" else []
-            results = runner.test(test_module=testbench or TESTBENCH[vectors.unit],
-                                  hdl_toplevel=toplevel, build_dir=build_dir,
-                                  test_dir=build_dir, waves=waves, plusargs=plusargs,
-                                  extra_env={**env, **settings.to_env(), **(extra_env or {})},
-                                  log_file=build_dir / log)
-    except SystemExit as error:               # cocotb's runner exits on a failed build
-        raise SimError(f"{sim} build failed ({error}); see {build_dir / 'build.log'}") from None
+            try:
+                results = runner.test(
+                    test_module=testbench or TESTBENCH[vectors.unit], hdl_toplevel=toplevel,
+                    build_dir=build_dir, test_dir=build_dir, waves=waves, plusargs=plusargs,
+                    extra_env={**env, **settings.to_env(), **(extra_env or {})},
+                    results_xml=str(results), log_file=build_dir / log)
+            except SystemExit:
+                # Under pytest the runner exits when a test fails; its results say which.
+                pass
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -148,6 +155,12 @@ def sim_dir(vectors: Vectors, sim: str, build_root: Path, *, waves: bool = False
     key = config_key(vectors.unit, vectors.config, early_exit)
     return (Path(build_root) / f"{vectors.unit}-{key}-{sim}{'-top' if soc_top else ''}"
             f"{'-waves' if waves else ''}").resolve()
+
+
+def results_file(build_dir: Path, log: str = "test.log") -> Path:
+    """cocotb's results of a run, named after its log as the waveform is, so runs sharing a
+    build keep their own."""
+    return Path(build_dir) / f"{Path(log).stem}.results.xml"
 
 
 def beat_log(build_dir: Path, log: str = "test.log") -> Path:
