@@ -15,6 +15,7 @@ from .skid import stage_harness
 from .hcu import hcu_miter, hcu_streams
 from .sby import ProofResult, run_sby
 from .wtu import wtu_harness
+from .wtu_streams import wtu_streams
 
 __all__ = ["PROOFS", "run_proofs"]
 
@@ -81,9 +82,9 @@ PROOFS = [
         "bucket for each row and the same row and final masks",
         "every output leaves within 48 cycles, so depth 50 compares them all",
         "no accumulator, adder-tree node or row-setup register overflows "
-        "(WTU(checks=True))",
+        "(WTU(checks='ranges'))",
         "no score-buffer read whose word is used meets a write to it (what its no_rw_check "
-        "relies on; WTU(checks=True))")),
+        "relies on; WTU(checks='ranges'))")),
     Proof("wtu-spec", "wtu", functools.partial(
             wtu_harness, **{**WTU_SMALL, "rows": 1}, units=("ee",), within=32,
             compare=("total", "threshold_of_total", "exit", "mask")), "bmc", 34, (
@@ -92,12 +93,27 @@ PROOFS = [
         "the miter carries it to two)",
         "the row leaves within 32 cycles, so depth 34 checks it",
         "no accumulator, adder-tree node or row-setup register overflows")),
-    Proof("wtu-streams", "wtu", functools.partial(wtu_harness, units=("ee",), stalls=True,
-                                                  compare=()), "bmc", 30, (
-        "o_row and o_mask: a valid beat stays, payload unchanged, until taken (free "
-        "back-pressure on every port; 3-bit scores, 2-bit counts)",
-        "no row or mask beat beyond the batch; the final flag on the final mask only",
-        "no accumulator, adder-tree node or row-setup register overflows")),
+    Proof("wtu-streams", "wtu", wtu_streams, "prove", 6, (
+        "unbounded (k-induction): the WTU (scan, early exit; 2-bit scores, 1-bit counts, 3 "
+        "clusters, 2 lanes, 2 buckets, all modes) over any number of batches of free data, "
+        "settings changed between batches, free back-pressure on every port: o_row and "
+        "o_mask keep the stream rule",
+        "nothing lost or repeated: an o_row beat and a mask only for a row taken; the final "
+        "mask, flagged final on every beat, only after the batch's last row and once every "
+        "row's o_row beat and mask have left; no count or score beat taken outside its part "
+        "of the batch",
+        "the row buffers' collision checks (what their no_rw_check relies on)",
+        "invariants (WTU(checks='control')): the FSM in one state, its beat counter inside; "
+        "a selection and its beats in the lanes only in SELECT; the buffers' delayed writes "
+        "after the states that take beats; which emission runs in which state; the emitter "
+        "reads a word before the load pass replaces it; and, in the harness, the host's part "
+        "of the batch, its counters and the rows pending in step with the unit's state")),
+    Proof("wtu-ranges", "wtu", functools.partial(wtu_harness, units=("ee",), stalls=True,
+                                                 compare=()), "bmc", 30, (
+        "no accumulator, adder-tree node or row-setup register overflows under free "
+        "back-pressure on every port (one batch of 2 rows; 3-bit scores, 2-bit counts)",
+        "o_row and o_mask keep the stream rule; no beat beyond the batch; the final flag on "
+        "the final mask only (as wtu-streams, here bounded)")),
     Proof("wtu-emitter", "wtu", emitter_harness, "prove", 8, (
         "unbounded (k-induction): the WTU's output stage alone (2-bit scores, 3 clusters, 2 "
         "lanes) under free back-pressure and free data: o_row and o_mask keep the stream rule",

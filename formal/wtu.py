@@ -2,7 +2,7 @@
 histogram) fed the same batch of free scores, counts and settings; each unit's outputs held to
 SPEC 3 written out as logic, and the units' exit buckets and masks to one another (the
 early-exit miter); every accumulator, adder-tree node and row-setup register asserted to hold
-its value (``WTU(checks=True)``)."""
+its value (``WTU(checks="ranges")``)."""
 
 import functools
 import operator
@@ -132,7 +132,7 @@ def wtu_harness(*, rows=2, score_bits=3, count_bits=2, max_clusters=3, lanes=2, 
         early_exit, schedule = UNITS[name]
         dut = unit(score_bits=score_bits, count_bits=count_bits, max_clusters=max_clusters,
                    lanes=lanes, max_buckets=max_buckets, exp_frac=exp_frac, exp_bits=exp_bits,
-                   early_exit=early_exit, schedule=schedule, checks=True)
+                   early_exit=early_exit, schedule=schedule, checks="ranges")
         m.submodules[name] = dut
         m.d.comb += [dut.columns.eq(columns), dut.ratio.eq(ratio), dut.buckets.eq(buckets),
                      dut.mode.eq(mode)]

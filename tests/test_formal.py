@@ -11,6 +11,7 @@ from vrex.formal.guard import guard_harness
 from vrex.formal.hcu import hcu_miter
 from vrex.formal.sby import missing_tools, run_sby
 from vrex.formal.units import PROOFS, run_proofs
+from vrex.formal.wtu_streams import wtu_streams
 from vrex.rtl.controller import Controller
 from vrex.rtl.guard import ScoreGuard
 from vrex.rtl.skid import Skid
@@ -136,3 +137,36 @@ def test_an_unbounded_proof_catches_a_broken_design(tmp_path, harness, proof):
     m, ports = harness()
     result = run_sby(m, ports, proof, mode="prove", depth=depth, workdir=tmp_path)
     assert result.status == "FAIL", result.line()
+
+
+class FinalNeverFlagged(WTU):
+    """A WTU whose final mask goes out unflagged, as one more row's mask."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += self.o_mask.payload.final.eq(0)
+        return m
+
+
+class ScoresAlwaysTaken(WTU):
+    """A WTU that takes score beats while it works on the row before (they are lost)."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += self.i_score.ready.eq(1)
+        return m
+
+
+@pytest.mark.parametrize("unit", [FinalNeverFlagged, ScoresAlwaysTaken],
+                         ids=["final-unflagged", "scores-always-taken"])
+def test_the_wtu_streams_proof_catches_a_broken_unit(tmp_path, unit):
+    # A whole batch is longer than the induction's depth: the counterexample comes from a
+    # bounded check from reset, and the proof itself no longer passes.
+    proof = next(p for p in PROOFS if p.name == "wtu-streams")
+    m, ports = wtu_streams(unit=unit)
+    result = run_sby(m, ports, "wtu-streams-broken", mode="bmc", depth=30, workdir=tmp_path)
+    assert result.status == "FAIL" and "wtu_streams.py" in result.detail, result.line()
+    m, ports = wtu_streams(unit=unit)
+    result = run_sby(m, ports, "wtu-streams-broken", mode="prove", depth=proof.depth,
+                     workdir=tmp_path / "prove")
+    assert not result.passed, result.line()

@@ -47,6 +47,8 @@ REFUSALS = {
                   "must fit a 63-bit total, not 80 bits"),
     "wtu_schedule": (lambda: WTU(schedule="sort"), ValueError,
                      "schedule must be 'scan' or 'histogram', not 'sort'"),
+    "wtu_checks": (lambda: WTU(checks="all"), ValueError,
+                   "checks must be False, True, 'ranges' or 'control', not 'all'"),
     "sort_lanes": (lambda: SortDatapath(lanes=6), ValueError,
                    "lanes must be a power of two, not 6"),
     "bridge": (lambda: Bridge(pushes=[(8, 4)], pops=[(8, 4)], addr_width=4, timeout=0),

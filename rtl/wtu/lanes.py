@@ -12,7 +12,7 @@ of counts by a tree from D, ``t`` stages long, and into its least and greatest s
 from B, ``ceil(log2 lanes)`` stages long (one level a stage).
 """
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Assert, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
@@ -83,10 +83,13 @@ class LanePipeline(wiring.Component):
     extremes_done : Out(1)
         The load pass's last beat is being folded into ``min_s`` and ``max_s`` (they are the
         row's from the next cycle; the sums two cycles later).
+    selecting : Out(1)
+        With ``invariants``: a selection pass's beat is in flight (B..G), for the unit's
+        invariants.
     """
 
     def __init__(self, *, score_bits, count_bits, max_clusters, lanes, max_buckets, exp_frac,
-                 exp_bits, total_bits, ways, exp_total, checks=False):
+                 exp_bits, total_bits, ways, exp_total, checks=False, invariants=False):
         self._sb, self._cb, self._lanes = score_bits, count_bits, lanes
         self._nb, self._q, self._ew = max_buckets, exp_frac, exp_bits
         self._vb = max(score_bits, exp_bits)
@@ -113,7 +116,9 @@ class LanePipeline(wiring.Component):
             "sum_p": Out(self._sum_shape),
             "sum_c": Out(range(max_clusters * ((1 << count_bits) - 1) + 1)),
             "extremes_done": Out(1),
+            **({"selecting": Out(1)} if invariants else {}),
         })
+        self._invariants = bool(invariants)
 
     #: Adder-tree levels between two registers.
     TREE_LEVELS = 2
@@ -149,6 +154,11 @@ class LanePipeline(wiring.Component):
                 m.d.sync += tag.valid.eq(0)
             tags.append(tag)
         tag_b, tag_c = tags[1], tags[2]
+        if self._invariants:
+            m.d.comb += self.selecting.eq(Cat(*(t.valid & ~t.load for t in tags[1:])).any())
+            # A load beat never carries the flag that latches a selection's S and T.
+            m.d.comb += [Assert(~(t.valid & t.load & t.zero), f"lanes_load_not_zero{stage}")
+                         for stage, t in enumerate(tags[1:], 1)]
         m.d.comb += self.ahead.eq(tags[-2])
 
         # B: a stored beat's scores arrive registered; the distance that mode exp and mode 0

@@ -46,6 +46,9 @@ class Selection(wiring.Component):
         The beat that reaches G next cycle.
     cuts : Out(ArrayLayout(cut, max_buckets))
         The histogram's cut of every bucket, for the lane pipeline's trees.
+    running : Out(1)
+        With ``invariants``: a selection is under way (the FSM is not idle), for the unit's
+        invariants; internal ones are asserted beside it.
     done : Out(1)
         The exit is known (one cycle): ``exit_bucket``, and ``cut`` (``v > exit edge <=>
         s > cut``); the beats in flight are to be dropped.
@@ -58,10 +61,11 @@ class Selection(wiring.Component):
     decide = 1
 
     def __init__(self, *, score_bits, max_clusters, lanes, max_buckets, total_bits, ways,
-                 scan, early_exit, exp, passes, checks=False):
+                 scan, early_exit, exp, passes, checks=False, invariants=False):
         self._sb, self._lanes, self._nb, self._tb = score_bits, lanes, max_buckets, total_bits
         self._scan, self._early_exit, self._exp = scan, bool(early_exit), bool(exp)
         self._passes, self._checks = passes, bool(checks)
+        self._invariants = bool(invariants)
         depth = -(-max_clusters // lanes)
         cut = cut_shape(score_bits)
         super().__init__({
@@ -85,6 +89,7 @@ class Selection(wiring.Component):
             "sums": In(data.ArrayLayout(signed(total_bits + 2), ways)),
             "pass_total": In(total_bits),
             "cuts": Out(data.ArrayLayout(cut, ways)),
+            **({"running": Out(1)} if invariants else {}),
             "done": Out(1),
             "exit_bucket": Out(range(max_buckets)),
             "cut": Out(cut),
@@ -154,7 +159,7 @@ class Selection(wiring.Component):
         with m.If(self.tag.valid & self.tag.first & self.tag.zero & ~self.exp_mode):
             m.d.sync += [self.total.eq(self.setup_total), self.threshold.eq(self.setup_threshold)]
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.comb += k_next.eq(0)
@@ -174,6 +179,8 @@ class Selection(wiring.Component):
                                   exited, bubble)
             else:
                 self._histogram_states(m, issue, leave, issued_all, last_beat, slacks)
+        if self._invariants:
+            m.d.comb += self.running.eq(~fsm.ongoing("IDLE"))
         return m
 
     def _scan_states(self, m, issue, leave, bucket, edge, width, issued_all, last_beat, exited,

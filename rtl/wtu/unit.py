@@ -1,6 +1,6 @@
 """The WTU: its parameters and ports, the row buffers, and the batch's sequence of stages."""
 
-from amaranth.hdl import Assert, Module, Signal
+from amaranth.hdl import Assert, Cat, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -15,7 +15,20 @@ from .lanes import LanePipeline
 from .schedule import Selection
 from .setup import RowSetup
 
-__all__ = ["WTU"]
+__all__ = ["WTU", "state_layout", "STATES"]
+
+#: The unit's FSM states, in order (SETUP0.. grouped as SETUP).
+STATES = ("COUNT", "LOAD", "DRAIN", "SPAN", "SETUP", "SELECT", "FLUSH", "FINAL")
+
+
+def state_layout(max_clusters: int, lanes: int) -> data.StructLayout:
+    """``WTU(checks=...).state``: one flag a state of :data:`STATES`, the beat counter, the
+    batch's beats a row, the last row's flag, and the emitter's."""
+    beats = range(-(-max_clusters // lanes) + 1)
+    return data.StructLayout({
+        **{name.lower(): 1 for name in STATES}, "k": beats, "beats": beats, "last_row": 1,
+        "em_active": 1, "em_final": 1, "em_k": beats, "em_r_valid": 1, "em_o_valid": 1,
+        "em_row_sent": 1})
 
 
 class WTU(CheckedParams, wiring.Component):
@@ -45,10 +58,13 @@ class WTU(CheckedParams, wiring.Component):
         ``"scan"``: one selection pass per bucket from the top (the paper's). ``"histogram"``:
         one pass that accumulates every bucket's prefix sum ``A(b)`` at once (``max_buckets``
         adder trees), then picks the first ``A(b) > T``; a fixed cost for more adders.
-    checks : bool
-        Embed an ``Assert`` beside every narrowing assignment of the accumulators, the adder
-        trees and the row setup that the value fits its register (``vrex formal`` proves them);
-        off in the generated Verilog.
+    checks : bool, "ranges" or "control"
+        Embed ``Assert``s for ``vrex formal`` to prove; off in the generated Verilog. Every
+        kind has the row buffers' collision checks. ``"ranges"``: beside every narrowing
+        assignment of the accumulators, the adder trees and the row setup, that the value
+        fits its register (the bounded proofs). ``"control"``: the control state's
+        invariants and the member ``state`` (the unbounded proof over any number of batches
+        of free data, whose accumulators it does not bound). ``True``: both.
 
     Members
     -------
@@ -73,11 +89,15 @@ class WTU(CheckedParams, wiring.Component):
         Each row's selection mask, then the OR-ed final mask (``final`` set).
     busy : Out(1)
         A batch is in progress.
+    state : Out(state_layout(...))
+        With ``checks`` True or ``"control"``: the FSM's state, the beat counter, the batch's
+        beats a row, the last row's flag and the emitter's state, for a proof's invariants
+        (formal/wtu_streams.py).
     """
 
     @classmethod
     def check(cls, *, score_bits, count_bits, max_clusters, lanes, max_buckets, exp_frac,
-              exp_bits, schedule, **_):
+              exp_bits, schedule, checks, **_):
         check_int("score_bits", score_bits, 2, 32)
         check_int("count_bits", count_bits, 1, 32)
         check_int("max_clusters", max_clusters, 1, 1 << 16)
@@ -85,6 +105,9 @@ class WTU(CheckedParams, wiring.Component):
         check_int("max_buckets", max_buckets, 1, 1 << 10)
         check_int("exp_frac", exp_frac, 0, 6)
         check_int("exp_bits", exp_bits, 1, 24)
+        if checks not in (False, True, "ranges", "control"):
+            raise ValueError(f"checks must be False, True, 'ranges' or 'control', "
+                             f"not {checks!r}")
         total = wicsum_total_bits(max(score_bits, exp_bits), count_bits, max_clusters)
         if total > 63:
             raise ValueError(f"max(score_bits, exp_bits) + count_bits + log2(max_clusters) "
@@ -106,7 +129,9 @@ class WTU(CheckedParams, wiring.Component):
         self._max_buckets = max_buckets
         self._early_exit = bool(early_exit)
         self._schedule = schedule
-        self._checks = bool(checks)
+        self._checks = bool(checks)               # the buffers' collision checks
+        self._ranges = checks in (True, "ranges")
+        self._control = checks in (True, "control")
         self._total_bits = wicsum_total_bits(self._value_bits, count_bits, max_clusters)
         super().__init__({
             "columns": In(range(max_clusters + 1)),
@@ -119,6 +144,7 @@ class WTU(CheckedParams, wiring.Component):
                                                      max_clusters, max_buckets))),
             "o_mask": Out(stream.Signature(mask_layout(lanes))),
             "busy": Out(1),
+            **({"state": Out(state_layout(max_clusters, lanes))} if self._control else {}),
         })
 
     @classmethod
@@ -172,13 +198,14 @@ class WTU(CheckedParams, wiring.Component):
         m.submodules.lanes = pipe = LanePipeline(
             **sizes, count_bits=cb, lanes=lanes, exp_frac=self._exp_frac,
             exp_bits=self._exp_bits, ways=ways, exp_total=scan and self._exp,
-            checks=self._checks)
-        m.submodules.setup = setup = RowSetup(**sizes, count_bits=cb, checks=self._checks)
+            checks=self._ranges, invariants=self._control)
+        m.submodules.setup = setup = RowSetup(**sizes, count_bits=cb, checks=self._ranges)
         m.submodules.select = select = Selection(
             **sizes, lanes=lanes, ways=ways, scan=scan, early_exit=self._early_exit,
-            exp=self._exp, passes=self.passes, checks=self._checks)
+            exp=self._exp, passes=self.passes, checks=self._ranges, invariants=self._control)
         m.submodules.emitter = emitter = MaskEmitter(
-            **sizes, count_bits=cb, lanes=lanes, value_bits=self._value_bits)
+            **sizes, count_bits=cb, lanes=lanes, value_bits=self._value_bits,
+            checks=self._control)
 
         # Row buffers: the row's scores and the batch's counts, one beat per word, and the OR of
         # the row masks so far. The mask of row r leaves while row r + 1 loads: a score beat
@@ -287,7 +314,7 @@ class WTU(CheckedParams, wiring.Component):
         last_beat = k + 1 == beats
         first_row, last_row = Signal(), Signal()
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("COUNT"):
                 m.d.comb += [self.i_count.ready.eq(1), self.busy.eq((k != 0) | emitter.active)]
                 with m.If(self.i_count.valid):
@@ -357,4 +384,44 @@ class WTU(CheckedParams, wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 with m.If(emitter.done):
                     m.next = "COUNT"
+        if self._control:
+            self._invariants(m, fsm, k=k, beats=beats, last_row=last_row, store=store,
+                             count_store=count_store, pipe=pipe, select=select, emitter=emitter)
         return m
+
+    def _invariants(self, m, fsm, *, k, beats, last_row, store, count_store, pipe, select,
+                    emitter):
+        """What the control state always is, and the state a harness relates to its own."""
+        st, em = self.state, emitter.state
+        setups = [fsm.ongoing(f"SETUP{step}") for step in range(RowSetup.edge_latency)]
+        for name in STATES:
+            flag = (Cat(*setups).any() if name == "SETUP" else fsm.ongoing(name))
+            m.d.comb += getattr(st, name.lower()).eq(flag)
+        m.d.comb += [st.k.eq(k), st.beats.eq(beats), st.last_row.eq(last_row),
+                     st.em_active.eq(emitter.active), st.em_final.eq(em.final),
+                     st.em_k.eq(emitter.k), st.em_r_valid.eq(em.r_valid),
+                     st.em_o_valid.eq(em.o_valid), st.em_row_sent.eq(em.row_sent)]
+        active, final = emitter.active, em.final
+        m.d.comb += [
+            # The FSM in one of its states; the beat counter past zero only while it counts.
+            Assert(Cat(*(getattr(st, name.lower()) for name in STATES)).any(), "wtu_state_valid"),
+            Assert(((st.count | st.load) & (k < beats)) | (k == 0), "wtu_k_inside"),
+            # A selection runs, and its beats are in the lanes, only in SELECT.
+            Assert(select.running == st.select, "wtu_selection_in_select"),
+            Assert(~pipe.selecting | st.select, "wtu_selection_beats_in_select"),
+            # The buffers' delayed writes follow the states that take beats.
+            Assert(~store.valid | st.load | st.drain, "wtu_store_after_load"),
+            Assert(~count_store.valid | st.count | st.load, "wtu_count_store_after_count"),
+            # Which emission runs in which state: none while counting, setting up or
+            # selecting; a row's beside the next row's load; the last row's in FLUSH, then
+            # the final mask.
+            Assert(~active | ~(st.count | st.setup | st.select), "wtu_emitter_idle"),
+            Assert(~st.flush | (active & ~final), "wtu_flush_emits_row"),
+            Assert(~st.final | (active & final), "wtu_final_emits_final"),
+            Assert(~active | ~final | st.final, "wtu_final_only_in_final"),
+            # The emitter reads a word of the buffer before the load pass replaces it.
+            Assert(~(st.load & active) | (emitter.k >= k), "wtu_emitter_ahead"),
+            Assert(~(store.valid & active) | (emitter.k > store.addr), "wtu_store_behind"),
+            Assert(~active | ((emitter.k <= beats)
+                              & (em.o_valid + em.r_valid <= emitter.k)), "wtu_emitter_k"),
+        ]
