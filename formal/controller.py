@@ -9,7 +9,7 @@ from vrex.rtl.controller import Controller
 
 from .rules import free_inputs, harness_module, stream_rule
 
-__all__ = ["controller_harness"]
+__all__ = ["controller_harness", "watch_controller"]
 
 
 def controller_harness(*, max_clusters=4, page_tokens=2, max_pages=4, lanes=2,
@@ -19,11 +19,23 @@ def controller_harness(*, max_clusters=4, page_tokens=2, max_pages=4, lanes=2,
     m.submodules.dut = dut = unit(max_clusters=max_clusters, page_tokens=page_tokens,
                                   max_pages=max_pages, lanes=lanes, checks=True)
     free_inputs(m, dut)
-    stream_rule(m, dut.i_id, assume=True, name="i_id")
-    stream_rule(m, dut.i_select, assume=True, name="i_select")
-    stream_rule(m, dut.o_slot, assume=False, name="o_slot")
-    stream_rule(m, dut.o_desc, assume=False, name="o_desc")
-    m.d.comb += Assume(dut.i_id.payload.cluster < max_clusters)
+    watch_controller(m, dut, max_clusters=max_clusters, page_tokens=page_tokens,
+                     max_pages=max_pages, assume=True)
+    return m, ports
+
+
+def watch_controller(m, dut, *, max_clusters, page_tokens, max_pages, assume):
+    """The properties and invariants of a ``Controller(checks=True)`` in ``m``, with what its
+    environment must do (the stream rule on its inputs, cluster ids inside the table, the
+    HCU's contract, CLEAR only while idle) assumed (``assume``, the unit alone) or asserted
+    (the unit inside the DRE)."""
+    given = Assume if assume else Assert
+    stream_rule(m, dut.i_id, assume=assume, name="ctl_i_id")
+    stream_rule(m, dut.i_select, assume=assume, name="ctl_i_select")
+    stream_rule(m, dut.o_slot, assume=False, name="ctl_o_slot")
+    stream_rule(m, dut.o_desc, assume=False, name="ctl_o_desc")
+    m.d.comb += given(~dut.i_id.valid | (dut.i_id.payload.cluster < max_clusters),
+                      "ctl_cluster_inside")
     # The HCU's side of the contract: a cluster's first id since reset or a CLEAR founds it
     # (the controller keeps no per-cluster state across a CLEAR, it trusts ``new``), and a
     # CLEAR comes only while the controller is idle, with no id or selection offered: an id
@@ -32,8 +44,9 @@ def controller_harness(*, max_clusters=4, page_tokens=2, max_pages=4, lanes=2,
     founded = Signal(max_clusters)
     cluster = dut.i_id.payload.cluster
     first = ~founded.bit_select(cluster, 1)
-    m.d.comb += [Assume(~dut.i_id.valid | (dut.i_id.payload.new == first)),
-                 Assume(~dut.clear | (~dut.busy & ~dut.i_select.valid & ~dut.i_id.valid))]
+    m.d.comb += [given(~dut.i_id.valid | (dut.i_id.payload.new == first), "ctl_new_is_first"),
+                 given(~dut.clear | (~dut.busy & ~dut.i_select.valid & ~dut.i_id.valid),
+                       "ctl_clear_idle")]
     with m.If(dut.i_id.valid & dut.i_id.ready):
         m.d.sync += founded.eq(founded | (1 << cluster))
     with m.If(dut.clear):
@@ -76,7 +89,7 @@ def controller_harness(*, max_clusters=4, page_tokens=2, max_pages=4, lanes=2,
         Cover(dut.page_overflow, "pool_exhausted"),
         Cover(cleared & taken & (slot == 0), "slot_0_again_after_clear"),
     ]
-    return m, ports
+    return dict(founded=founded, ids_inside=ids_inside, queries_inside=queries_inside)
 
 
 def _invariants(dut, founded, watch, seen, ids_inside, queries_inside, max_clusters,

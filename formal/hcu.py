@@ -8,7 +8,7 @@ from vrex.rtl.hcu import HCU
 
 from .rules import free_inputs, harness_module, stream_rule
 
-__all__ = ["hcu_miter", "hcu_streams"]
+__all__ = ["hcu_miter", "hcu_streams", "watch_hcu"]
 
 
 def hcu_miter(*, tokens=3, hash_bits=6, digit=2, segment=2, max_clusters=2, count_bits=2,
@@ -70,16 +70,28 @@ def hcu_streams(*, hash_bits=4, digit=2, segment=1, lanes=2, max_clusters=3, cou
     m.submodules.dut = dut = HCU(hash_bits=hash_bits, digit=digit, segment=segment, lanes=lanes,
                                  max_clusters=max_clusters, count_bits=count_bits, checks=True)
     free_inputs(m, dut)
-    stream_rule(m, dut.i_hash, assume=True, name="i_hash")
-    stream_rule(m, dut.o_id, assume=False, name="o_id")
-    m.d.comb += [Assume(dut.th_hd <= hash_bits + 1), Assume(dut.rd_addr < max_clusters)]
+    watch_hcu(m, dut, hash_bits=hash_bits, max_clusters=max_clusters, capacity=capacity,
+              assume=True)
+    return m, ports
+
+
+def watch_hcu(m, dut, *, hash_bits, max_clusters, capacity=1, assume):
+    """The properties and invariants of an ``HCU(checks=True)`` in ``m``, with what its
+    environment must do (the stream rule on ``i_hash``, the threshold and the read address
+    inside their ranges, CLEAR only while idle) assumed (``assume``, the unit alone) or
+    asserted (the unit inside the DRE)."""
+    given = Assume if assume else Assert
+    stream_rule(m, dut.i_hash, assume=assume, name="hcu_i_hash")
+    stream_rule(m, dut.o_id, assume=False, name="hcu_o_id")
+    m.d.comb += [given(dut.th_hd <= hash_bits + 1, "hcu_th_inside"),
+                 given(dut.rd_addr < max_clusters, "hcu_rd_addr_inside")]
     taken_in = dut.i_hash.valid & dut.i_hash.ready
     taken_out = dut.o_id.valid & dut.o_id.ready
     inside = Signal(range(capacity + 2))
     m.d.sync += inside.eq(inside + taken_in - taken_out)
     # Clusters founded since reset or the last CLEAR (which the environment gives only while
     # the HCU is idle and no hash is offered, as the DRE does).
-    m.d.comb += Assume(~dut.clear | (~dut.busy & ~dut.i_hash.valid))
+    m.d.comb += given(~dut.clear | (~dut.busy & ~dut.i_hash.valid), "hcu_clear_idle")
     founded = Signal(range(max_clusters + 1))
     ident = dut.o_id.payload
     with m.If(taken_out & ident.new):
@@ -98,4 +110,4 @@ def hcu_streams(*, hash_bits=4, digit=2, segment=1, lanes=2, max_clusters=3, cou
         Cover(table == max_clusters, "table_full"),
         Cover(dut.cluster_overflow & taken_out, "token_forced_into_full_table"),
     ]
-    return m, ports
+    return dict(inside=inside, founded=founded)

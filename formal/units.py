@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .controller import controller_harness
 from .dre import dre_idle
+from .dre_streams import dre_streams
 from .emitter import emitter_harness
 from .guard import guard_harness
 from .setup import setup_harness
@@ -150,6 +151,22 @@ PROOFS = [
         "lost or repeated; an empty one passes a beat in its own cycle",)),
     Proof("forward", "stages", functools.partial(stage_harness, kind="forward"), "prove", 4, (
         "unbounded (k-induction): the forward register: the same",)),
+    Proof("dre-streams", "dre", dre_streams, "prove", 6, (
+        "unbounded (k-induction): the whole DRE (2-bit hashes, 2 clusters, 1 WTU lane, 1 "
+        "bucket, 1 token a page, 2 pages) under a free host (any beats, scores, register "
+        "writes and CLEARs, free back-pressure): o_slot, o_select, o_desc keep the stream "
+        "rule",
+        "nothing lost or repeated: a slot only for a token taken and not answered, at most "
+        "four inside; one query at a time; its selection exactly its beats, last on the final "
+        "one, and only inside it; descriptors only inside it, the end beat after its "
+        "selection; no slot handed out twice between clears",
+        "composed: each unit's own proof (HCU, controller, WTU, score guard, the three "
+        "stream registers) watches it inside the DRE, and what that proof assumed of its "
+        "environment is asserted, proved from the other units and the DRE's invariants (the "
+        "query FSM's state against the units', tokens and final-mask beats accounted for, "
+        "founded clusters in step, the registers inside their ranges)")),
+    Proof("dre-streams-cover", "dre", dre_streams, "cover", 50, (
+        "cover: a query answered (its selection and its end beat); a WTU batch sent",)),
     Proof("dre-idle", "dre", dre_idle, "bmc", 58, (
         "the whole DRE (2-bit hashes, 2 clusters, 1 WTU lane, 1 bucket, 1 token a page, 2 "
         "pages) under a free host: broken score streams, CLEARs and register writes at any "

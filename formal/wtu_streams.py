@@ -16,7 +16,7 @@ from vrex.rtl.wtu import WTU
 
 from .rules import free_inputs, harness_module, stream_rule
 
-__all__ = ["wtu_streams"]
+__all__ = ["wtu_streams", "watch_wtu"]
 
 
 def wtu_streams(*, score_bits=2, count_bits=1, max_clusters=3, lanes=2, max_buckets=2,
@@ -29,11 +29,22 @@ def wtu_streams(*, score_bits=2, count_bits=1, max_clusters=3, lanes=2, max_buck
         max_buckets=max_buckets, exp_frac=exp_frac, exp_bits=exp_bits, early_exit=early_exit,
         schedule=schedule, checks="control")
     free_inputs(m, dut)
+    watch_wtu(m, dut, lanes=lanes, max_clusters=max_clusters, max_buckets=max_buckets,
+              assume=True)
+    return m, ports
+
+
+def watch_wtu(m, dut, *, lanes, max_clusters, max_buckets, assume):
+    """The properties and invariants of a ``WTU(checks="control")`` in ``m``, with what its
+    environment must do (the stream rule on its inputs; settings held through a batch and
+    valid in it; counts only while it counts) assumed
+    (``assume``, the unit alone) or asserted (the unit inside the DRE)."""
+    given = Assume if assume else Assert
     st = dut.state
     for name in ("i_count", "i_score"):
-        stream_rule(m, getattr(dut, name), assume=True, name=name)
+        stream_rule(m, getattr(dut, name), assume=assume, name=f"wtu_{name}")
     for name in ("o_row", "o_mask"):
-        stream_rule(m, getattr(dut, name), assume=False, name=name)
+        stream_rule(m, getattr(dut, name), assume=False, name=f"wtu_{name}")
 
     # The host's side: which part of a batch it is sending.
     counting, scoring, waiting = Signal(init=1), Signal(), Signal()   # one of the three
@@ -43,7 +54,8 @@ def wtu_streams(*, score_bits=2, count_bits=1, max_clusters=3, lanes=2, max_buck
     score_taken = dut.i_score.valid & dut.i_score.ready
     beats = (dut.columns + lanes - 1) // lanes
 
-    # Settings change only between batches, and not in the cycle before a count beat.
+    # Settings change only between batches, and not in the cycle before a count beat; they
+    # are valid from then to the batch's end.
     settings = (dut.columns, dut.buckets, dut.mode, dut.ratio)
     held = [Signal.like(s, name=f"held_{s.name}", reset_less=True) for s in settings]
     m.d.sync += [h.eq(s) for h, s in zip(held, settings)]
@@ -51,13 +63,15 @@ def wtu_streams(*, score_bits=2, count_bits=1, max_clusters=3, lanes=2, max_buck
     m.d.sync += started.eq(1)
     same = (dut.columns == held[0]) & (dut.buckets == held[1]) & (dut.mode == held[2]) \
         & (dut.ratio == held[3])
+    between = counting & (count_k == 0) & ~dut.i_count.valid
     m.d.comb += [
-        Assume((dut.columns >= 1) & (dut.columns <= max_clusters)),
-        Assume((dut.buckets >= 1) & (dut.buckets <= max_buckets)),
-        Assume(~started | same | (counting & (count_k == 0) & ~dut.i_count.valid)),
-        Assume(~dut.i_count.valid | counting),
-        Assume(~dut.i_score.valid | scoring),
+        given(between | ((dut.columns >= 1) & (dut.columns <= max_clusters) &
+                         (dut.buckets >= 1) & (dut.buckets <= max_buckets)),
+              "wtu_settings_valid"),
+        given(~started | same | between, "wtu_settings_held"),
+        given(~dut.i_count.valid | counting, "wtu_counts_in_counting"),
     ]
+
     with m.If(count_taken):
         m.d.sync += count_k.eq(count_k + 1)
         with m.If(count_k + 1 == beats):
@@ -115,8 +129,8 @@ def wtu_streams(*, score_bits=2, count_bits=1, max_clusters=3, lanes=2, max_buck
         Assert(~(st.flush | st.final) | waiting, "batch_in"),
         Assert(~(scoring | waiting) | (count_k == 0), "counts_done"),
         Assert(scoring | (beat_in == 0), "rows_done"),
-        Assert((count_k < beats) & (beat_in < beats) & (mask_beat < beats),
-               "counters_inside"),
+        Assert(((count_k < beats) | (count_k == 0)) & ((beat_in < beats) | (beat_in == 0)) &
+               ((mask_beat < beats) | (mask_beat == 0)), "counters_inside"),
         Assert(pend_rows == Mux(between, 1, 0) + em_row, "rows_pending"),
         Assert(pend_masks == Mux(between, 1, 0) + em_mask, "masks_pending"),
         Assert(mask_beat == Mux(st.em_active & (em_taken != st.beats), em_taken, 0),
@@ -124,4 +138,6 @@ def wtu_streams(*, score_bits=2, count_bits=1, max_clusters=3, lanes=2, max_buck
         Assert(~(mask_beat != 0) | (mask_final == st.em_final), "mask_kind_together"),
         Cover(mask_ends & final_beat & (dut.columns == max_clusters), "a_batch_sent"),
     ]
-    return m, ports
+    return dict(counting=counting, scoring=scoring, waiting=waiting, count_k=count_k,
+                beat_in=beat_in, pend_rows=pend_rows, pend_masks=pend_masks,
+                mask_beat=mask_beat, mask_final=mask_final)

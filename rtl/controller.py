@@ -112,9 +112,9 @@ class Controller(CheckedParams, wiring.Component):
         })
 
     @classmethod
-    def from_config(cls, config) -> "Controller":
+    def from_config(cls, config, *, checks: bool = False) -> "Controller":
         return cls(max_clusters=config.max_clusters, page_tokens=config.page_tokens,
-                   max_pages=config.max_pages, lanes=config.wtu_lanes)
+                   max_pages=config.max_pages, lanes=config.wtu_lanes, checks=checks)
 
     max_clusters = property(lambda self: self._max_clusters)
     page_tokens = property(lambda self: self._page_tokens)

@@ -9,7 +9,7 @@ selection and its fetch descriptors, ending with an ``end`` beat.
 """
 
 from amaranth.hdl import C, Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from vrex.interface.layouts import dre_layouts, kv_layouts
@@ -24,7 +24,20 @@ from .skid import Forward, Skid
 from .wishbone import wishbone_signature
 from .wtu import WTU
 
-__all__ = ["DRE"]
+__all__ = ["DRE", "state_layout", "STATES"]
+
+#: The query FSM's states.
+STATES = ("RUN", "WAIT", "COUNTS", "SELECT", "EMPTY", "DESC")
+
+
+def state_layout(config) -> data.StructLayout:
+    """``DRE(checks=True).state``: one flag a state of :data:`STATES`, the count and selection
+    beat counter, the count read stage, the query's clusters and beats a row, the flag of its
+    last selection beat, and the CLEAR in waiting."""
+    clusters = range(config.max_clusters + 1)
+    return data.StructLayout({**{name.lower(): 1 for name in STATES}, "k": clusters,
+                              "stage": 1, "n": clusters, "beats": clusters,
+                              "last_select": 1, "clear_pending": 1, "clear_ready": 1})
 
 
 class DRE(wiring.Component):
@@ -46,6 +59,9 @@ class DRE(wiring.Component):
         Per query: ``(page, tokens)`` per page of every selected cluster, then an ``end`` beat.
     bus : In(wishbone_signature(...))
         The registers of :func:`vrex.interface.registers.dre_registers`.
+    state : Out(state_layout(config))
+        With ``checks``: the query FSM's state, for a proof's invariants; the units are then
+        built with their own checks (:attr:`units`).
 
     With the KV memory engine (``kv_bytes`` > 0, SPEC 7), also:
 
@@ -68,9 +84,12 @@ class DRE(wiring.Component):
     (docs/dre.md, "Host faults").
     """
 
-    def __init__(self, config):
+    def __init__(self, config, *, checks=False):
         self._config = config
         self._map = RegisterMap(config)
+        self._checks = bool(checks)
+        # With checks, the units exist from here on, so that a proof can name their state.
+        self._units = self._make_units() if checks else None
         layouts = dre_layouts(config)
         super().__init__({
             "i_hash": In(stream.Signature(layouts["i_hash"])),
@@ -83,6 +102,7 @@ class DRE(wiring.Component):
                for name, layout in kv_layouts(config).items()},
             **(axi_channels(config.axi_addr_width, config.bus_bytes) if config.kv_bytes
                else {}),
+            **({"state": Out(state_layout(config))} if checks else {}),
         })
 
     @classmethod
@@ -92,20 +112,45 @@ class DRE(wiring.Component):
     config = property(lambda self: self._config)
     registers = property(lambda self: self._map.registers)
 
+    @property
+    def units(self) -> dict:
+        """With ``checks``: the units by name (``hcu``, ``wtu``, ``controller``, ``guard``, the
+        stream registers ``id_skid``, ``select_skid``, ``select_reg``, and ``regs``), each
+        built with its own checks, for a proof's invariants (formal/dre_streams.py)."""
+        if self._units is None:
+            raise ValueError("DRE.units needs checks=True")
+        return dict(self._units)
+
+    def _make_units(self) -> dict:
+        c, checks = self._config, self._checks
+        lanes = c.wtu_lanes
+        hcu = HCU.from_config(c, count_lanes=lanes, checks=checks)
+        wtu = WTU.from_config(c, checks="control" if checks else False)
+        mask = wtu.o_mask.payload.mask.shape()
+        return dict(
+            hcu=hcu, wtu=wtu,
+            controller=Controller.from_config(c, checks=checks),
+            guard=ScoreGuard(dre_layouts(c)["i_score"], -(-c.max_clusters // lanes),
+                             checks=checks),
+            id_skid=Skid(hcu.o_id.payload.shape()), select_skid=Skid(mask),
+            select_reg=Forward(mask), regs=RegisterFile(self._map.registers))
+
     def elaborate(self, platform):
         m = Module()
         c = self._config
         lanes = c.wtu_lanes
-        m.submodules.hcu = hcu = HCU.from_config(c, count_lanes=lanes)
-        m.submodules.wtu = wtu = WTU.from_config(c)
-        m.submodules.controller = ctl = Controller.from_config(c)
-        m.submodules.regs = regs = RegisterFile(self._map.registers)
+        units = self._units or self._make_units()
+        for name, unit in units.items():
+            m.submodules[name] = unit
+        hcu, wtu, ctl, guard, regs = (units[name] for name in
+                                      ("hcu", "wtu", "controller", "guard", "regs"))
+        id_skid, select_skid, select_reg = (units[name]
+                                            for name in ("id_skid", "select_skid", "select_reg"))
         connect(m, wiring.flipped(self.bus), regs.bus)
 
         # Tokens: hashes to the HCU, ids to the controller, slots out.
         # The ids pass a skid register: the controller's slot pipeline then holds back the
         # HCU's emit through a flip-flop (rtl/skid.py).
-        m.submodules.id_skid = id_skid = Skid(hcu.o_id.payload.shape())
         connect(m, hcu.o_id, id_skid.i)
         connect(m, id_skid.o, ctl.i_id)
         if c.kv_bytes:
@@ -116,8 +161,6 @@ class DRE(wiring.Component):
             store_busy = C(0, 1)
         # The host's scores reach the WTU through the guard, which ends a stream the host
         # broke (docs/dre.md, "Host faults").
-        m.submodules.guard = guard = ScoreGuard(self.i_score.payload.shape(),
-                                                -(-c.max_clusters // lanes))
         connect(m, wiring.flipped(self.i_score), guard.i_score)
         connect(m, guard.o_score, wtu.i_score)
         m.d.comb += [hcu.i_hash.payload.eq(self.i_hash.payload.hash), hcu.th_hd.eq(regs.th_hd),
@@ -182,8 +225,6 @@ class DRE(wiring.Component):
         # in the emitter and the controller's selection buffer are a cycle apart
         # (SELECT_LATENCY).
         k = Signal(range(c.max_clusters + 1))     # count beats read / selection beats passed
-        m.submodules.select_skid = select_skid = Skid(wtu.o_mask.payload.mask.shape())
-        m.submodules.select_reg = select_reg = Forward(wtu.o_mask.payload.mask.shape())
         connect(m, select_skid.o, select_reg.i)
         select_valid = select_reg.o.valid
         select_mask = select_reg.o.payload
@@ -209,7 +250,7 @@ class DRE(wiring.Component):
         clear_ready = Signal()
         m.d.sync += clear_ready.eq(0)
         stage = Signal()                            # count read data is on rd_counts
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("RUN"):
                 # A query marker is taken at once (the beats behind it wait for the query's
                 # end), unless a CLEAR is pending: then the clear goes first.
@@ -271,6 +312,12 @@ class DRE(wiring.Component):
                 with m.If(self.o_desc.valid & self.o_desc.ready & self.o_desc.payload.end):
                     m.d.sync += queries.eq(queries + 1)
                     m.next = "RUN"
+        if self._checks:
+            st = self.state
+            m.d.comb += [getattr(st, name.lower()).eq(fsm.ongoing(name)) for name in STATES]
+            m.d.comb += [st.k.eq(k), st.stage.eq(stage), st.n.eq(n), st.beats.eq(beats),
+                         st.last_select.eq(last_select), st.clear_pending.eq(clear_pending),
+                         st.clear_ready.eq(clear_ready)]
         return m
 
     def _kv_engine(self, m, ctl, regs):

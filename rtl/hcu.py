@@ -113,12 +113,13 @@ class HCU(CheckedParams, wiring.Component):
         })
 
     @classmethod
-    def from_config(cls, config, *, early_exit: bool = True, count_lanes: int = 1) -> "HCU":
+    def from_config(cls, config, *, early_exit: bool = True, count_lanes: int = 1,
+                    checks: bool = False) -> "HCU":
         """The HCU of a :class:`vrex.golden.config.Config`."""
         return cls(hash_bits=config.hash_bits, digit=config.digit, lanes=config.hcu_lanes,
                    max_clusters=config.max_clusters, count_bits=config.count_bits,
                    early_exit=early_exit, count_lanes=count_lanes,
-                   segment=config.hcu_segment)
+                   segment=config.hcu_segment, checks=checks)
 
     def _invariants(self, m, fsm, *, n, full, slot, new_row, new_lane, base, left, final,
                     occupied, found, best):

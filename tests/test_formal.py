@@ -12,11 +12,13 @@ from vrex.formal.hcu import hcu_miter
 from vrex.formal.sby import missing_tools, run_sby
 from vrex.formal.units import PROOFS, run_proofs
 from vrex.formal.wtu_streams import wtu_streams
+from vrex.formal.dre_streams import dre_streams
 from vrex.rtl.controller import Controller
 from vrex.rtl.guard import ScoreGuard
 from vrex.rtl.skid import Skid
 from vrex.rtl.wtu.emitter import MaskEmitter
 from vrex.rtl.wtu import WTU
+from vrex.rtl.dre import DRE
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"not installed: {missing_tools()}")
 
@@ -168,5 +170,38 @@ def test_the_wtu_streams_proof_catches_a_broken_unit(tmp_path, unit):
     assert result.status == "FAIL" and "wtu_streams.py" in result.detail, result.line()
     m, ports = wtu_streams(unit=unit)
     result = run_sby(m, ports, "wtu-streams-broken", mode="prove", depth=proof.depth,
+                     workdir=tmp_path / "prove")
+    assert not result.passed, result.line()
+
+
+class SelectAlwaysLast(DRE):
+    """A DRE that flags every selection beat as the last."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += self.o_select.payload.last.eq(1)
+        return m
+
+
+class MarkerAsToken(DRE):
+    """A DRE that hands query markers to the HCU as tokens."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += self.units["hcu"].i_hash.valid.eq(self.i_hash.valid)
+        return m
+
+
+@pytest.mark.parametrize("unit", [SelectAlwaysLast, MarkerAsToken],
+                         ids=["select-always-last", "marker-as-token"])
+def test_the_dre_streams_proof_catches_a_broken_dre(tmp_path, unit):
+    # A real counterexample from reset (a query takes about 30 cycles), in a property of the
+    # DRE's own harness; and the proof no longer passes.
+    m, ports = dre_streams(unit=unit)
+    result = run_sby(m, ports, "dre-streams-broken", mode="bmc", depth=32, workdir=tmp_path)
+    assert result.status == "FAIL" and "dre_streams.py" in result.detail, result.line()
+    proof = next(p for p in PROOFS if p.name == "dre-streams")
+    m, ports = dre_streams(unit=unit)
+    result = run_sby(m, ports, "dre-streams-broken", mode="prove", depth=proof.depth,
                      workdir=tmp_path / "prove")
     assert not result.passed, result.line()

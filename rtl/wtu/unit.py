@@ -148,13 +148,14 @@ class WTU(CheckedParams, wiring.Component):
         })
 
     @classmethod
-    def from_config(cls, config, *, early_exit: bool = True, exp: bool = True) -> "WTU":
+    def from_config(cls, config, *, early_exit: bool = True, exp: bool = True,
+                    checks=False) -> "WTU":
         """The WTU of a :class:`vrex.golden.config.Config`."""
         return cls(score_bits=config.score_bits, count_bits=config.count_bits,
                    max_clusters=config.max_clusters, lanes=config.wtu_lanes,
                    max_buckets=config.max_buckets, exp_frac=config.exp_frac,
                    exp_bits=config.exp_bits, exp=exp, early_exit=early_exit,
-                   schedule=config.wtu_schedule.name.lower())
+                   schedule=config.wtu_schedule.name.lower(), checks=checks)
 
     score_bits = property(lambda self: self._score_bits)
     count_bits = property(lambda self: self._count_bits)
