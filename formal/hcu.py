@@ -8,7 +8,7 @@ from vrex.rtl.hcu import HCU
 
 from .rules import free_inputs, harness_module, stream_rule
 
-__all__ = ["hcu_miter", "hcu_streams", "watch_hcu"]
+__all__ = ["hcu_miter", "hcu_spec", "hcu_streams", "watch_hcu"]
 
 
 def hcu_miter(*, tokens=3, hash_bits=6, digit=2, segment=2, max_clusters=2, count_bits=2,
@@ -111,3 +111,53 @@ def watch_hcu(m, dut, *, hash_bits, max_clusters, capacity=1, assume):
         Cover(dut.cluster_overflow & taken_out, "token_forced_into_full_table"),
     ]
     return dict(inside=inside, founded=founded)
+
+
+def hcu_spec(*, hash_bits=6, digit=2, segment=2, max_clusters=3, lanes=1, early_exit=True,
+             unit=HCU):
+    """The HCU against SPEC 2 for every length: under free hashes, thresholds, clears and
+    back-pressure, each token's id is the one SPEC 2 gives against the table the harness keeps
+    (the nearest leader, ties to the lower id, if it lies below the token's threshold or the
+    table is full; else a new cluster led by the token). Proved for the unit with and without
+    early exit, it makes the early-exit miter hold for every length. ``unit``: the HCU class
+    (a test passes a broken one)."""
+    m, ports = harness_module()
+    m.submodules.dut = dut = unit(hash_bits=hash_bits, digit=digit, segment=segment,
+                                  lanes=lanes, max_clusters=max_clusters, count_bits=2,
+                                  early_exit=early_exit, checks=True)
+    free_inputs(m, dut)
+    watched = watch_hcu(m, dut, hash_bits=hash_bits, max_clusters=max_clusters, assume=True)
+    n = watched["founded"]
+    # The harness's own table and the token inside.
+    ref = Array(Signal(hash_bits, name=f"ref{c}") for c in range(max_clusters))
+    token, th = Signal(hash_bits), Signal.like(dut.th_hd)
+    with m.If(dut.i_hash.valid & dut.i_hash.ready):
+        m.d.sync += [token.eq(dut.i_hash.payload), th.eq(dut.th_hd)]
+    ident = dut.o_id.payload
+    with m.If(dut.o_id.valid & dut.o_id.ready & ident.new):
+        m.d.sync += ref[ident.cluster].eq(token)
+    # SPEC 2 for the token inside, as logic.
+    big = hash_bits + 1
+    best = Signal(range(max_clusters), name="spec_best")
+    best_d = Signal(range(big + 1), name="spec_best_d")
+    dists = [Signal(range(big + 1), name=f"spec_d{c}") for c in range(max_clusters)]
+    for c in range(max_clusters):
+        m.d.comb += dists[c].eq(Mux(c < n, sum((token ^ ref[c])[i] for i in range(hash_bits)),
+                                    big))
+    chosen, chosen_d = 0, dists[0]          # the first minimum: ties to the lower id
+    for c in range(1, max_clusters):
+        nearer = dists[c] < chosen_d
+        chosen, chosen_d = Mux(nearer, c, chosen), Mux(nearer, dists[c], chosen_d)
+    m.d.comb += [best.eq(chosen), best_d.eq(chosen_d)]
+    join = (n == max_clusters) | ((n != 0) & (best_d < th))
+    m.d.comb += [
+        Assert(~dut.o_id.valid | Mux(join, (ident.cluster == best) & ~ident.new,
+                                     (ident.cluster == n) & ident.new), "spec_2_cluster"),
+        # The invariants that make it inductive: the unit holds the harness's token and sees
+        # the harness's table.
+        Assert(~dut.holding | ((dut.token.hash == token) & (dut.token.th == th)),
+               "the_token_inside"),
+        *(Assert(~(n > c) | (dut.table[c] == ref[c]), f"table_{c}")
+          for c in range(max_clusters)),
+    ]
+    return m, ports

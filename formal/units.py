@@ -13,7 +13,7 @@ from .emitter import emitter_harness
 from .guard import guard_harness
 from .setup import setup_harness
 from .skid import stage_harness
-from .hcu import hcu_miter, hcu_streams
+from .hcu import hcu_miter, hcu_spec, hcu_streams
 from .sby import ProofResult, run_sby
 from .wtu import wtu_harness
 from .wtu_streams import wtu_streams
@@ -64,6 +64,18 @@ PROOFS = [
         "full-table rule is reached too)",
         "every token leaves both units within 24 cycles, so depth 30 compares them all; "
         "no id beyond the tokens sent")),
+    Proof("hcu-spec", "hcu", hcu_spec, "prove", 12, (
+        "unbounded (k-induction): the HCU with early exit (6-bit hashes, 2-bit digits, 2-bit "
+        "popcount gaps, 3 clusters, the third from the block RAM) gives every token SPEC 2's "
+        "cluster against the table the harness keeps: the nearest leader (ties to the lower "
+        "id) if below the token's threshold or the table is full, else a new cluster; under "
+        "free hashes, thresholds, clears and back-pressure, tokens back to back",
+        "invariants: the unit holds the harness's token and sees its table (rows 0 and 1 in "
+        "their copies, row 2 in the RAM); the read address three rows ahead of the group "
+        "(HCU(checks=True))")),
+    Proof("hcu-spec-full", "hcu", functools.partial(hcu_spec, early_exit=False), "prove", 12, (
+        "unbounded (k-induction): the same for the HCU without early exit; with hcu-spec, "
+        "early exit is exact for every length",)),
     Proof("hcu-streams", "hcu", hcu_streams, "prove", 6, (
         "unbounded (k-induction): o_id: a valid beat stays, payload unchanged, until taken "
         "(free back-pressure, hashes, thresholds, clears)",

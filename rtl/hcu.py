@@ -73,6 +73,11 @@ class HCU(CheckedParams, wiring.Component):
         The whole count word that holds ``rd_addr``'s count.
     holding : Out(1)
         With ``checks``: a token is inside (taken, its id not yet taken).
+    table : Out(ArrayLayout(hash_bits, max_clusters))
+        With ``checks``: the leader hashes as the search sees them: rows 0 and 1 from their
+        copies in flip-flops, the others from the table read without a clock.
+    token : Out(StructLayout)
+        With ``checks``: the hash and threshold of the token inside.
     """
 
     @classmethod
@@ -109,7 +114,11 @@ class HCU(CheckedParams, wiring.Component):
             "rd_count": Out(count_bits),
             "rd_hash": Out(hash_bits),
             "rd_counts": Out(data.ArrayLayout(count_bits, count_lanes)),
-            **({"holding": Out(1)} if checks else {}),
+            **({"holding": Out(1),
+                "table": Out(data.ArrayLayout(hash_bits, max_clusters)),
+                "token": Out(data.StructLayout({"hash": hash_bits,
+                                                "th": range(hash_bits + 2)}))}
+               if checks else {}),
         })
 
     @classmethod
@@ -122,7 +131,7 @@ class HCU(CheckedParams, wiring.Component):
                    segment=config.hcu_segment, checks=checks)
 
     def _invariants(self, m, fsm, *, n, full, slot, new_row, new_lane, base, left, final,
-                    occupied, found, best):
+                    occupied, found, best, fetch):
         """What the control state always is: the state an encoding of one of the three, the
         table's size and where its next cluster goes in step, the group being compared inside
         the table, and a winner already found inside it."""
@@ -141,6 +150,10 @@ class HCU(CheckedParams, wiring.Component):
                    "hcu_group_inside"),
             Assert(~(comparing | emitting) | ~found | (best < n), "hcu_winner_inside"),
             Assert(~(emitting & full) | found, "hcu_full_table_finds"),
+            # The table's read address: row 2 between tokens (a token's first groups come
+            # from the copies of rows 0 and 1), three rows ahead of the group compared.
+            Assert(Mux(comparing, fetch * lanes == base + 3 * lanes, fetch == 2),
+                   "hcu_fetch_ahead"),
         ]
 
     hash_bits = property(lambda self: self._hash_bits)
@@ -421,7 +434,18 @@ class HCU(CheckedParams, wiring.Component):
         if self._checks:
             self._invariants(m, fsm, n=n, full=full, slot=slot, new_row=new_row,
                              new_lane=new_lane, base=base, left=left, final=final,
-                             occupied=occupied, found=found, best=best)
+                             occupied=occupied, found=found, best=best, fetch=fetch)
+            m.d.comb += [self.token.hash.eq(x), self.token.th.eq(th)]
+            for row in range(rows):
+                if row < 2:
+                    word = (row0, row1)[row]
+                else:
+                    port = hashes.read_port(domain="comb")
+                    m.d.comb += port.addr.eq(row)
+                    word = port.data
+                for lane in range(lanes):
+                    if row * lanes + lane < cap:
+                        m.d.comb += self.table[row * lanes + lane].eq(word.word_select(lane, hb))
 
         # Read-out of the table for the host: counts and leader hashes by cluster id.
         out_lane = Signal(range(lanes))

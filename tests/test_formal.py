@@ -8,7 +8,7 @@ from vrex.formal.emitter import emitter_harness
 from vrex.formal.setup import setup_harness
 from vrex.formal.skid import stage_harness
 from vrex.formal.guard import guard_harness
-from vrex.formal.hcu import hcu_miter
+from vrex.formal.hcu import hcu_miter, hcu_spec
 from vrex.formal.sby import missing_tools, run_sby
 from vrex.formal.units import PROOFS, run_proofs
 from vrex.formal.wtu_streams import wtu_streams
@@ -19,6 +19,7 @@ from vrex.rtl.skid import Skid
 from vrex.rtl.wtu.emitter import MaskEmitter
 from vrex.rtl.wtu import WTU
 from vrex.rtl.dre import DRE
+from vrex.rtl.hcu import HCU
 
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"not installed: {missing_tools()}")
 
@@ -203,5 +204,28 @@ def test_the_dre_streams_proof_catches_a_broken_dre(tmp_path, unit):
     proof = next(p for p in PROOFS if p.name == "dre-streams")
     m, ports = dre_streams(unit=unit)
     result = run_sby(m, ports, "dre-streams-broken", mode="prove", depth=proof.depth,
+                     workdir=tmp_path / "prove")
+    assert not result.passed, result.line()
+
+
+class JoinsFirstCluster(HCU):
+    """An HCU that reports every joining token in cluster 0."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        with m.If(~self.o_id.payload.new):
+            m.d.comb += self.o_id.payload.cluster.eq(0)
+        return m
+
+
+@pytest.mark.parametrize("early_exit", [True, False], ids=["early-exit", "full"])
+def test_the_hcu_spec_proof_catches_a_wrong_cluster(tmp_path, early_exit):
+    # A real counterexample from reset (two clusters founded, then a token nearer the
+    # second), and the proof no longer passes.
+    m, ports = hcu_spec(unit=JoinsFirstCluster, early_exit=early_exit)
+    result = run_sby(m, ports, "hcu-spec-broken", mode="bmc", depth=24, workdir=tmp_path)
+    assert result.status == "FAIL" and "formal/hcu.py" in result.detail, result.line()
+    m, ports = hcu_spec(unit=JoinsFirstCluster, early_exit=early_exit)
+    result = run_sby(m, ports, "hcu-spec-broken", mode="prove", depth=12,
                      workdir=tmp_path / "prove")
     assert not result.passed, result.line()
