@@ -142,6 +142,21 @@ def test_an_unbounded_proof_catches_a_broken_design(tmp_path, harness, proof):
     assert result.status == "FAIL", result.line()
 
 
+def assert_caught(tmp_path, harness, *, depth, where, proof):
+    """A design broken on purpose fails: a real counterexample from reset within ``depth``
+    cycles, at an assertion in ``where``; and the unbounded ``proof`` (its mode and depth) no
+    longer passes (a whole transaction is longer than the induction's depth, so the proof
+    alone would only say UNKNOWN)."""
+    m, ports = harness()
+    result = run_sby(m, ports, "broken", mode="bmc", depth=depth, workdir=tmp_path)
+    assert result.status == "FAIL" and where in result.detail, result.line()
+    spec = next(p for p in PROOFS if p.name == proof)
+    m, ports = harness()
+    result = run_sby(m, ports, "broken", mode=spec.mode, depth=spec.depth,
+                     workdir=tmp_path / "prove")
+    assert not result.passed, result.line()
+
+
 class FinalNeverFlagged(WTU):
     """A WTU whose final mask goes out unflagged, as one more row's mask."""
 
@@ -163,16 +178,8 @@ class ScoresAlwaysTaken(WTU):
 @pytest.mark.parametrize("unit", [FinalNeverFlagged, ScoresAlwaysTaken],
                          ids=["final-unflagged", "scores-always-taken"])
 def test_the_wtu_streams_proof_catches_a_broken_unit(tmp_path, unit):
-    # A whole batch is longer than the induction's depth: the counterexample comes from a
-    # bounded check from reset, and the proof itself no longer passes.
-    proof = next(p for p in PROOFS if p.name == "wtu-streams")
-    m, ports = wtu_streams(unit=unit)
-    result = run_sby(m, ports, "wtu-streams-broken", mode="bmc", depth=30, workdir=tmp_path)
-    assert result.status == "FAIL" and "wtu_streams.py" in result.detail, result.line()
-    m, ports = wtu_streams(unit=unit)
-    result = run_sby(m, ports, "wtu-streams-broken", mode="prove", depth=proof.depth,
-                     workdir=tmp_path / "prove")
-    assert not result.passed, result.line()
+    assert_caught(tmp_path, lambda: wtu_streams(unit=unit), depth=30,
+                  where="formal/wtu_streams.py", proof="wtu-streams")
 
 
 class SelectAlwaysLast(DRE):
@@ -196,16 +203,9 @@ class MarkerAsToken(DRE):
 @pytest.mark.parametrize("unit", [SelectAlwaysLast, MarkerAsToken],
                          ids=["select-always-last", "marker-as-token"])
 def test_the_dre_streams_proof_catches_a_broken_dre(tmp_path, unit):
-    # A real counterexample from reset (a query takes about 30 cycles), in a property of the
-    # DRE's own harness; and the proof no longer passes.
-    m, ports = dre_streams(unit=unit)
-    result = run_sby(m, ports, "dre-streams-broken", mode="bmc", depth=32, workdir=tmp_path)
-    assert result.status == "FAIL" and "dre_streams.py" in result.detail, result.line()
-    proof = next(p for p in PROOFS if p.name == "dre-streams")
-    m, ports = dre_streams(unit=unit)
-    result = run_sby(m, ports, "dre-streams-broken", mode="prove", depth=proof.depth,
-                     workdir=tmp_path / "prove")
-    assert not result.passed, result.line()
+    # (A query takes about 30 cycles from reset.)
+    assert_caught(tmp_path, lambda: dre_streams(unit=unit), depth=32,
+                  where="formal/dre_streams.py", proof="dre-streams")
 
 
 class JoinsFirstCluster(HCU):
@@ -220,12 +220,7 @@ class JoinsFirstCluster(HCU):
 
 @pytest.mark.parametrize("early_exit", [True, False], ids=["early-exit", "full"])
 def test_the_hcu_spec_proof_catches_a_wrong_cluster(tmp_path, early_exit):
-    # A real counterexample from reset (two clusters founded, then a token nearer the
-    # second), and the proof no longer passes.
-    m, ports = hcu_spec(unit=JoinsFirstCluster, early_exit=early_exit)
-    result = run_sby(m, ports, "hcu-spec-broken", mode="bmc", depth=24, workdir=tmp_path)
-    assert result.status == "FAIL" and "formal/hcu.py" in result.detail, result.line()
-    m, ports = hcu_spec(unit=JoinsFirstCluster, early_exit=early_exit)
-    result = run_sby(m, ports, "hcu-spec-broken", mode="prove", depth=12,
-                     workdir=tmp_path / "prove")
-    assert not result.passed, result.line()
+    # (Two clusters founded, then a token nearer the second.)
+    assert_caught(tmp_path, lambda: hcu_spec(unit=JoinsFirstCluster, early_exit=early_exit),
+                  depth=24, where="formal/hcu.py",
+                  proof="hcu-spec" if early_exit else "hcu-spec-full")
