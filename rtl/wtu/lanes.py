@@ -86,6 +86,12 @@ class LanePipeline(wiring.Component):
     selecting : Out(1)
         With ``invariants``: a selection pass's beat is in flight (B..G), for the unit's
         invariants.
+    load_last_ahead : Out(1)
+        With ``invariants``: the load pass's last beat is on its way to the fold of the
+        extremes (B up to that stage): what ``extremes_done`` waits for.
+    final_in_flight : Out(1)
+        With ``invariants``: the last beat of the last selection pass is in flight (B..G):
+        it decides the selection when it reaches G.
     """
 
     def __init__(self, *, score_bits, count_bits, max_clusters, lanes, max_buckets, exp_frac,
@@ -116,7 +122,8 @@ class LanePipeline(wiring.Component):
             "sum_p": Out(self._sum_shape),
             "sum_c": Out(range(max_clusters * ((1 << count_bits) - 1) + 1)),
             "extremes_done": Out(1),
-            **({"selecting": Out(1)} if invariants else {}),
+            **({"selecting": Out(1), "load_last_ahead": Out(1), "final_in_flight": Out(1)}
+               if invariants else {}),
         })
         self._invariants = bool(invariants)
 
@@ -256,6 +263,12 @@ class LanePipeline(wiring.Component):
                        higher, lambda level: signed(sb), "max", per_stage=1)
         tag_f = tags[1 + tree_levels(lanes)]
         m.d.comb += self.extremes_done.eq(tag_f.valid & tag_f.load & tag_f.last)
+        if self._invariants:
+            m.d.comb += [
+                self.load_last_ahead.eq(Cat(*(t.valid & t.load & t.last
+                                              for t in tags[1:2 + tree_levels(lanes)])).any()),
+                self.final_in_flight.eq(Cat(*(t.valid & ~t.load & t.last & t.final
+                                              for t in tags[1:])).any())]
         with m.If(tag_f.valid & tag_f.load):
             first = tag_f.first
             m.d.sync += [

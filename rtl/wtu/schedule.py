@@ -13,7 +13,7 @@ bucket 0 is decided as ``T`` arrives and pass 1 is issued as many cycles late (i
 meets ``T``). The histogram takes ``S = A(B - 1)`` and waits for ``T`` the same way.
 """
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Assert, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -49,6 +49,9 @@ class Selection(wiring.Component):
     running : Out(1)
         With ``invariants``: a selection is under way (the FSM is not idle), for the unit's
         invariants; internal ones are asserted beside it.
+    final_in_flight : In(1)
+        With ``invariants``: the lane pipeline's flag that the last pass's last beat is in
+        flight (a scan always decides, once it has issued every pass).
     done : Out(1)
         The exit is known (one cycle): ``exit_bucket``, and ``cut`` (``v > exit edge <=>
         s > cut``); the beats in flight are to be dropped.
@@ -89,7 +92,7 @@ class Selection(wiring.Component):
             "sums": In(data.ArrayLayout(signed(total_bits + 2), ways)),
             "pass_total": In(total_bits),
             "cuts": Out(data.ArrayLayout(cut, ways)),
-            **({"running": Out(1)} if invariants else {}),
+            **({"running": Out(1), "final_in_flight": In(1)} if invariants else {}),
             "done": Out(1),
             "exit_bucket": Out(range(max_buckets)),
             "cut": Out(cut),
@@ -277,6 +280,15 @@ class Selection(wiring.Component):
                         with m.If(self.buckets == 1):
                             m.d.sync += [decided.eq(1), decided_bucket.eq(0),
                                          decided_cut.eq(exp_cut0)]
+            if self._invariants:
+                # Progress: once every pass is issued, a decision is made, coming (the last
+                # pass's last beat in flight) or, mode exp with one bucket, on its way from
+                # pass 0's S to T.
+                coming = self.final_in_flight
+                if self._exp:
+                    coming |= self.exp_mode & (self.buckets == 1) & (steps != 0)
+                m.d.comb += Assert(~issued_all | decided | zero_decided | coming,
+                                   "selection_decides")
             if self._exp and self._early_exit:
                 with m.If(decided | zero_decided):
                     leave(Mux(zero_decided, 0, decided_bucket),

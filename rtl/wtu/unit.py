@@ -265,6 +265,7 @@ class WTU(CheckedParams, wiring.Component):
             select.tag.eq(pipe.tag), select.ahead.eq(pipe.ahead), select.sums.eq(pipe.sums),
             select.pass_total.eq(pipe.total),
             pipe.flush.eq(select.done),
+            *([select.final_in_flight.eq(pipe.final_in_flight)] if self._control else []),
             emitter.beats.eq(beats), emitter.columns.eq(self.columns),
             emitter.threshold.eq(select.threshold), emitter.total.eq(select.total),
             emitter.cut.eq(select.cut), emitter.exit_bucket.eq(select.exit_bucket),
@@ -407,6 +408,8 @@ class WTU(CheckedParams, wiring.Component):
             # The FSM in one of its states; the beat counter past zero only while it counts.
             Assert(Cat(*(getattr(st, name.lower()) for name in STATES)).any(), "wtu_state_valid"),
             Assert(((st.count | st.load) & (k < beats)) | (k == 0), "wtu_k_inside"),
+            # Draining, the row's last beat is on its way to the extremes' fold.
+            Assert(~st.drain | pipe.load_last_ahead, "wtu_drain_ends"),
             # A selection runs, and its beats are in the lanes, only in SELECT.
             Assert(select.running == st.select, "wtu_selection_in_select"),
             Assert(~pipe.selecting | st.select, "wtu_selection_beats_in_select"),
