@@ -148,6 +148,9 @@ def _invariants(dut, *, tokens, querying, selected, select_beat, hcu, ctl, wtu, 
                "dre_final_beats"),
         Assert(~st.select | ((st.k == select_beat) & (st.last_select == (st.k + 1 == st.beats))
                              & ~selected & (ctl["queries_inside"] == 0)), "dre_selecting"),
+        # Between walks the controller has captured the selection's beats passed, no other.
+        Assert(u["controller"].state.query |
+               (u["controller"].state.k == Mux(st.select, st.k, 0)), "dre_selection_captured"),
         Assert(no_query | st.select | (sel_skid["inside"] == 0) & (sel_reg["inside"] == 0),
                "dre_select_path_empty"),
         Assert(~no_query | ((sel_skid["inside"] == 0) & (sel_reg["inside"] == 0) &

@@ -40,7 +40,7 @@ def state_layout(max_clusters: int, page_tokens: int, max_pages: int) -> data.St
         "entries": data.ArrayLayout(entry, max_clusters),
         "links": data.ArrayLayout(page_bits(max_pages), max_pages),
         "r": stage, "c": stage, "cur": entry, "prev": written, "prev2": written,
-        "query": 1, "end_out": 1})
+        "query": 1, "end_out": 1, "k": range(max_clusters + 1)})
 
 
 class Controller(CheckedParams, wiring.Component):
@@ -340,7 +340,7 @@ class Controller(CheckedParams, wiring.Component):
             m.d.comb += [st.r.valid.eq(r_valid), st.r.id.eq(r_id), st.c.valid.eq(c_valid),
                          st.c.id.eq(c_id), st.cur.eq(cur), st.prev.eq(prev),
                          st.prev2.eq(prev2), st.query.eq(~fsm.ongoing("IDLE")),
-                         st.end_out.eq(out_valid & out_payload.end),
+                         st.end_out.eq(out_valid & out_payload.end), st.k.eq(k),
                          Assert(fsm.ongoing("IDLE") | fsm.ongoing("FETCH") |
                                 fsm.ongoing("LOAD") | fsm.ongoing("PICK") |
                                 fsm.ongoing("HEAD") | fsm.ongoing("CHAIN") |
