@@ -130,3 +130,18 @@ def test_registers():
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+
+
+def test_units_are_named_only_with_checks():
+    # A proof names the units' state; without checks the DRE builds them as it elaborates,
+    # and asking for them is an error that says what to do.
+    from amaranth.back import rtlil
+
+    plain = DRE(small_config())
+    with pytest.raises(ValueError, match="DRE.units needs checks=True"):
+        plain.units
+    rtlil.convert(plain)                       # used, so no unused-design warning
+    checked = DRE(small_config(), checks=True)
+    assert set(checked.units) == {"hcu", "wtu", "controller", "guard", "id_skid",
+                                  "select_skid", "select_reg", "regs"}
+    rtlil.convert(checked)

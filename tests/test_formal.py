@@ -24,6 +24,19 @@ from vrex.rtl.hcu import HCU
 pytestmark = pytest.mark.skipif(bool(missing_tools()), reason=f"not installed: {missing_tools()}")
 
 
+def broken(base, doc, drive):
+    """``base`` broken on purpose, for a proof to catch: the statements ``drive(unit)``
+    returns are added to its module after it is built (the later assignment wins)."""
+    class Broken(base):
+        def elaborate(self, platform):
+            m = super().elaborate(platform)
+            m.d.comb += drive(self)
+            return m
+    Broken.__doc__ = doc
+    Broken.__name__ = Broken.__qualname__ = f"Broken{base.__name__}"
+    return Broken
+
+
 # One test a proof, so that parallel workers share them out.
 @pytest.mark.parametrize("proof", [pytest.param(p, marks=pytest.mark.slow) if p.slow else p
                                    for p in PROOFS], ids=lambda proof: proof.name)
@@ -41,14 +54,10 @@ def test_run_proofs_selects_by_unit(tmp_path):
         run_proofs(["kvmu"], build=tmp_path)
 
 
-class Unarbitrated(Controller):
-    """The controller as it was before the proof found it out: a selection is taken while ids
-    are in flight, and the walk reads the chain table under the slot path's feet."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += self.i_select.ready.eq(1)
-        return m
+Unarbitrated = broken(
+    Controller, "The controller as it was before the proof found it out: a selection is taken "
+    "while ids are in flight, and the walk reads the chain table under the slot path's feet.",
+    lambda u: [u.i_select.ready.eq(1)])
 
 
 def test_a_broken_controller_is_caught(tmp_path):
@@ -92,13 +101,8 @@ def test_unknown_unit_is_named():
         run_proofs(["hcu2"])
 
 
-class LastThrough(ScoreGuard):
-    """A guard that passes the host's ``last`` to the WTU as it is."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += self.o_score.payload.last.eq(self.i_score.payload.last)
-        return m
+LastThrough = broken(ScoreGuard, "A guard that passes the host's last to the WTU as it is.",
+                     lambda u: [u.o_score.payload.last.eq(u.i_score.payload.last)])
 
 
 def test_the_idle_bound_is_not_vacuous(tmp_path):
@@ -108,23 +112,13 @@ def test_the_idle_bound_is_not_vacuous(tmp_path):
     assert result.status == "FAIL" and "dre.py" in result.detail
 
 
-class RowBeatAgain(MaskEmitter):
-    """An emitter that offers its ``o_row`` beat again after it was taken."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        with m.If(self.active):
-            m.d.comb += self.o_row.valid.eq(~self.o_mask.payload.final)
-        return m
+RowBeatAgain = broken(MaskEmitter, "An emitter that offers its o_row beat again after it "
+                      "was taken.",
+                      lambda u: [u.o_row.valid.eq(u.active & ~u.o_mask.payload.final)])
 
 
-class StaleSkid(Skid):
-    """A skid register that offers the incoming beat even while it holds an older one."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += self.o.payload.eq(self.i.payload)
-        return m
+StaleSkid = broken(Skid, "A skid register that offers the incoming beat even while it "
+                   "holds an older one.", lambda u: [u.o.payload.eq(u.i.payload)])
 
 
 # Each unbounded proof against a design broken on purpose: the proof (with its depth) fails
@@ -157,22 +151,12 @@ def assert_caught(tmp_path, harness, *, depth, where, proof):
     assert not result.passed, result.line()
 
 
-class FinalNeverFlagged(WTU):
-    """A WTU whose final mask goes out unflagged, as one more row's mask."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += self.o_mask.payload.final.eq(0)
-        return m
+FinalNeverFlagged = broken(WTU, "A WTU whose final mask goes out unflagged, as one more "
+                           "row's mask.", lambda u: [u.o_mask.payload.final.eq(0)])
 
 
-class ScoresAlwaysTaken(WTU):
-    """A WTU that takes score beats while it works on the row before (they are lost)."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += self.i_score.ready.eq(1)
-        return m
+ScoresAlwaysTaken = broken(WTU, "A WTU that takes score beats while it works on the row "
+                           "before (they are lost).", lambda u: [u.i_score.ready.eq(1)])
 
 
 @pytest.mark.parametrize("unit", [FinalNeverFlagged, ScoresAlwaysTaken],
@@ -182,22 +166,12 @@ def test_the_wtu_streams_proof_catches_a_broken_unit(tmp_path, unit):
                   where="formal/wtu_streams.py", proof="wtu-streams")
 
 
-class SelectAlwaysLast(DRE):
-    """A DRE that flags every selection beat as the last."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += self.o_select.payload.last.eq(1)
-        return m
+SelectAlwaysLast = broken(DRE, "A DRE that flags every selection beat as the last.",
+                          lambda u: [u.o_select.payload.last.eq(1)])
 
 
-class MarkerAsToken(DRE):
-    """A DRE that hands query markers to the HCU as tokens."""
-
-    def elaborate(self, platform):
-        m = super().elaborate(platform)
-        m.d.comb += self.units["hcu"].i_hash.valid.eq(self.i_hash.valid)
-        return m
+MarkerAsToken = broken(DRE, "A DRE that hands query markers to the HCU as tokens.",
+                       lambda u: [u.units["hcu"].i_hash.valid.eq(u.i_hash.valid)])
 
 
 @pytest.mark.parametrize("unit", [SelectAlwaysLast, MarkerAsToken],
