@@ -12,7 +12,9 @@ that holds a finished ``report.json`` is read back instead of run again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -208,8 +210,18 @@ class ToolRun:
         report = self.cached(build_root)
         if report is not None:
             return report
+        # Two workers of a sweep may meet the same job (points differing only in a run-time
+        # register): the second waits for the first's report instead of running the tools
+        # in the same directory, where each would read the other's half-written files.
         work = Path(build_root) / f"{self.name}-{self.key()}"
         work.mkdir(parents=True, exist_ok=True)
+        with _job_lock(work / "job.lock"):
+            report = self.cached(build_root)
+            if report is not None:
+                return report
+            return self._run(work, progress, timeout, watch)
+
+    def _run(self, work: Path, progress, timeout, watch) -> dict:
         (work / "design.il").write_text(self.design)
         (work / "run.ys").write_text(self.script)
         for filename, content in self.files.items():
@@ -243,3 +255,14 @@ class ToolRun:
         if progress:
             progress(f"synth {self.name}: done in {seconds:.0f} s")
         return report
+
+
+@contextlib.contextmanager
+def _job_lock(path: Path):
+    """An exclusive lock on ``path``, held by one process at a time (released if it dies)."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

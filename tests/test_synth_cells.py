@@ -112,3 +112,35 @@ def test_vrex_synth_refuses_the_kv_unit_without_the_engine(capsys):
     assert main(["synth", "--unit", "dre", "--unit", "kv", "--fpga", "none"]) == 2
     assert "unit 'kv' needs kv_bytes > 0, not 0 (e.g. --set kv_bytes=256)" in \
         capsys.readouterr().err
+
+
+def test_the_same_job_in_two_workers_runs_once(tmp_path, monkeypatch):
+    # Sweep points that differ only in a run-time register are one synthesis job. Two workers
+    # meeting it at once must not run the tools in the same directory, where one would parse
+    # the other's half-written report: the second waits and reads the first's.
+    import threading
+    import time
+
+    from vrex.synth import yosys
+
+    runs = []
+
+    def slow_yosys(tool, args, cwd, log, timeout=None):
+        runs.append(cwd)
+        (cwd / "stat.json").write_text("")            # a report being written ...
+        time.sleep(0.5)
+        (cwd / "stat.json").write_text(json.dumps({"cells": len(runs)}))
+
+    monkeypatch.setattr(yosys, "run_tool", slow_yosys)
+    job = yosys.ToolRun("job", "design", "script",
+                        lambda work, s: json.loads((work / "stat.json").read_text()))
+    reports = [None, None]
+
+    def worker(i):
+        reports[i] = job.run(tmp_path)
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(runs) == 1 and reports == [{"cells": 1}, {"cells": 1}]
