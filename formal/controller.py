@@ -3,7 +3,7 @@ descriptors only for a selection, no slot handed out twice between clears, nothi
 past ``max_pages``."""
 
 from amaranth.asserts import AnyConst
-from amaranth.hdl import Assert, Assume, Cover, Signal
+from amaranth.hdl import Array, Assert, Assume, Cat, Const, Cover, Mux, Signal
 
 from vrex.rtl.controller import Controller
 
@@ -47,6 +47,15 @@ def watch_controller(m, dut, *, max_clusters, page_tokens, max_pages, assume):
     m.d.comb += [given(~dut.i_id.valid | (dut.i_id.payload.new == first), "ctl_new_is_first"),
                  given(~dut.clear | (~dut.busy & ~dut.i_select.valid & ~dut.i_id.valid),
                        "ctl_clear_idle")]
+    # A selection has at most a word a cluster group: ``last`` by the buffer's last word.
+    words = len(dut.state.selection)
+    sel_beats = Signal(range(words + 1))
+    m.d.comb += given(~dut.i_select.valid | (sel_beats + 1 < words) |
+                      dut.i_select.payload.last, "ctl_selection_fits")
+    with m.If(dut.i_select.valid & dut.i_select.ready):
+        m.d.sync += sel_beats.eq(Mux(dut.i_select.payload.last, 0, sel_beats + 1))
+    m.d.comb += Assert(Mux(dut.state.query, sel_beats == 0, sel_beats == dut.state.k) &
+                       (sel_beats < words), "ctl_selection_words_captured")
     with m.If(dut.i_id.valid & dut.i_id.ready):
         m.d.sync += founded.eq(founded | (1 << cluster))
     with m.If(dut.clear):
@@ -139,6 +148,8 @@ def _invariants(dut, founded, watch, seen, ids_inside, queries_inside, max_clust
             out.append(Assert(~(live[c] & live[d]) | (e.tail != st.entries[d].tail),
                               f"chains_{c}_{d}_end_apart"))
     out.append(Assert(~seen | (w_page < next_free), "watched_slot_in_pool"))
+    out += _chain_shapes(st, live, [committed(c) for c in range(max_clusters)],
+                         next_free, max_clusters, max_pages)
     for p in range(max_pages):
         ends = [live[c] & (st.entries[c].tail == p) for c in range(max_clusters)]
         ends_chain = ends[0]
@@ -146,4 +157,59 @@ def _invariants(dut, founded, watch, seen, ids_inside, queries_inside, max_clust
             ends_chain = ends_chain | e
         out.append(Assert(~((p < next_free) & ~ends_chain) | (st.links[p] < next_free),
                           f"page_{p}_links_inside"))
+    return out
+
+
+def _path(links, start, length):
+    """The pages from ``start`` along the links, ``length`` of them."""
+    pages = [start]
+    for _ in range(length - 1):
+        pages.append(links[pages[-1]])
+    return pages
+
+
+def _reaches(links, start, target, next_free, max_pages):
+    """Following the links from ``start`` meets ``target`` within the pages handed out."""
+    path = _path(links, start, max_pages)
+    return Cat(*((page == target) & (i < next_free) for i, page in enumerate(path))).any()
+
+
+def _chain_shapes(st, live, committed, next_free, max_clusters, max_pages):
+    """What makes the descriptor walk end: every committed chain reaches its tail along its
+    links, and passes no other chain's tail on the way (whose next page would relink it);
+    the walk reads the entry of the cluster it picked, and offers a page on that chain,
+    the link RAM's output its successor once read; it walks a cluster of the words captured."""
+    links, walk = st.links, st.walk
+    out = []
+    for c in range(max_clusters):
+        e = st.entries[c]
+        path = _path(links, e.head, max_pages)
+        out.append(Assert(~live[c] | _reaches(links, e.head, e.tail, next_free, max_pages),
+                          f"chain_{c}_reaches_its_tail"))
+        for d in range(max_clusters):
+            if d == c:
+                continue
+            other = st.entries[d].tail
+            for i, page in enumerate(path):
+                before = Cat(*(p != e.tail for p in path[:i]), Const(1)).all()
+                out.append(Assert(~(live[c] & live[d] & before & (page == other)),
+                                  f"chain_{c}_passes_no_tail_of_{d}_at_{i}"))
+    lanes = len(st.bits)
+    walking = walk.chain | walk.next
+    walked = Array(committed)[walk.cluster]
+    out += [
+        Assert(~st.query | ((st.n_words >= 1) & (st.k <= st.n_words) &
+                            (st.n_words <= len(st.selection))), "walk_inside_the_words"),
+        Assert(~(walk.head | walking) |
+               ((st.k >= 1) & (walk.cluster >= (st.k - 1) * lanes) &
+                (walk.cluster < st.k * lanes)), "walk_cluster_of_the_word"),
+        Assert(~walk.head | (walk.e_data.as_value() ==
+                             st.entries[walk.cluster].as_value()), "walk_reads_its_entry"),
+        Assert(~((walk.chain & walk.primed) | walk.next) |
+               (walk.l_data == links[walk.page]), "walk_link_read"),
+        Assert(~(walking & walked) |
+               (st.entries[walk.cluster].has & (walk.tail == st.entries[walk.cluster].tail) &
+                _reaches(links, walk.page, walk.tail, next_free, max_pages)),
+               "walk_on_its_chain"),
+    ]
     return out

@@ -53,6 +53,11 @@ PROOFS = [
         "ends no chain links inside; the forwarding registers and the slot step's entry as "
         "stored; ids inside belong to founded clusters, a founding id is its cluster's "
         "first; no id inside while a selection is captured or walked",
+        "the descriptor walk's way out: every committed chain reaches its tail along its "
+        "links within the pages handed out, passing no other chain's tail; the walk reads "
+        "the entry it picked and offers a page on that chain, the link RAM's output its "
+        "successor once read; a selection has at most a buffer of words (assumed of "
+        "i_select)",
         )),
     Proof("controller-cover", "controller", controller_harness, "cover", 12, (
         "cover: the page pool exhausted (PAGE_OVERFLOW set)",

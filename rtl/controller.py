@@ -30,7 +30,8 @@ def entry_layout(page_tokens: int, max_pages: int) -> data.StructLayout:
                               "fill": range(page_tokens + 1)})
 
 
-def state_layout(max_clusters: int, page_tokens: int, max_pages: int) -> data.StructLayout:
+def state_layout(max_clusters: int, page_tokens: int, max_pages: int,
+                 lanes: int) -> data.StructLayout:
     """``Controller(checks=True).state``."""
     stage = data.StructLayout({"valid": 1, "id": id_layout(max_clusters)})
     entry = entry_layout(page_tokens, max_pages)
@@ -40,7 +41,16 @@ def state_layout(max_clusters: int, page_tokens: int, max_pages: int) -> data.St
         "entries": data.ArrayLayout(entry, max_clusters),
         "links": data.ArrayLayout(page_bits(max_pages), max_pages),
         "r": stage, "c": stage, "cur": entry, "prev": written, "prev2": written,
-        "query": 1, "end_out": 1, "k": range(max_clusters + 1)})
+        "query": 1, "end_out": 1, "k": range(max_clusters + 1),
+        "n_words": range(max_clusters + 1),
+        # The selection buffer, and the word being walked (its clusters not yet picked).
+        "selection": data.ArrayLayout(lanes, -(-max_clusters // lanes)), "bits": lanes,
+        # The descriptor walk: its state, the cluster picked, the page offered, the chain's
+        # tail, and the link RAM's output (``primed``: it is ``page``'s successor).
+        "walk": data.StructLayout({
+            "head": 1, "chain": 1, "next": 1, "cluster": id_layout(max_clusters)["cluster"]
+            .shape, "page": page_bits(max_pages), "tail": page_bits(max_pages), "primed": 1,
+            "l_data": page_bits(max_pages), "e_data": entry})})
 
 
 class Controller(CheckedParams, wiring.Component):
@@ -65,7 +75,8 @@ class Controller(CheckedParams, wiring.Component):
     o_slot : Out(stream.Signature(slot_layout(...)))
         One beat per token, two cycles later when not held back.
     i_select : In(stream.Signature(select_layout(lanes)))
-        A query's final selection mask, cluster 0 at lane 0 of the first beat. Taken once no
+        A query's final selection mask, cluster 0 at lane 0 of the first beat, at most
+        ``ceil(max_clusters / lanes)`` beats, the last flagged. Taken once no
         id is in flight; while it is offered, taken and walked, ``i_id`` waits (the two share
         the chain table's read port).
     o_desc : Out(stream.Signature(desc_layout(...)))
@@ -80,8 +91,8 @@ class Controller(CheckedParams, wiring.Component):
     busy : Out(1)
         A token or a query is in progress.
     state : Out(state_layout(...))
-        With ``checks``: every chain entry, every link, the ids in the slot pipeline and
-        whether a query is inside.
+        With ``checks``: every chain entry, every link, the ids in the slot pipeline,
+        whether a query is inside, the selection buffer and the descriptor walk.
     """
 
     @classmethod
@@ -107,7 +118,7 @@ class Controller(CheckedParams, wiring.Component):
             "pages": Out(range(max_pages + 1)),
             "page_overflow": Out(1),
             "busy": Out(1),
-            **({"state": Out(state_layout(max_clusters, page_tokens, max_pages))}
+            **({"state": Out(state_layout(max_clusters, page_tokens, max_pages, lanes))}
                if checks else {}),
         })
 
@@ -246,9 +257,13 @@ class Controller(CheckedParams, wiring.Component):
         with m.If(desc.ready):
             m.d.sync += [out_valid.eq(desc.valid), out_payload.eq(desc.payload)]
 
+        walk_cluster = Signal(len(r_id.cluster))  # checks: the cluster picked
+
         def pick():
             """Read the entry of the word's lowest selected cluster and drop it from `bits`."""
             m.d.comb += e_rd.addr.eq((k - 1) * lanes + lowest)
+            if self._checks:
+                m.d.sync += walk_cluster.eq((k - 1) * lanes + lowest)
             m.d.sync += bits.eq(bits & (bits - 1))
             m.next = "HEAD"
 
@@ -337,10 +352,20 @@ class Controller(CheckedParams, wiring.Component):
             for p in range(pool):
                 port = links.read_port(domain="comb")
                 m.d.comb += [port.addr.eq(p), st.links[p].eq(port.data)]
+            for w in range(words):
+                port = selection.read_port(domain="comb")
+                m.d.comb += [port.addr.eq(w), st.selection[w].eq(port.data)]
             m.d.comb += [st.r.valid.eq(r_valid), st.r.id.eq(r_id), st.c.valid.eq(c_valid),
                          st.c.id.eq(c_id), st.cur.eq(cur), st.prev.eq(prev),
                          st.prev2.eq(prev2), st.query.eq(~fsm.ongoing("IDLE")),
                          st.end_out.eq(out_valid & out_payload.end), st.k.eq(k),
+                         st.n_words.eq(n_words), st.bits.eq(bits),
+                         st.walk.head.eq(fsm.ongoing("HEAD")),
+                         st.walk.chain.eq(fsm.ongoing("CHAIN")),
+                         st.walk.next.eq(fsm.ongoing("NEXT")), st.walk.cluster.eq(walk_cluster),
+                         st.walk.page.eq(page), st.walk.tail.eq(tail),
+                         st.walk.primed.eq(primed), st.walk.l_data.eq(l_rd.data),
+                         st.walk.e_data.eq(e_rd.data),
                          Assert(fsm.ongoing("IDLE") | fsm.ongoing("FETCH") |
                                 fsm.ongoing("LOAD") | fsm.ongoing("PICK") |
                                 fsm.ongoing("HEAD") | fsm.ongoing("CHAIN") |
