@@ -120,7 +120,9 @@ def watch_wtu(m, dut, *, lanes, max_clusters, max_buckets, assume):
     em_mask = st.em_active & ~st.em_final & (em_taken != st.beats)
     between = st.drain | st.span | st.setup | st.select     # a row in, not yet emitting
     m.d.comb += [
-        Assert(~(started & same) | (st.beats == beats), "beats_of_the_batch"),
+        Assert(~(started & same) | ((st.beats == beats) & (st.clamp_mode == (dut.mode == 1)) &
+                                    (st.exp_mode == (dut.exp & (dut.mode == 2)))),
+               "beats_and_mode_of_the_batch"),
         Assert(counting + scoring + waiting == 1, "host_in_one_part"),
         Assert(st.count == counting, "counting_together"),
         Assert(~st.count | (st.k == count_k), "counts_together"),

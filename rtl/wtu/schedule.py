@@ -183,7 +183,12 @@ class Selection(wiring.Component):
             else:
                 self._histogram_states(m, issue, leave, issued_all, last_beat, slacks)
         if self._invariants:
-            m.d.comb += self.running.eq(~fsm.ongoing("IDLE"))
+            m.d.comb += [
+                self.running.eq(~fsm.ongoing("IDLE")),
+                # The beat counter inside the row, its last-beat flag in step with it.
+                Assert(fsm.ongoing("IDLE") | ((k < self.beats) &
+                                              (last_beat == (k + 1 == self.beats))),
+                       "selection_beat_inside")]
         return m
 
     def _scan_states(self, m, issue, leave, bucket, edge, width, issued_all, last_beat, exited,
@@ -287,8 +292,10 @@ class Selection(wiring.Component):
                 coming = self.final_in_flight
                 if self._exp:
                     coming |= self.exp_mode & (self.buckets == 1) & (steps != 0)
-                m.d.comb += Assert(~issued_all | decided | zero_decided | coming,
-                                   "selection_decides")
+                m.d.comb += [Assert(~issued_all | decided | zero_decided | coming,
+                                    "selection_decides"),
+                             # The pass issued is one of the batch's buckets (the last ends it).
+                             Assert(bucket < self.buckets, "selection_bucket_inside")]
             if self._exp and self._early_exit:
                 with m.If(decided | zero_decided):
                     leave(Mux(zero_decided, 0, decided_bucket),

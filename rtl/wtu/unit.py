@@ -23,10 +23,11 @@ STATES = ("COUNT", "LOAD", "DRAIN", "SPAN", "SETUP", "SELECT", "FLUSH", "FINAL")
 
 def state_layout(max_clusters: int, lanes: int) -> data.StructLayout:
     """``WTU(checks=...).state``: one flag a state of :data:`STATES`, the beat counter, the
-    batch's beats a row, the last row's flag, and the emitter's."""
+    batch's beats a row and its mode's decodes, the last row's flag, and the emitter's."""
     beats = range(-(-max_clusters // lanes) + 1)
     return data.StructLayout({
-        **{name.lower(): 1 for name in STATES}, "k": beats, "beats": beats, "last_row": 1,
+        **{name.lower(): 1 for name in STATES}, "k": beats, "beats": beats, "clamp_mode": 1,
+        "exp_mode": 1, "last_row": 1,
         "em_active": 1, "em_final": 1, "em_k": beats, "em_r_valid": 1, "em_o_valid": 1,
         "em_row_sent": 1})
 
@@ -165,6 +166,7 @@ class WTU(CheckedParams, wiring.Component):
     exp_frac = property(lambda self: self._exp_frac)
     exp_bits = property(lambda self: self._exp_bits)
     early_exit = property(lambda self: self._early_exit)
+    exp = property(lambda self: self._exp)
     schedule = property(lambda self: self._schedule)
 
     @property
@@ -387,12 +389,13 @@ class WTU(CheckedParams, wiring.Component):
                 with m.If(emitter.done):
                     m.next = "COUNT"
         if self._control:
-            self._invariants(m, fsm, k=k, beats=beats, last_row=last_row, store=store,
+            self._invariants(m, fsm, k=k, beats=beats, clamp_mode=clamp_mode,
+                             exp_mode=exp_mode, last_row=last_row, store=store,
                              count_store=count_store, pipe=pipe, select=select, emitter=emitter)
         return m
 
-    def _invariants(self, m, fsm, *, k, beats, last_row, store, count_store, pipe, select,
-                    emitter):
+    def _invariants(self, m, fsm, *, k, beats, clamp_mode, exp_mode, last_row, store,
+                    count_store, pipe, select, emitter):
         """What the control state always is, and the state a harness relates to its own."""
         st, em = self.state, emitter.state
         setups = [fsm.ongoing(f"SETUP{step}") for step in range(RowSetup.edge_latency)]
@@ -400,6 +403,7 @@ class WTU(CheckedParams, wiring.Component):
             flag = (Cat(*setups).any() if name == "SETUP" else fsm.ongoing(name))
             m.d.comb += getattr(st, name.lower()).eq(flag)
         m.d.comb += [st.k.eq(k), st.beats.eq(beats), st.last_row.eq(last_row),
+                     st.clamp_mode.eq(clamp_mode), st.exp_mode.eq(exp_mode),
                      st.em_active.eq(emitter.active), st.em_final.eq(em.final),
                      st.em_k.eq(emitter.k), st.em_r_valid.eq(em.r_valid),
                      st.em_o_valid.eq(em.o_valid), st.em_row_sent.eq(em.row_sent)]
