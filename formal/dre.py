@@ -11,7 +11,7 @@ from vrex.rtl.dre import DRE
 
 from .rules import free_inputs, harness_module, stream_rule
 
-__all__ = ["DRE_SMALL", "dre_idle"]
+__all__ = ["DRE_SMALL", "dre_idle", "quiet_host"]
 
 # Two clusters, one score a beat: a row has one or two beats, so `last` can be early. One
 # bucket: the WTU's scan is the shortest, and with it the bound.
@@ -35,28 +35,11 @@ def dre_idle(*, config=DRE_SMALL, timeout=0, bound=48):
     bus = dut.bus
     addr = {name: regs.offset(name) // 4 for name in ("TIMEOUT", "STATUS")}
     access = bus.cyc & bus.stb
-    write = access & bus.we
     held = Signal()                             # a strobe not yet acked stays as it is
     last_adr, last_we = Signal.like(bus.adr), Signal()
     m.d.sync += [held.eq(access & ~bus.ack), last_adr.eq(bus.adr), last_we.eq(bus.we)]
-    ready = Signal()                            # TIMEOUT written: the host may start
-    with m.If(write & bus.ack & (bus.adr == addr["TIMEOUT"])):
-        m.d.sync += ready.eq(1)
-    timeout_value = bus.dat_w
-    m.d.comb += [
-        Assume(~held | (access & (bus.adr == last_adr) & (bus.we == last_we))),
-        Assume(~(write & (bus.adr == addr["TIMEOUT"])) |
-               ((bus.sel == 0xF) & (timeout_value <= timeout))),
-        Assume(ready | (~dut.i_hash.valid & ~dut.i_score.valid)),
-        Assume(ready | ~access | (write & (bus.adr == addr["TIMEOUT"]))),
-    ]
-    outputs_taken = dut.o_slot.ready & dut.o_select.ready & dut.o_desc.ready
-    quiet = ~dut.i_hash.valid & ~dut.i_score.valid & outputs_taken & ~write
-    quiet_for = Signal(range(bound + 1))
-    with m.If(~quiet | ~ready):
-        m.d.sync += quiet_for.eq(0)
-    with m.Elif(quiet_for < bound):
-        m.d.sync += quiet_for.eq(quiet_for + 1)
+    m.d.comb += Assume(~held | (access & (bus.adr == last_adr) & (bus.we == last_we)))
+    _, quiet_for = quiet_host(m, dut, regs, timeout=timeout, bound=bound)
     # STATUS is sampled when the read starts and returned with the ack.
     checked = Signal()
     with m.If(access & ~bus.we & ~bus.ack):
@@ -67,3 +50,31 @@ def dre_idle(*, config=DRE_SMALL, timeout=0, bound=48):
         Cover(bus.ack & checked, "status_read_after_quiet"),
     ]
     return m, ports
+
+
+def quiet_host(m, dut, regs, *, timeout, bound):
+    """The host of a return-to-idle proof: it writes TIMEOUT (at most ``timeout``) before
+    anything else, then does as it likes. Returns whether TIMEOUT was written, and the count
+    of the host's quiet cycles since (no beat offered, every output taken, no register
+    written), up to ``bound``."""
+    bus = dut.bus
+    timeout_adr = regs.offset("TIMEOUT") // 4
+    access = bus.cyc & bus.stb
+    write = access & bus.we
+    ready = Signal()                            # TIMEOUT written: the host may start
+    with m.If(write & bus.ack & (bus.adr == timeout_adr)):
+        m.d.sync += ready.eq(1)
+    m.d.comb += [
+        Assume(~(write & (bus.adr == timeout_adr)) |
+               ((bus.sel == 0xF) & (bus.dat_w <= timeout))),
+        Assume(ready | (~dut.i_hash.valid & ~dut.i_score.valid)),
+        Assume(ready | ~access | (write & (bus.adr == timeout_adr))),
+    ]
+    outputs_taken = dut.o_slot.ready & dut.o_select.ready & dut.o_desc.ready
+    quiet = ~dut.i_hash.valid & ~dut.i_score.valid & outputs_taken & ~write
+    quiet_for = Signal(range(bound + 1))
+    with m.If(~quiet | ~ready):
+        m.d.sync += quiet_for.eq(0)
+    with m.Elif(quiet_for < bound):
+        m.d.sync += quiet_for.eq(quiet_for + 1)
+    return ready, quiet_for

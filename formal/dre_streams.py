@@ -9,12 +9,13 @@ properties and invariants asserted, as alone), and what that harness assumed of 
 environment is asserted here instead, proved from the other units' guarantees and the DRE's
 own invariants below."""
 
-from amaranth.hdl import Assert, Assume, Cover, Mux, Signal
+from amaranth.hdl import Assert, Assume, Cat, Cover, Mux, Signal
 
+from vrex.interface.registers import RegisterMap
 from vrex.rtl.dre import DRE
 
 from .controller import watch_controller
-from .dre import DRE_SMALL
+from .dre import DRE_SMALL, quiet_host
 from .guard import watch_guard
 from .hcu import watch_hcu
 from .rules import free_inputs, harness_module, stream_rule
@@ -24,8 +25,10 @@ from .wtu_streams import watch_wtu
 __all__ = ["dre_streams"]
 
 
-def dre_streams(*, config=DRE_SMALL, unit=DRE):
-    """``unit``: the DRE class (a test passes a broken one)."""
+def dre_streams(*, config=DRE_SMALL, unit=DRE, idle=None):
+    """``unit``: the DRE class (a test passes a broken one). ``idle``: ``(timeout, bound)``
+    adds the return to idle: the host writes TIMEOUT (at most ``timeout``) first, and
+    STATUS.BUSY is low once it has been quiet for ``bound`` cycles."""
     m, ports = harness_module()
     c = config
     m.submodules.dut = dut = unit(c, checks=True)
@@ -100,6 +103,13 @@ def dre_streams(*, config=DRE_SMALL, unit=DRE):
             hi = reg.hi if reg.hi is not None else (1 << reg.width) - 1
             value = getattr(regs, reg.name.lower())
             m.d.comb += Assert((value >= reg.lo) & (value <= hi), f"reg_{reg.name}_inside")
+    if idle is not None:
+        timeout, bound = idle
+        reg_map = RegisterMap(c)
+        ready, quiet_for = quiet_host(m, dut, reg_map, timeout=timeout, bound=bound)
+        busy = regs.status[reg_map.field("STATUS", "BUSY")[0]]
+        m.d.comb += [Assert(~ready | (regs.timeout <= timeout), "timeout_as_written"),
+                     Assert((quiet_for != bound) | ~busy, "idle_after_quiet")]
     m.d.comb += _invariants(dut, tokens=tokens, querying=querying, selected=selected,
                             select_beat=select_beat, hcu=hcu, ctl=ctl, wtu=wtu,
                             guard_beat=guard_beat, stages=stages, lanes=lanes)
@@ -114,6 +124,7 @@ def _invariants(dut, *, tokens, querying, selected, select_beat, hcu, ctl, wtu, 
     skid, sel_skid, sel_reg = (stages[n] for n in ("id_skid", "select_skid", "select_reg"))
     no_query = st.run | st.wait | st.counts | st.empty   # the WTU and controller not yet in it
     tokens_done = ~(st.run | st.wait)
+    query_on = st.counts | st.select | st.empty | st.desc
     # Final-mask beats the WTU has sent this query: all once its batch is over.
     sent = Mux(wtu["counting"], st.beats,
                Mux(wtu["mask_final"] & (wtu["mask_beat"] != 0), wtu["mask_beat"], 0))
@@ -146,7 +157,8 @@ def _invariants(dut, *, tokens, querying, selected, select_beat, hcu, ctl, wtu, 
         # The final mask: sent = passed + in the two stream registers.
         Assert(~st.select | (sent == st.k + sel_skid["inside"] + sel_reg["inside"]),
                "dre_final_beats"),
-        Assert(~st.select | ((st.k == select_beat) & (st.last_select == (st.k + 1 == st.beats))
+        Assert(~st.select | ((st.k == select_beat) & (st.k < st.beats) &
+                             (st.last_select == (st.k + 1 == st.beats))
                              & ~selected & (ctl["queries_inside"] == 0)), "dre_selecting"),
         # Between walks the controller has captured the selection's beats passed, no other.
         Assert(u["controller"].state.query |
@@ -158,6 +170,33 @@ def _invariants(dut, *, tokens, querying, selected, select_beat, hcu, ctl, wtu, 
                "dre_no_selection_yet"),
         Assert(~st.desc | ((selected == (st.n != 0)) & (ctl["queries_inside"] == 1) &
                            (select_beat == 0)), "dre_describing"),
+        # The walk's way out: a query's clusters are the HCU's, and the controller selects
+        # and walks only those (whose chains reach their tails), none of an old table.
+        Assert(~query_on | (st.n == hcu["founded"]), "dre_query_of_the_table"),
+        *_walk_inside(u["controller"].state, st, lanes),
         # CLEAR: carried out only from an idle DRE with CLEAR pending.
         Assert(~st.clear_ready | (st.run & st.clear_pending), "dre_clear_ready"),
     ]
+
+
+def _walk_inside(ctl, st, lanes):
+    """Every selection bit the controller captured, holds or walks names one of the query's
+    ``n`` clusters. With one lane this follows from the beats' order (word ``w`` is cluster
+    ``w``, and the WTU sends ``n`` words); more lanes would also need the WTU's final-mask
+    buffer free of bits past the columns."""
+    words = ctl.selection.shape().length
+    captured = Mux(ctl.query, ctl.n_words, ctl.k)
+    out = []
+    for w in range(words):
+        for lane in range(lanes):
+            out.append(Assert(~((w < captured) & ctl.selection[w][lane]) |
+                              (w * lanes + lane < st.n), f"dre_selection_{w}_{lane}_inside"))
+    walk = ctl.walk
+    out += [
+        Assert(~(ctl.query & (ctl.k >= 1)) |
+               Cat(*(~ctl.bits[lane] | ((ctl.k - 1) * lanes + lane < st.n)
+                     for lane in range(lanes))).all(), "dre_walk_word_inside"),
+        Assert(~(walk.head | walk.chain | walk.next) | (walk.cluster < st.n),
+               "dre_walk_cluster_inside"),
+    ]
+    return out
