@@ -124,6 +124,8 @@ def watch_wtu(m, dut, *, lanes, max_clusters, max_buckets, assume):
                                     (st.exp_mode == (dut.exp & (dut.mode == 2)))),
                "beats_and_mode_of_the_batch"),
         Assert(counting + scoring + waiting == 1, "host_in_one_part"),
+        # The first cycle is the reset state's (``held`` not yet valid).
+        Assert(started | (st.count & (st.k == 0) & ~st.em_active), "wtu_starts_from_reset"),
         Assert(st.count == counting, "counting_together"),
         Assert(~st.count | (st.k == count_k), "counts_together"),
         Assert(~st.load | (scoring & (st.k == beat_in)), "scores_together"),
