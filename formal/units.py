@@ -7,7 +7,6 @@ import functools
 from pathlib import Path
 
 from .controller import controller_harness
-from .dre import dre_idle
 from .dre_streams import dre_streams
 from .emitter import emitter_harness
 from .guard import guard_harness
@@ -30,6 +29,7 @@ class Proof:
     depth: int
     properties: tuple           # what it checks, for the docs and the report
     slow: bool = False          # minutes, not seconds: the test suite runs it under -m slow
+    timeout: float = 1800       # seconds before sby is stopped
 
 
 # Small but not trivial sizes: every table can fill, every pool run out, every bucket exit.
@@ -184,14 +184,15 @@ PROOFS = [
         "founded clusters in step, the registers inside their ranges)")),
     Proof("dre-streams-cover", "dre", dre_streams, "cover", 50, (
         "cover: a query answered (its selection and its end beat); a WTU batch sent",)),
-    Proof("dre-idle", "dre", dre_idle, "bmc", 58, (
-        "the whole DRE (2-bit hashes, 2 clusters, 1 WTU lane, 1 bucket, 1 token a page, 2 "
-        "pages) under a free host: broken score streams, CLEARs and register writes at any "
-        "time; o_slot, o_select, o_desc keep the stream rule",
-        "once the host is quiet (no beat offered, every output taken, no register written) "
-        "for 48 cycles, STATUS.BUSY reads low: it returns to idle (TIMEOUT 0); a bound of "
-        "34 fails, as it must",
-        "bounded: the host's activity fits in the first 10 cycles (58 - 48)"), slow=True),
+    Proof("dre-idle", "dre", functools.partial(dre_streams, idle=(0, 60)), "prove", 62, (
+        "unbounded (k-induction): the whole DRE (as dre-streams) under a free host: broken "
+        "score streams, CLEARs and register writes at any time, free back-pressure; once "
+        "the host is quiet (no beat offered, every output taken, no register written) for "
+        "60 cycles, STATUS.BUSY is low: it returns to idle (TIMEOUT 0), whatever it was "
+        "doing",
+        "with it, everything dre-streams proves, and its invariants; the induction needs the "
+        "controller's walk to end (its chains reach their tails) and the WTU's selection to "
+        "issue its last beat (their invariants)"), slow=True, timeout=5400),
     Proof("wtu-cover", "wtu", functools.partial(wtu_harness, **WTU_SMALL, units=("ee",),
                                                 within=48, compare=()), "cover", 50, (
         "cover: a row exits in the first of 4 buckets", "cover: a row exits in the last",
@@ -211,7 +212,8 @@ def run_proofs(units=None, *, build: Path = Path("build/formal"), depth: int | N
             continue
         module, ports = proof.harness()
         result = run_sby(module, ports, proof.name, mode=proof.mode,
-                         depth=depth or proof.depth, workdir=Path(build) / proof.name)
+                         depth=depth or proof.depth, workdir=Path(build) / proof.name,
+                         timeout=proof.timeout)
         if progress:
             progress(result.line())
         results.append(result)

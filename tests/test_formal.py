@@ -3,7 +3,6 @@
 import pytest
 
 from vrex.formal.controller import controller_harness
-from vrex.formal.dre import dre_idle
 from vrex.formal.emitter import emitter_harness
 from vrex.formal.setup import setup_harness
 from vrex.formal.skid import stage_harness
@@ -43,7 +42,7 @@ def broken(base, doc, drive):
 def test_proof_passes(tmp_path, proof):
     module, ports = proof.harness()
     result = run_sby(module, ports, proof.name, mode=proof.mode, depth=proof.depth,
-                     workdir=tmp_path / proof.name)
+                     workdir=tmp_path / proof.name, timeout=proof.timeout)
     assert result.passed, result.line() + "\n" + result.detail
 
 
@@ -106,10 +105,11 @@ LastThrough = broken(ScoreGuard, "A guard that passes the host's last to the WTU
 
 
 def test_the_idle_bound_is_not_vacuous(tmp_path):
-    # A bound shorter than a query's way through the WTU and the controller fails.
-    m, ports = dre_idle(bound=20)
+    # A bound shorter than a query's way through the WTU and the controller fails, with a
+    # counterexample from reset at the return-to-idle assertion.
+    m, ports = dre_streams(idle=(0, 20))
     result = run_sby(m, ports, "idle-short", mode="bmc", depth=30, workdir=tmp_path)
-    assert result.status == "FAIL" and "dre.py" in result.detail
+    assert result.status == "FAIL" and "dre_streams.py" in result.detail, result.line()
 
 
 RowBeatAgain = broken(MaskEmitter, "An emitter that offers its o_row beat again after it "
