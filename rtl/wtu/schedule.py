@@ -13,7 +13,7 @@ bucket 0 is decided as ``T`` arrives and pass 1 is issued as many cycles late (i
 meets ``T``). The histogram takes ``S = A(B - 1)`` and waits for ``T`` the same way.
 """
 
-from amaranth.hdl import Array, Assert, Module, Mux, Signal, signed
+from amaranth.hdl import Array, Assert, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -49,6 +49,9 @@ class Selection(wiring.Component):
     running : Out(1)
         With ``invariants``: a selection is under way (the FSM is not idle), for the unit's
         invariants; internal ones are asserted beside it.
+    pending : Out(1)
+        With ``invariants``: a decision is registered or on its way (mode ``exp``'s steps
+        from S to T): never between rows, which a proof that sees whole rows can show.
     final_in_flight : In(1)
         With ``invariants``: the lane pipeline's flag that the last pass's last beat is in
         flight (a scan always decides, once it has issued every pass).
@@ -92,7 +95,8 @@ class Selection(wiring.Component):
             "sums": In(data.ArrayLayout(signed(total_bits + 2), ways)),
             "pass_total": In(total_bits),
             "cuts": Out(data.ArrayLayout(cut, ways)),
-            **({"running": Out(1), "final_in_flight": In(1)} if invariants else {}),
+            **({"running": Out(1), "pending": Out(1), "final_in_flight": In(1)}
+               if invariants else {}),
             "done": Out(1),
             "exit_bucket": Out(range(max_buckets)),
             "cut": Out(cut),
@@ -178,13 +182,15 @@ class Selection(wiring.Component):
                             m.d.sync += self.cuts[b].eq(cut_of(wide))
                     m.next = "SCAN" if self._scan else "HIST"
             if self._scan:
-                self._scan_states(m, issue, leave, bucket, edge, width, issued_all, last_beat,
-                                  exited, bubble)
+                pending = self._scan_states(m, issue, leave, bucket, edge, width, issued_all,
+                                            last_beat, exited, bubble)
             else:
                 self._histogram_states(m, issue, leave, issued_all, last_beat, slacks)
+                pending = []
         if self._invariants:
             m.d.comb += [
                 self.running.eq(~fsm.ongoing("IDLE")),
+                self.pending.eq(Cat(*pending, 0).any()),
                 # The beat counter inside the row, its last-beat flag in step with it.
                 Assert(fsm.ongoing("IDLE") | ((k < self.beats) &
                                               (last_beat == (k + 1 == self.beats))),
@@ -305,6 +311,7 @@ class Selection(wiring.Component):
                 with m.If(decided):
                     leave(decided_bucket, decided_cut)
                     m.d.sync += decided.eq(0)     # and drop the next beat's decision
+        return [decided, zero_decided] + ([steps] if self._exp else [])
 
     def _histogram_states(self, m, issue, leave, issued_all, last_beat, slacks):
         tb, nb, tag = self._tb, self._nb, self.tag

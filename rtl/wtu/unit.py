@@ -23,11 +23,12 @@ STATES = ("COUNT", "LOAD", "DRAIN", "SPAN", "SETUP", "SELECT", "FLUSH", "FINAL")
 
 def state_layout(max_clusters: int, lanes: int) -> data.StructLayout:
     """``WTU(checks=...).state``: one flag a state of :data:`STATES`, the beat counter, the
-    batch's beats a row and its mode's decodes, the last row's flag, and the emitter's."""
+    batch's beats a row and its mode's decodes, the last row's flag, the emitter's, and
+    whether the selection has a decision pending."""
     beats = range(-(-max_clusters // lanes) + 1)
     return data.StructLayout({
         **{name.lower(): 1 for name in STATES}, "k": beats, "beats": beats, "clamp_mode": 1,
-        "exp_mode": 1, "last_row": 1,
+        "exp_mode": 1, "last_row": 1, "select_pending": 1,
         "em_active": 1, "em_final": 1, "em_k": beats, "em_r_valid": 1, "em_o_valid": 1,
         "em_row_sent": 1})
 
@@ -406,7 +407,8 @@ class WTU(CheckedParams, wiring.Component):
                      st.clamp_mode.eq(clamp_mode), st.exp_mode.eq(exp_mode),
                      st.em_active.eq(emitter.active), st.em_final.eq(em.final),
                      st.em_k.eq(emitter.k), st.em_r_valid.eq(em.r_valid),
-                     st.em_o_valid.eq(em.o_valid), st.em_row_sent.eq(em.row_sent)]
+                     st.em_o_valid.eq(em.o_valid), st.em_row_sent.eq(em.row_sent),
+                     st.select_pending.eq(select.pending)]
         active, final = emitter.active, em.final
         m.d.comb += [
             # The FSM in one of its states; the beat counter past zero only while it counts.
