@@ -15,6 +15,7 @@ from .skid import stage_harness
 from .hcu import hcu_miter, hcu_spec, hcu_streams
 from .sby import ProofResult, run_sby
 from .wtu import wtu_harness
+from .wtu_batches import wtu_batches
 from .wtu_streams import wtu_streams
 
 __all__ = ["PROOFS", "run_proofs"]
@@ -193,6 +194,15 @@ PROOFS = [
         "with it, everything dre-streams proves, and its invariants; the induction needs the "
         "controller's walk to end (its chains reach their tails) and the WTU's selection to "
         "issue its last beat (their invariants)"), slow=True, timeout=5400),
+    Proof("wtu-batches", "wtu", functools.partial(wtu_batches, within=52), "prove", 56, (
+        "unbounded (k-induction): the WTU scan with early exit (2-bit scores, 1-bit counts, 3 "
+        "clusters, 2 lanes, 2 buckets, all modes) over any number of batches of one or two "
+        "rows, settings changed between batches, no stalls inside a batch: every row's exit "
+        "bucket, S, T of its S and mask, and every final mask, are SPEC 3's (3.1's in mode "
+        "exp); no accumulator, adder-tree node or row-setup register overflows",
+        "every batch leaves within 52 cycles of its first count beat; no decision pending "
+        "between rows; what a batch leaves behind does not change the next one's answer"),
+        slow=True, timeout=10800),
     Proof("wtu-cover", "wtu", functools.partial(wtu_harness, **WTU_SMALL, units=("ee",),
                                                 within=48, compare=()), "cover", 50, (
         "cover: a row exits in the first of 4 buckets", "cover: a row exits in the last",
