@@ -67,6 +67,24 @@ def test_a_broken_controller_is_caught(tmp_path):
     assert "controller.py" in result.detail            # the failed assertion's location
 
 
+class SelfLinked(Controller):
+    """A controller that links a chain's old tail to itself, not to the page appended: the
+    chain no longer reaches its tail (its descriptor walk would never end)."""
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        port = m.submodules.links.write_ports[0]
+        m.d.comb += port.data.eq(port.addr)
+        return m
+
+
+def test_the_controller_proof_catches_a_chain_that_misses_its_tail(tmp_path):
+    # The links are internal ports: the chain invariants (formal/controller.py) read them.
+    # (Two tokens of one cluster fill a page and open a second within 8 cycles.)
+    assert_caught(tmp_path, lambda: controller_harness(unit=SelfLinked), depth=8,
+                  where="formal/controller.py", proof="controller")
+
+
 @pytest.mark.parametrize("broken", [{"th_offset": 1}, {"within": 8}])
 def test_the_hcu_miter_catches_a_threshold_off_by_one(tmp_path, broken):
     # One HCU compares against a threshold one higher: some token's cluster differs. And a
