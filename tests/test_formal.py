@@ -10,6 +10,7 @@ from vrex.formal.guard import guard_harness
 from vrex.formal.hcu import hcu_miter, hcu_spec
 from vrex.formal.sby import missing_tools, run_sby
 from vrex.formal.units import PROOFS, run_proofs
+from vrex.formal.wtu_batches import wtu_batches
 from vrex.formal.wtu_streams import wtu_streams
 from vrex.formal.dre_streams import dre_streams
 from vrex.rtl.controller import Controller
@@ -182,6 +183,22 @@ ScoresAlwaysTaken = broken(WTU, "A WTU that takes score beats while it works on 
 def test_the_wtu_streams_proof_catches_a_broken_unit(tmp_path, unit):
     assert_caught(tmp_path, lambda: wtu_streams(unit=unit), depth=30,
                   where="formal/wtu_streams.py", proof="wtu-streams")
+
+
+ExitAlwaysFirst = broken(WTU, "A WTU that reports every row's exit in the first bucket.",
+                        lambda u: [u.o_row.payload.exit_bucket.eq(0)])
+
+
+MaskAllSet = broken(WTU, "A WTU whose masks keep every cluster.",
+                    lambda u: [u.o_mask.payload.mask.eq(-1)])
+
+
+@pytest.mark.parametrize("unit", [ExitAlwaysFirst, MaskAllSet], ids=["exit-first", "mask-all"])
+def test_the_wtu_batches_proof_catches_a_wrong_answer(tmp_path, unit):
+    # (A batch of one row is out within 20 cycles; the induction's base case finds the same
+    # counterexample in seconds, so the unbounded proof fails fast.)
+    assert_caught(tmp_path, lambda: wtu_batches(unit=unit, within=52), depth=24,
+                  where="formal/wtu_batches.py", proof="wtu-batches")
 
 
 SelectAlwaysLast = broken(DRE, "A DRE that flags every selection beat as the last.",
