@@ -18,7 +18,7 @@ from .wtu import wtu_harness
 from .wtu_batches import wtu_batches
 from .wtu_streams import wtu_streams
 
-__all__ = ["PROOFS", "run_proofs"]
+__all__ = ["PROOFS", "run_proofs", "selected"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,16 +210,19 @@ PROOFS = [
 ]
 
 
-def run_proofs(units=None, *, build: Path = Path("build/formal"), depth: int | None = None,
+def run_proofs(units=None, *, names=None, quick: bool = False,
+               build: Path = Path("build/formal"), depth: int | None = None,
                progress=None) -> list[ProofResult]:
-    known = {p.unit for p in PROOFS}
-    for unit in units or ():
-        if unit not in known:
-            raise ValueError(f"unit must be one of {', '.join(sorted(known))}, not {unit!r}")
+    """The proofs of ``units`` (default: all), or those named in ``names``; with ``quick``,
+    none of the slow ones (minutes to hours each, see docs/formal.md)."""
+    for field, given, known in (("unit", units, {p.unit for p in PROOFS}),
+                                ("proof", names, {p.name for p in PROOFS})):
+        for value in given or ():
+            if value not in known:
+                raise ValueError(f"{field} must be one of {', '.join(sorted(known))}, "
+                                 f"not {value!r}")
     results = []
-    for proof in PROOFS:
-        if units and proof.unit not in units:
-            continue
+    for proof in selected(units, names=names, quick=quick):
         module, ports = proof.harness()
         result = run_sby(module, ports, proof.name, mode=proof.mode,
                          depth=depth or proof.depth, workdir=Path(build) / proof.name,
@@ -228,3 +231,10 @@ def run_proofs(units=None, *, build: Path = Path("build/formal"), depth: int | N
             progress(result.line())
         results.append(result)
     return results
+
+
+def selected(units=None, *, names=None, quick: bool = False) -> list[Proof]:
+    """The proofs ``run_proofs`` would run, in order."""
+    return [p for p in PROOFS
+            if (not units or p.unit in units) and (not names or p.name in names)
+            and not (quick and p.slow)]

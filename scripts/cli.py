@@ -184,17 +184,22 @@ def cmd_bench_model(args):
 
 
 def cmd_formal(args):
-    from vrex.formal.units import run_proofs
+    from vrex.formal.units import run_proofs, selected
     if args.depth is not None and args.depth < 1:
         raise UsageError(f"--depth must be a positive integer, not {args.depth}")
-    results = run_proofs(args.unit, build=build_dir(args, "formal"), depth=args.depth)
+    results = run_proofs(args.unit, names=args.proof, quick=args.quick,
+                         build=build_dir(args, "formal"), depth=args.depth)
+    skipped = [p for p in selected(args.unit, names=args.proof) if p.slow and args.quick]
     for r in results:
         print(r.line())
         if not r.passed:
             print(f"  {r.workdir}/job: counterexample and log\n" +
                   "\n".join("  " + line for line in r.detail.splitlines()))
+    for p in skipped:
+        print(f"{p.name}: skipped (--quick: a slow proof, sby timeout {p.timeout:.0f} s)")
     failed = [r for r in results if not r.passed]
-    print(f"{len(results) - len(failed)} of {len(results)} proofs passed")
+    print(f"{len(results) - len(failed)} of {len(results)} proofs passed" +
+          (f"; skipped as slow: {', '.join(p.name for p in skipped)}" if skipped else ""))
     return 1 if failed else 0
 
 
@@ -740,6 +745,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unit", action="append", metavar="UNIT",
                    help="controller, dre, guard, hcu, stages or wtu (repeatable; default: "
                         "all)")
+    p.add_argument("--proof", action="append", metavar="NAME",
+                   help="only this proof, by its name in the report (repeatable)")
+    p.add_argument("--quick", action="store_true",
+                   help="skip the slow proofs (minutes to hours each; docs/formal.md)")
     p.add_argument("--depth", type=integer, help="override each proof's depth")
     add_build_arg(p, "formal")
     p.set_defaults(func=cmd_formal)

@@ -117,6 +117,22 @@ def test_unknown_unit_is_named():
                        match="unit must be one of controller, dre, guard, hcu, stages, wtu, "
                              "not 'hcu2'"):
         run_proofs(["hcu2"])
+    with pytest.raises(ValueError, match="proof must be one of .*controller-cover.*, "
+                                         "not 'wtu-batch'"):
+        run_proofs(names=["wtu-batch"])
+
+
+def test_vrex_formal_runs_proofs_by_name_and_skips_slow_ones_when_quick(tmp_path, capsys):
+    from vrex.scripts.cli import main
+    slow = next(p for p in PROOFS if p.slow)
+    assert main(["formal", "--proof", "controller-cover", "--proof", slow.name, "--quick",
+                 "--build", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("controller-cover: reached (cover")
+    assert out[1].startswith(f"{slow.name}: skipped (--quick")
+    assert out[-1] == f"1 of 1 proofs passed; skipped as slow: {slow.name}"
+    assert main(["formal", "--proof", "dre-idel"]) == 2
+    assert "proof must be one of" in capsys.readouterr().err
 
 
 LastThrough = broken(ScoreGuard, "A guard that passes the host's last to the WTU as it is.",
