@@ -203,6 +203,13 @@ PROOFS = [
         "every batch leaves within 52 cycles of its first count beat; no decision pending "
         "between rows; what a batch leaves behind does not change the next one's answer"),
         slow=True, timeout=10800),
+    Proof("wtu-batches-full", "wtu",
+          functools.partial(wtu_batches, within=52, early_exit=False), "prove", 56, (
+              "unbounded (k-induction): the same for the WTU scan without early exit; with "
+              "wtu-batches, early exit is exact for every length (both give every row SPEC 3's "
+              "exit bucket and mask, and every batch SPEC 3's final mask, so the same ones)",
+              "every batch leaves within 52 cycles of its first count beat, as with early exit"),
+          slow=True, timeout=10800),
     Proof("wtu-cover", "wtu", functools.partial(wtu_harness, **WTU_SMALL, units=("ee",),
                                                 within=48, compare=()), "cover", 50, (
         "cover: a row exits in the first of 4 buckets", "cover: a row exits in the last",
