@@ -209,12 +209,14 @@ MaskAllSet = broken(WTU, "A WTU whose masks keep every cluster.",
                     lambda u: [u.o_mask.payload.mask.eq(-1)])
 
 
-@pytest.mark.parametrize("unit", [ExitAlwaysFirst, MaskAllSet], ids=["exit-first", "mask-all"])
-def test_the_wtu_batches_proof_catches_a_wrong_answer(tmp_path, unit):
+@pytest.mark.parametrize("unit, early_exit", [(ExitAlwaysFirst, True), (MaskAllSet, False)],
+                         ids=["exit-first", "mask-all-full-scan"])
+def test_the_wtu_batches_proof_catches_a_wrong_answer(tmp_path, unit, early_exit):
     # (A batch of one row is out within 20 cycles; the induction's base case finds the same
     # counterexample in seconds, so the unbounded proof fails fast.)
-    assert_caught(tmp_path, lambda: wtu_batches(unit=unit, within=52), depth=24,
-                  where="formal/wtu_batches.py", proof="wtu-batches")
+    assert_caught(tmp_path, lambda: wtu_batches(unit=unit, within=52, early_exit=early_exit),
+                  depth=24, where="formal/wtu_batches.py",
+                  proof="wtu-batches" if early_exit else "wtu-batches-full")
 
 
 SelectAlwaysLast = broken(DRE, "A DRE that flags every selection beat as the last.",
