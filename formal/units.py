@@ -210,6 +210,12 @@ PROOFS = [
               "exit bucket and mask, and every batch SPEC 3's final mask, so the same ones)",
               "every batch leaves within 52 cycles of its first count beat, as with early exit"),
           slow=True, timeout=10800),
+    Proof("wtu-batches-histogram", "wtu",
+          functools.partial(wtu_batches, within=52, schedule="histogram"), "prove", 56, (
+              "unbounded (k-induction): the same for the WTU's histogram schedule (one pass "
+              "accumulates every bucket's prefix sum): SPEC 3's answers, no overflow",
+              "every batch leaves within 52 cycles of its first count beat"),
+          slow=True, timeout=10800),
     Proof("wtu-cover", "wtu", functools.partial(wtu_harness, **WTU_SMALL, units=("ee",),
                                                 within=48, compare=()), "cover", 50, (
         "cover: a row exits in the first of 4 buckets", "cover: a row exits in the last",
