@@ -194,7 +194,7 @@ PROOFS = [
         "with it, everything dre-streams proves, and its invariants; the induction needs the "
         "controller's walk to end (its chains reach their tails) and the WTU's selection to "
         "issue its last beat (their invariants)"), slow=True, timeout=5400),
-    Proof("wtu-batches", "wtu", functools.partial(wtu_batches, within=52), "prove", 56, (
+    Proof("wtu-batches", "wtu", wtu_batches, "prove", 56, (
         "unbounded (k-induction): the WTU scan with early exit (2-bit scores, 1-bit counts, 3 "
         "clusters, 2 lanes, 2 buckets, all modes) over any number of batches of one or two "
         "rows, settings changed between batches, no stalls inside a batch: every row's exit "
@@ -204,14 +204,14 @@ PROOFS = [
         "between rows; what a batch leaves behind does not change the next one's answer"),
         slow=True, timeout=10800),
     Proof("wtu-batches-full", "wtu",
-          functools.partial(wtu_batches, within=52, early_exit=False), "prove", 56, (
+          functools.partial(wtu_batches, early_exit=False), "prove", 56, (
               "unbounded (k-induction): the same for the WTU scan without early exit; with "
               "wtu-batches, early exit is exact for every length (both give every row SPEC 3's "
               "exit bucket and mask, and every batch SPEC 3's final mask, so the same ones)",
               "every batch leaves within 52 cycles of its first count beat, as with early exit"),
           slow=True, timeout=10800),
     Proof("wtu-batches-histogram", "wtu",
-          functools.partial(wtu_batches, within=52, schedule="histogram"), "prove", 56, (
+          functools.partial(wtu_batches, schedule="histogram"), "prove", 56, (
               "unbounded (k-induction): the same for the WTU's histogram schedule (one pass "
               "accumulates every bucket's prefix sum): SPEC 3's answers, no overflow",
               "every batch leaves within 52 cycles of its first count beat"),

@@ -28,11 +28,12 @@ __all__ = ["wtu_batches"]
 
 
 def wtu_batches(*, score_bits=2, count_bits=1, max_clusters=3, lanes=2, max_buckets=2,
-                exp_frac=1, exp_bits=2, early_exit=True, schedule="scan", rows=2, within=48,
+                exp_frac=1, exp_bits=2, early_exit=True, schedule="scan", rows=2, within=52,
                 unit=WTU):
     """``rows``: most rows a batch has. ``within``: the cycles a batch may take from its
-    first count beat to its final mask's last beat. ``unit``: the WTU class (a test passes
-    a broken one)."""
+    first count beat to its final mask's last beat (52 holds at the default sizes, with and
+    without early exit and for the histogram; the proof needs a depth past it). ``unit``:
+    the WTU class (a test passes a broken one)."""
     m, ports = harness_module()
     m.submodules.dut = dut = unit(
         score_bits=score_bits, count_bits=count_bits, max_clusters=max_clusters, lanes=lanes,

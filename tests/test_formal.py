@@ -10,7 +10,6 @@ from vrex.formal.guard import guard_harness
 from vrex.formal.hcu import hcu_miter, hcu_spec
 from vrex.formal.sby import missing_tools, run_sby
 from vrex.formal.units import PROOFS, run_proofs
-from vrex.formal.wtu_batches import wtu_batches
 from vrex.formal.wtu_streams import wtu_streams
 from vrex.formal.dre_streams import dre_streams
 from vrex.rtl.controller import Controller
@@ -209,14 +208,17 @@ MaskAllSet = broken(WTU, "A WTU whose masks keep every cluster.",
                     lambda u: [u.o_mask.payload.mask.eq(-1)])
 
 
-@pytest.mark.parametrize("unit, early_exit", [(ExitAlwaysFirst, True), (MaskAllSet, False)],
-                         ids=["exit-first", "mask-all-full-scan"])
-def test_the_wtu_batches_proof_catches_a_wrong_answer(tmp_path, unit, early_exit):
-    # (A batch of one row is out within 20 cycles; the induction's base case finds the same
-    # counterexample in seconds, so the unbounded proof fails fast.)
-    assert_caught(tmp_path, lambda: wtu_batches(unit=unit, within=52, early_exit=early_exit),
-                  depth=24, where="formal/wtu_batches.py",
-                  proof="wtu-batches" if early_exit else "wtu-batches-full")
+@pytest.mark.parametrize("unit, proof", [(ExitAlwaysFirst, "wtu-batches"),
+                                         (MaskAllSet, "wtu-batches-full"),
+                                         (ExitAlwaysFirst, "wtu-batches-histogram")],
+                         ids=["exit-first", "mask-all-full-scan", "exit-first-histogram"])
+def test_the_wtu_batches_proofs_catch_a_wrong_answer(tmp_path, unit, proof):
+    # Each proof's own harness, the unit swapped. (A batch of one row is out within 20
+    # cycles; the induction's base case finds the same counterexample in seconds, so the
+    # unbounded proof fails fast.)
+    harness = next(p.harness for p in PROOFS if p.name == proof)
+    assert_caught(tmp_path, lambda: harness(unit=unit), depth=24,
+                  where="formal/wtu_batches.py", proof=proof)
 
 
 SelectAlwaysLast = broken(DRE, "A DRE that flags every selection beat as the last.",
